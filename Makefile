@@ -1,0 +1,130 @@
+# Ramp's Makefile. `make help` lists the targets.
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+BIN       := $(CURDIR)/bin
+K8S_BIN   := $(BIN)/k8s
+LOCAL_DIR := $(CURDIR)/.ramp/local
+KUBECTL   := $(K8S_BIN)/kubectl --kubeconfig $(LOCAL_DIR)/kubeconfig
+
+# Tool versions; changing one rebuilds only that tool.
+K8S_VERSION            := v1.36.3
+ETCD_VERSION           := v3.6.16
+HELM_VERSION           := v3.22.0
+CONTROLLER_GEN_VERSION := v0.23.0
+GOLANGCI_LINT_VERSION  := v2.6.2
+
+GO_BUILD   := go build -trimpath -ldflags='-s -w'
+TEST_FLAGS ?= -race -count=1 -timeout 30m
+# Images map to binaries of the same name in bin/ (see README: local cluster).
+IMAGES := sampleapp
+
+K8S_STAMP   := $(K8S_BIN)/.k8s-$(K8S_VERSION)
+ETCD_STAMP  := $(K8S_BIN)/.etcd-$(ETCD_VERSION)
+HELM        := $(BIN)/helm-$(HELM_VERSION)
+CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
+GOLANGCI_LINT  := $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
+
+.PHONY: help
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+##@ Tools
+
+.PHONY: tools
+tools: $(K8S_STAMP) $(ETCD_STAMP) $(HELM) $(CONTROLLER_GEN) ## Build etcd, kube-apiserver, kube-controller-manager, kubectl, helm, controller-gen into bin/
+
+$(K8S_STAMP): test/tools/k8s/go.mod test/tools/k8s/go.sum test/tools/k8s/prepare.sh
+	@echo ">> building kube-apiserver, kube-controller-manager and kubectl $(K8S_VERSION) (cold: about 8 minutes on 2 cores)"
+	@mkdir -p $(K8S_BIN)
+	cd test/tools/k8s && go mod download k8s.io/kubernetes
+	dir=$$(cd test/tools/k8s && ./prepare.sh $(BIN)/.build) && cd "$$dir" && \
+	  GOFLAGS=-mod=mod $(GO_BUILD) -o $(K8S_BIN)/ \
+	    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kubectl
+	@rm -f $(K8S_BIN)/.k8s-* && touch $@
+
+$(ETCD_STAMP): test/tools/etcd/go.mod test/tools/etcd/go.sum
+	@echo ">> building etcd $(ETCD_VERSION)"
+	@mkdir -p $(K8S_BIN)
+	cd test/tools/etcd && $(GO_BUILD) -o $(K8S_BIN)/etcd go.etcd.io/etcd/server/v3
+	@rm -f $(K8S_BIN)/.etcd-* && touch $@
+
+$(BIN)/%-$(HELM_VERSION):
+	@echo ">> building helm $(HELM_VERSION)"
+	GOBIN=$(BIN)/.gobin-helm go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+	mv $(BIN)/.gobin-helm/helm $@ && ln -sf $(notdir $@) $(BIN)/helm
+
+$(CONTROLLER_GEN):
+	@echo ">> building controller-gen $(CONTROLLER_GEN_VERSION)"
+	GOBIN=$(BIN)/.gobin-cg go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION)
+	mv $(BIN)/.gobin-cg/controller-gen $@ && ln -sf $(notdir $@) $(BIN)/controller-gen
+
+$(GOLANGCI_LINT):
+	@echo ">> building golangci-lint $(GOLANGCI_LINT_VERSION)"
+	GOBIN=$(BIN)/.gobin-lint go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	mv $(BIN)/.gobin-lint/golangci-lint $@ && ln -sf $(notdir $@) $(BIN)/golangci-lint
+
+##@ Development
+
+.PHONY: generate
+generate: $(CONTROLLER_GEN) ## Generate deepcopy code for the API types
+	@if compgen -G 'apis/*/*/*_types.go' >/dev/null; then \
+	  $(CONTROLLER_GEN) object paths=./apis/...; \
+	else echo ">> no API types yet: nothing to generate"; fi
+
+.PHONY: manifests
+manifests: $(CONTROLLER_GEN) ## Generate CRDs and RBAC into charts/ramp/templates
+	@if compgen -G 'apis/*/*/*_types.go' >/dev/null; then \
+	  $(CONTROLLER_GEN) crd paths=./apis/... output:crd:dir=charts/ramp/templates/crds; \
+	else echo ">> no API types yet: no CRDs to generate"; fi
+
+.PHONY: build
+build: ## Build ramp, ramp-node and the image binaries into bin/
+	@mkdir -p $(BIN)
+	$(GO_BUILD) -o $(BIN)/ ./cmd/...
+	@for img in $(IMAGES); do $(GO_BUILD) -o $(BIN)/$$img ./test/$$img; done
+	@ln -sf ramp $(BIN)/kubectl-ramp
+
+.PHONY: fmt
+fmt: ## Format the code
+	gofmt -w $$(git ls-files '*.go')
+
+.PHONY: lint
+lint: $(GOLANGCI_LINT) ## gofmt, go vet and golangci-lint
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	go vet ./...
+	$(GOLANGCI_LINT) run ./...
+
+.PHONY: verify
+verify: generate manifests ## Regenerate everything and fail if the tree changed
+	@git diff --exit-code -- apis charts || { echo "generated files are stale: run make generate manifests"; exit 1; }
+	@test -z "$$(git status --porcelain -- apis charts)" || { git status --porcelain -- apis charts; echo "untracked generated files: commit them"; exit 1; }
+
+##@ Test
+
+.PHONY: test
+test: tools build ## Run every test: unit, envtest integration and e2e on a local cluster
+	KUBEBUILDER_ASSETS=$(K8S_BIN) RAMP_BIN_DIR=$(BIN) go test $(TEST_FLAGS) ./...
+
+.PHONY: bench
+bench: tools build ## Run the benchmarks
+	go test -run '^$$' -bench . -benchmem ./...
+
+##@ Local cluster
+
+.PHONY: up
+up: tools build ## Start the local cluster and install Ramp into it
+	$(BIN)/ramp local up --dir $(LOCAL_DIR)
+
+.PHONY: down
+down: ## Stop the local cluster
+	@if [ -x $(BIN)/ramp ]; then $(BIN)/ramp local down --dir $(LOCAL_DIR); else echo "nothing to stop: bin/ramp is not built"; fi
+
+.PHONY: demo
+demo: up ## Bring up the local cluster, deploy the sample app and show it serving
+	test/demo/demo.sh
+
+.PHONY: clean
+clean: down ## Remove build output (keeps the tool cache in bin/k8s)
+	rm -f $(BIN)/ramp $(BIN)/ramp-node $(BIN)/kubectl-ramp $(addprefix $(BIN)/,$(IMAGES))

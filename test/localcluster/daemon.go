@@ -1,0 +1,154 @@
+package localcluster
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// daemon is one background process of the local cluster, tracked by a PID
+// file so that a later `ramp local down` (another process) can stop it.
+type daemon struct {
+	name    string // etcd, kube-apiserver, ...
+	binary  string
+	args    []string
+	env     []string
+	runDir  string
+	logDir  string
+	stopFor time.Duration // how long SIGTERM may take before SIGKILL
+}
+
+func (d daemon) pidFile() string { return filepath.Join(d.runDir, d.name+".pid") }
+func (d daemon) logFile() string { return filepath.Join(d.logDir, d.name+".log") }
+
+// start launches the daemon in its own session, detached from the caller's
+// terminal, with output appended to its log file.
+func (d daemon) start() error {
+	if _, err := os.Stat(d.binary); err != nil {
+		return fmt.Errorf("%s: binary %s not found (run `make tools build`): %w", d.name, d.binary, err)
+	}
+	for _, dir := range []string{d.runDir, d.logDir} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("creating %s: %w", dir, err)
+		}
+	}
+	logf, err := os.OpenFile(d.logFile(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("opening log of %s: %w", d.name, err)
+	}
+	defer logf.Close()
+	fmt.Fprintf(logf, "\n==== %s starting %s %s\n", time.Now().Format(time.RFC3339), d.binary, strings.Join(d.args, " "))
+	cmd := exec.Command(d.binary, d.args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Env = append(os.Environ(), d.env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting %s: %w", d.name, err)
+	}
+	// Reap the child while this process lives; once it exits, init adopts it.
+	go func() { _ = cmd.Wait() }()
+	if err := os.WriteFile(d.pidFile(), []byte(strconv.Itoa(cmd.Process.Pid)), 0o644); err != nil {
+		_ = cmd.Process.Kill()
+		return fmt.Errorf("writing PID file of %s: %w", d.name, err)
+	}
+	return nil
+}
+
+// pid returns the PID of the running daemon, or 0 when it is not running.
+// A PID file whose process is gone, or now belongs to another program, counts
+// as not running.
+func (d daemon) pid() int {
+	b, err := os.ReadFile(d.pidFile())
+	if err != nil {
+		return 0
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 {
+		return 0
+	}
+	if !processRuns(pid, d.binary) {
+		return 0
+	}
+	return pid
+}
+
+// stop sends SIGTERM, waits up to stopFor, then SIGKILLs. It removes the PID
+// file once the process is gone.
+func (d daemon) stop() error {
+	pid := d.pid()
+	if pid == 0 {
+		_ = os.Remove(d.pidFile())
+		return nil
+	}
+	if err := terminate(pid, d.binary, d.stopFor); err != nil {
+		return fmt.Errorf("stopping %s (pid %d): %w", d.name, pid, err)
+	}
+	_ = os.Remove(d.pidFile())
+	return nil
+}
+
+// logTail returns the last n lines of the daemon's log, for error messages.
+func (d daemon) logTail(n int) string {
+	b, err := os.ReadFile(d.logFile())
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// terminate stops pid (and its process group) gracefully, then forcibly.
+func terminate(pid int, binary string, grace time.Duration) error {
+	_ = syscall.Kill(-pid, syscall.SIGTERM) // the group, if it leads one
+	_ = syscall.Kill(pid, syscall.SIGTERM)
+	deadline := time.Now().Add(grace)
+	for time.Now().Before(deadline) {
+		if !processRuns(pid, binary) {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	_ = syscall.Kill(-pid, syscall.SIGKILL)
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return err
+	}
+	for i := 0; i < 100 && processRuns(pid, binary); i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if processRuns(pid, binary) {
+		return fmt.Errorf("still running after SIGKILL")
+	}
+	return nil
+}
+
+// processRuns reports whether pid is alive (not a zombie) and runs binary.
+// An empty binary matches any program.
+func processRuns(pid int, binary string) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// The state follows the parenthesised command name.
+	if i := bytes.LastIndexByte(stat, ')'); i > 0 && i+2 < len(stat) && (stat[i+2] == 'Z' || stat[i+2] == 'X') {
+		return false
+	}
+	if binary == "" {
+		return true
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		return false
+	}
+	argv0, _, _ := bytes.Cut(cmdline, []byte{0})
+	return filepath.Base(string(argv0)) == filepath.Base(binary)
+}

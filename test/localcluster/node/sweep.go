@@ -1,0 +1,67 @@
+package node
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// SweepProcesses kills every pod process recorded under podsDir that still
+// runs: the leftovers of an agent that was killed without stopping its pods.
+// It returns how many it stopped.
+func SweepProcesses(podsDir string) (int, error) {
+	files, err := filepath.Glob(filepath.Join(podsDir, "*", "*.pid"))
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		fields := strings.Fields(string(b))
+		if len(fields) != 2 {
+			continue
+		}
+		pid, err := strconv.Atoi(fields[0])
+		if err != nil || !alive(pid, fields[1]) {
+			_ = os.Remove(f)
+			continue
+		}
+		_ = syscall.Kill(-pid, syscall.SIGTERM)
+		for i := 0; i < 50 && alive(pid, fields[1]); i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+		_ = syscall.Kill(-pid, syscall.SIGKILL)
+		for i := 0; i < 50 && alive(pid, fields[1]); i++ {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if alive(pid, fields[1]) {
+			return n, fmt.Errorf("pod process %d (%s) survives SIGKILL", pid, fields[1])
+		}
+		_ = os.Remove(f)
+		n++
+	}
+	return n, nil
+}
+
+// alive reports whether pid runs binary and is not a zombie.
+func alive(pid int, binary string) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	if i := strings.LastIndexByte(string(stat), ')'); i > 0 && i+2 < len(stat) && (stat[i+2] == 'Z' || stat[i+2] == 'X') {
+		return false
+	}
+	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+	if err != nil {
+		return false
+	}
+	return filepath.Clean(strings.TrimSuffix(exe, " (deleted)")) == filepath.Clean(binary)
+}
