@@ -24,13 +24,13 @@ type pki struct {
 	dir string
 }
 
-func (p pki) caCert() string        { return filepath.Join(p.dir, "ca.crt") }
-func (p pki) caKey() string         { return filepath.Join(p.dir, "ca.key") }
-func (p pki) servingCert() string   { return filepath.Join(p.dir, "apiserver.crt") }
-func (p pki) servingKey() string    { return filepath.Join(p.dir, "apiserver.key") }
-func (p pki) saKey() string         { return filepath.Join(p.dir, "sa.key") }
-func (p pki) saPub() string         { return filepath.Join(p.dir, "sa.pub") }
-func (p pki) tokensFile() string    { return filepath.Join(p.dir, "tokens.csv") }
+func (p pki) caCert() string      { return filepath.Join(p.dir, "ca.crt") }
+func (p pki) caKey() string       { return filepath.Join(p.dir, "ca.key") }
+func (p pki) servingCert() string { return filepath.Join(p.dir, "apiserver.crt") }
+func (p pki) servingKey() string  { return filepath.Join(p.dir, "apiserver.key") }
+func (p pki) saKey() string       { return filepath.Join(p.dir, "sa.key") }
+func (p pki) saPub() string       { return filepath.Join(p.dir, "sa.pub") }
+func (p pki) tokensFile() string  { return filepath.Join(p.dir, "tokens.csv") }
 
 // identities are the static-token users of the local cluster. The admin and
 // the node agent are cluster infrastructure (system:masters); the

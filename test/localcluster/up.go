@@ -125,8 +125,8 @@ func (c *Cluster) writeKubeconfigs() error {
 		return fmt.Errorf("reading CA: %w", err)
 	}
 	files := map[string]string{
-		c.Kubeconfig():                                 "admin",
-		c.componentKubeconfig("ramp-node"):             "ramp-node",
+		c.Kubeconfig():                                   "admin",
+		c.componentKubeconfig("ramp-node"):               "ramp-node",
 		c.componentKubeconfig("kube-controller-manager"): "system:kube-controller-manager",
 	}
 	for path, user := range files {

@@ -118,4 +118,3 @@ func writeAtomic(path string, data []byte) error {
 	}
 	return nil
 }
-
