@@ -18,7 +18,7 @@ GOLANGCI_LINT_VERSION  := v2.6.2
 GO_BUILD   := go build -trimpath -ldflags='-s -w'
 TEST_FLAGS ?= -race -count=1 -timeout 30m
 # Images map to binaries of the same name in bin/ (see README: local cluster).
-IMAGES := sampleapp
+IMAGES := sampleapp apicheck
 
 K8S_STAMP   := $(K8S_BIN)/.k8s-$(K8S_VERSION)
 ETCD_STAMP  := $(K8S_BIN)/.etcd-$(ETCD_VERSION)

@@ -29,19 +29,20 @@ func (d daemon) pidFile() string { return filepath.Join(d.runDir, d.name+".pid")
 func (d daemon) logFile() string { return filepath.Join(d.logDir, d.name+".log") }
 
 // start launches the daemon in its own session, detached from the caller's
-// terminal, with output appended to its log file.
-func (d daemon) start() error {
+// terminal, with output appended to its log file. The returned channel
+// yields the process's exit while this process lives to see it.
+func (d daemon) start() (<-chan error, error) {
 	if _, err := os.Stat(d.binary); err != nil {
-		return fmt.Errorf("%s: binary %s not found (run `make tools build`): %w", d.name, d.binary, err)
+		return nil, fmt.Errorf("%s: binary %s not found (run `make tools build`): %w", d.name, d.binary, err)
 	}
 	for _, dir := range []string{d.runDir, d.logDir} {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return fmt.Errorf("creating %s: %w", dir, err)
+			return nil, fmt.Errorf("creating %s: %w", dir, err)
 		}
 	}
 	logf, err := os.OpenFile(d.logFile(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return fmt.Errorf("opening log of %s: %w", d.name, err)
+		return nil, fmt.Errorf("opening log of %s: %w", d.name, err)
 	}
 	defer logf.Close()
 	fmt.Fprintf(logf, "\n==== %s starting %s %s\n", time.Now().Format(time.RFC3339), d.binary, strings.Join(d.args, " "))
@@ -50,15 +51,22 @@ func (d daemon) start() error {
 	cmd.Env = append(os.Environ(), d.env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("starting %s: %w", d.name, err)
+		return nil, fmt.Errorf("starting %s: %w", d.name, err)
 	}
 	// Reap the child while this process lives; once it exits, init adopts it.
-	go func() { _ = cmd.Wait() }()
+	exited := make(chan error, 1)
+	go func() {
+		err := cmd.Wait()
+		if err == nil {
+			err = errors.New("exit status 0")
+		}
+		exited <- err
+	}()
 	if err := os.WriteFile(d.pidFile(), []byte(strconv.Itoa(cmd.Process.Pid)), 0o644); err != nil {
 		_ = cmd.Process.Kill()
-		return fmt.Errorf("writing PID file of %s: %w", d.name, err)
+		return nil, fmt.Errorf("writing PID file of %s: %w", d.name, err)
 	}
-	return nil
+	return exited, nil
 }
 
 // pid returns the PID of the running daemon, or 0 when it is not running.

@@ -60,17 +60,26 @@ func (c *Cluster) Up(ctx context.Context) error {
 		{c.nodeReady(client), "node " + c.opts.NodeName + " to be Ready"},
 	}
 	for i, d := range c.daemons() {
+		var exited <-chan error
 		if running[d.name] {
 			c.say("  %-24s already running", d.name)
 		} else {
 			c.say("  %-24s starting (log %s)", d.name, d.logFile())
-			if err := d.start(); err != nil {
+			if exited, err = d.start(); err != nil {
 				return err
 			}
 		}
 		start := time.Now()
 		check := func(ctx context.Context) error {
-			if d.pid() == 0 {
+			if exited != nil {
+				// Started here: the reaper is authoritative (right after a
+				// start, /proc may still show the pre-exec image).
+				select {
+				case err := <-exited:
+					return fmt.Errorf("%w: %v", errExited, err)
+				default:
+				}
+			} else if d.pid() == 0 {
 				return errExited
 			}
 			return steps[i].ready(ctx)
@@ -79,7 +88,9 @@ func (c *Cluster) Up(ctx context.Context) error {
 			return fmt.Errorf("waiting for %s: %w\n--- last lines of %s ---\n%s",
 				steps[i].what, err, d.logFile(), d.logTail(15))
 		}
-		c.say("  %-24s ready in %s", d.name, time.Since(start).Round(100*time.Millisecond))
+		if !running[d.name] {
+			c.say("  %-24s ready in %s", d.name, time.Since(start).Round(100*time.Millisecond))
+		}
 	}
 	return nil
 }

@@ -185,7 +185,7 @@ func subscript(path, prefix string) (string, bool) {
 }
 
 // resourceValue resolves a resourceFieldRef; an unset limit is the node's
-// capacity, as on a kubelet.
+// capacity and an unset request is 0, as on a kubelet.
 func resourceValue(c *corev1.Container, ref *corev1.ResourceFieldSelector) (string, error) {
 	divisor := ref.Divisor
 	if divisor.IsZero() {
@@ -202,8 +202,8 @@ func resourceValue(c *corev1.Container, ref *corev1.ResourceFieldSelector) (stri
 		return "", fmt.Errorf("unsupported resource %q", ref.Resource)
 	}
 	q, ok := list[corev1.ResourceName(name)]
-	if !ok {
-		q = nodeCapacity()[corev1.ResourceName(name)]
+	if !ok && kind == "limits" {
+		q = nodeCapacity()[corev1.ResourceName(name)] // an unset request stays 0
 	}
 	if name == "cpu" {
 		return fmt.Sprint(int64(math.Ceil(float64(q.MilliValue()) / float64(divisor.MilliValue())))), nil
@@ -230,8 +230,10 @@ func expand(s string, vars map[string]string) string {
 		case '(':
 			end := strings.IndexByte(s[i+2:], ')')
 			if end < 0 {
-				b.WriteString(s[i:])
-				return b.String()
+				// Unterminated: keep "$(" and go on scanning, as Kubernetes does.
+				b.WriteString("$(")
+				i++
+				continue
 			}
 			name := s[i+2 : i+2+end]
 			if v, ok := vars[name]; ok {

@@ -60,8 +60,15 @@ func memTotal() int64 {
 // heartbeat registers the Node and keeps its Lease and Ready condition fresh
 // until ctx ends; then it marks the node not ready.
 func (a *Agent) heartbeat(ctx context.Context) error {
-	if err := a.registerNode(ctx, true, "ramp-node is posting ready status"); err != nil {
-		return err
+	for attempt := 1; ; attempt++ {
+		err := a.registerNode(ctx, true, "ramp-node is posting ready status")
+		if err == nil {
+			break
+		}
+		a.log.Info("Registering node failed; retrying", "attempt", attempt, "error", err.Error())
+		if !sleepCtx(ctx, time.Second) {
+			return nil
+		}
 	}
 	a.log.Info("Registered node", "node", a.opts.NodeName)
 	tick := time.NewTicker(10 * time.Second)
@@ -93,14 +100,13 @@ func (a *Agent) heartbeat(ctx context.Context) error {
 
 // registerNode creates or updates the Node and its status.
 func (a *Agent) registerNode(ctx context.Context, ready bool, msg string) error {
+	// Read through the API, not the cache: right after a create the cache
+	// may not have the object yet.
 	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: a.opts.NodeName}}
-	err := a.client.Get(ctx, client.ObjectKeyFromObject(node), node)
+	err := a.reader.Get(ctx, client.ObjectKeyFromObject(node), node)
 	if apierrors.IsNotFound(err) {
 		node.Labels = nodeLabels(a.opts.NodeName)
-		if err = a.client.Create(ctx, node); err != nil && !apierrors.IsAlreadyExists(err) {
-			return fmt.Errorf("creating node %s: %w", a.opts.NodeName, err)
-		}
-		err = a.client.Get(ctx, client.ObjectKeyFromObject(node), node)
+		err = a.client.Create(ctx, node) // fills node from the response
 	}
 	if err != nil {
 		return fmt.Errorf("reading node %s: %w", a.opts.NodeName, err)
@@ -147,7 +153,7 @@ func (a *Agent) registerNode(ctx context.Context, ready bool, msg string) error 
 func (a *Agent) renewLease(ctx context.Context) error {
 	lease := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: a.opts.NodeName, Namespace: corev1.NamespaceNodeLease}}
 	now := metav1.NewMicroTime(time.Now())
-	err := a.client.Get(ctx, client.ObjectKeyFromObject(lease), lease)
+	err := a.reader.Get(ctx, client.ObjectKeyFromObject(lease), lease)
 	lease.Spec.HolderIdentity = ptr.To(a.opts.NodeName)
 	lease.Spec.LeaseDurationSeconds = ptr.To(int32(leaseDuration.Seconds()))
 	lease.Spec.RenewTime = &now

@@ -74,15 +74,18 @@ func buildStatus(pod *corev1.Pod, s podSnapshot, now time.Time) corev1.PodStatus
 		}
 	}
 	ready := len(unready) == 0 && !s.stopped && st.Phase == corev1.PodRunning
-	notReadyMsg := ""
+	notReadyReason, notReadyMsg := "ContainersNotReady", ""
 	if len(unready) > 0 {
 		notReadyMsg = fmt.Sprintf("containers with unready status: [%s]", strings.Join(unready, " "))
+	}
+	if st.Phase == corev1.PodSucceeded || st.Phase == corev1.PodFailed {
+		notReadyReason = "PodCompleted"
 	}
 	conds := []corev1.PodCondition{
 		cond(corev1.PodReadyToStartContainers, s.sandboxErr == "" && !s.stopped, "", s.sandboxErr),
 		cond(corev1.PodInitialized, s.initDone, "ContainersNotInitialized", "containers with incomplete status: init containers"),
-		cond(corev1.ContainersReady, ready, "ContainersNotReady", notReadyMsg),
-		cond(corev1.PodReady, ready, "ContainersNotReady", notReadyMsg),
+		cond(corev1.ContainersReady, ready, notReadyReason, notReadyMsg),
+		cond(corev1.PodReady, ready, notReadyReason, notReadyMsg),
 		cond(corev1.PodScheduled, true, "", ""),
 	}
 	// Keep conditions owned by others (DisruptionTarget, readiness gates).

@@ -24,10 +24,13 @@ func SweepProcesses(podsDir string) (int, error) {
 		if err != nil {
 			continue
 		}
-		fields := strings.Fields(string(b))
+		// "<pid>\n<binary>\n": the binary path may contain spaces.
+		fields := strings.SplitN(strings.TrimSuffix(string(b), "\n"), "\n", 2)
 		if len(fields) != 2 {
+			_ = os.Remove(f) // not ours, or truncated: nothing to act on
 			continue
 		}
+		fields[0] = strings.TrimSpace(fields[0])
 		pid, err := strconv.Atoi(fields[0])
 		if err != nil || !alive(pid, fields[1]) {
 			_ = os.Remove(f)
