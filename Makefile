@@ -16,11 +16,16 @@ CONTROLLER_GEN_VERSION := v0.23.0
 GOLANGCI_LINT_VERSION  := v2.6.2
 
 GO_BUILD   := go build -trimpath -ldflags='-s -w'
+K8S_VERSION_PKGS := k8s.io/component-base/version k8s.io/client-go/pkg/version
+K8S_LDFLAGS := -s -w $(foreach p,$(K8S_VERSION_PKGS),-X $(p).gitVersion=$(K8S_VERSION) \
+  -X $(p).gitMajor=$(word 1,$(subst ., ,$(K8S_VERSION:v%=%))) -X $(p).gitMinor=$(word 2,$(subst ., ,$(K8S_VERSION))) \
+  -X $(p).gitTreeState=clean -X $(p).buildDate=1970-01-01T00:00:00Z)
 TEST_FLAGS ?= -race -count=1 -timeout 30m
 # Images map to binaries of the same name in bin/ (see README: local cluster).
 IMAGES := sampleapp apicheck
 
-K8S_STAMP   := $(K8S_BIN)/.k8s-$(K8S_VERSION)
+# The -r suffix is the build recipe's revision: bump it when the recipe changes.
+K8S_STAMP   := $(K8S_BIN)/.k8s-$(K8S_VERSION)-r2
 ETCD_STAMP  := $(K8S_BIN)/.etcd-$(ETCD_VERSION)
 HELM        := $(BIN)/helm-$(HELM_VERSION)
 CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
@@ -40,7 +45,7 @@ $(K8S_STAMP): test/tools/k8s/go.mod test/tools/k8s/go.sum test/tools/k8s/prepare
 	@mkdir -p $(K8S_BIN)
 	cd test/tools/k8s && go mod download k8s.io/kubernetes
 	dir=$$(cd test/tools/k8s && ./prepare.sh $(BIN)/.build) && cd "$$dir" && \
-	  GOFLAGS=-mod=mod $(GO_BUILD) -o $(K8S_BIN)/ \
+	  GOFLAGS=-mod=mod go build -trimpath -ldflags='$(K8S_LDFLAGS)' -o $(K8S_BIN)/ \
 	    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kubectl
 	@rm -f $(K8S_BIN)/.k8s-* && touch $@
 

@@ -99,8 +99,12 @@ func New(opts Options) (*Cluster, error) {
 	if opts.ReadyTimeout == 0 {
 		opts.ReadyTimeout = 2 * time.Minute
 	}
-	if _, _, err := net.ParseCIDR(opts.PodCIDR); err != nil {
+	ip, _, err := net.ParseCIDR(opts.PodCIDR)
+	if err != nil {
 		return nil, fmt.Errorf("pod CIDR %q: %w", opts.PodCIDR, err)
+	}
+	if !ip.IsLoopback() || ip.To4() == nil {
+		return nil, fmt.Errorf("pod CIDR %q must be an IPv4 range inside 127.0.0.0/8: the local node binds loopback addresses only", opts.PodCIDR)
 	}
 	return &Cluster{opts: opts, pki: pki{dir: filepath.Join(abs, "pki")}}, nil
 }

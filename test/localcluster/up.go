@@ -319,7 +319,7 @@ func (c *Cluster) Down(purge bool) error {
 	if len(errs) > 0 {
 		return fmt.Errorf("stopping the local cluster: %v", errs)
 	}
-	if purge {
+	if _, err := os.Stat(c.opts.Dir); purge && err == nil {
 		if err := os.RemoveAll(c.opts.Dir); err != nil {
 			return fmt.Errorf("removing %s: %w", c.opts.Dir, err)
 		}
