@@ -13,7 +13,7 @@ K8S_VERSION            := v1.36.3
 ETCD_VERSION           := v3.6.16
 HELM_VERSION           := v3.22.0
 CONTROLLER_GEN_VERSION := v0.23.0
-GOLANGCI_LINT_VERSION  := v2.6.2
+GOLANGCI_LINT_VERSION  := v2.15.0
 
 GO_BUILD   := go build -trimpath -ldflags='-s -w'
 K8S_VERSION_PKGS := k8s.io/component-base/version k8s.io/client-go/pkg/version

@@ -33,16 +33,19 @@ func main() {
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 
-	// controller-runtime registers --kubeconfig on the default flag set.
-	cfg, err := config.GetConfig()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "ramp-node: loading kubeconfig: %v\n", err)
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
-	if err := node.Run(ctx, cfg, opts); err != nil {
+	if err := run(opts); err != nil {
 		fmt.Fprintf(os.Stderr, "ramp-node: %v\n", err)
 		os.Exit(1)
 	}
+}
+
+func run(opts node.Options) error {
+	// controller-runtime registers --kubeconfig on the default flag set.
+	cfg, err := config.GetConfig()
+	if err != nil {
+		return fmt.Errorf("loading kubeconfig: %w", err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	return node.Run(ctx, cfg, opts)
 }

@@ -148,11 +148,11 @@ func TestDeploymentRunsPodsAsProcessesOnTheirOwnLoopbackIPs(t *testing.T) {
 	framework.Eventually(t, 60*time.Second, func(ctx context.Context) error {
 		err := cluster.Client.Get(ctx, client.ObjectKeyFromObject(&d), &appsv1.Deployment{})
 		if !apierrors.IsNotFound(err) {
-			return fmt.Errorf("deployment still exists (%v)", err)
+			return fmt.Errorf("deployment still exists (%w)", err)
 		}
 		pods, err := cluster.Pods(ctx, ns, map[string]string{"app": "hello"})
 		if err != nil || len(pods) != 0 {
-			return fmt.Errorf("%d pods left (%v)", len(pods), err)
+			return fmt.Errorf("%d pods left (%w)", len(pods), err)
 		}
 		for _, ip := range ips {
 			if code, _, err := framework.Get(ctx, "http://"+ip+":8080/"); err == nil {

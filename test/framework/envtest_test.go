@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 )
@@ -35,12 +36,10 @@ func TestStartEnvtestServesTheAPIFromOurBinaries(t *testing.T) {
 
 	// Pod IPs on the local node are loopback addresses; the API server must
 	// accept them as endpoints.
-	ep := &corev1.Endpoints{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns.Name, Name: "loopback"},
-		Subsets: []corev1.EndpointSubset{{
-			Addresses: []corev1.EndpointAddress{{IP: "127.0.0.42"}},
-			Ports:     []corev1.EndpointPort{{Port: 8080}},
-		}},
+	ep := &discoveryv1.EndpointSlice{
+		ObjectMeta:  metav1.ObjectMeta{Namespace: ns.Name, Name: "loopback"},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{"127.0.0.42"}}},
 	}
 	if err := env.Client.Create(ctx, ep); err != nil {
 		t.Fatalf("loopback endpoint rejected: %v", err)

@@ -106,7 +106,7 @@ func TestUpDownLeavesNothingBehind(t *testing.T) {
 		}
 		code, _, err := framework.Get(ctx, "http://"+podIP+":8080/")
 		if err != nil || code != 200 {
-			return fmt.Errorf("GET: %d %v", code, err)
+			return fmt.Errorf("GET: %d %w", code, err)
 		}
 		return nil
 	})

@@ -76,7 +76,7 @@ func (c *Cluster) Up(ctx context.Context) error {
 				// start, /proc may still show the pre-exec image).
 				select {
 				case err := <-exited:
-					return fmt.Errorf("%w: %v", errExited, err)
+					return fmt.Errorf("%w: %w", errExited, err)
 				default:
 				}
 			} else if d.pid() == 0 {
@@ -289,7 +289,7 @@ func poll(ctx context.Context, timeout time.Duration, check func(context.Context
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%w (last: %v)", ctx.Err(), last)
+			return fmt.Errorf("%w (last: %w)", ctx.Err(), last)
 		case <-time.After(250 * time.Millisecond):
 		}
 	}

@@ -206,7 +206,7 @@ func (a *app) run(ctx context.Context) error {
 		return fmt.Errorf("serve: %w", err)
 	case <-crash:
 		_ = srv.Close()
-		<-served
+		a.drain(served)
 		return a.crashErr()
 	case <-ctx.Done():
 	}
@@ -219,7 +219,7 @@ func (a *app) run(ctx context.Context) error {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
 	err = srv.Shutdown(sctx)
-	<-served // Serve returns ErrServerClosed as soon as Shutdown starts.
+	a.drain(served) // Serve returns as soon as Shutdown starts.
 	if err != nil {
 		_ = srv.Close()
 		return fmt.Errorf("graceful shutdown did not finish within %s: %w", timeout, err)
@@ -284,4 +284,12 @@ func signalName(cause error) string {
 		}
 	}
 	return ""
+}
+
+// drain waits for Serve to return and logs anything but the expected
+// ErrServerClosed.
+func (a *app) drain(served <-chan error) {
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		a.logger.Printf("serve: %v", err)
+	}
 }

@@ -103,7 +103,7 @@ func TestHealthzFollowsReadyFile(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if got := serve(t, h, httptest.NewRequest("GET", "/healthz", nil)).Code; got != step.want {
+		if got := serve(t, h, httptest.NewRequest(http.MethodGet, "/healthz", nil)).Code; got != step.want {
 			t.Errorf("step %d: status = %d, want %d", i, got, step.want)
 		}
 	}
@@ -131,7 +131,7 @@ func TestServiceInfo(t *testing.T) {
 	}{{"set", env, want}, {"defaults", nil, defaults}} {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newApp(mustConfig(t, tt.env), log.New(io.Discard, "", 0)).handler()
-			rec := serve(t, h, httptest.NewRequest("GET", "/service/info", nil))
+			rec := serve(t, h, httptest.NewRequest(http.MethodGet, "/service/info", nil))
 			if rec.Code != 200 {
 				t.Fatalf("status = %d", rec.Code)
 			}
@@ -156,7 +156,7 @@ func statusSequence(t *testing.T, env map[string]string, n int) []bool {
 	seq := make([]bool, n)
 	for i := range seq {
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
 		switch rec.Code {
 		case 500:
 			seq[i] = true
@@ -216,7 +216,7 @@ func TestErrorRateConcurrent(t *testing.T) {
 	for range 8 {
 		wg.Go(func() {
 			for range 50 {
-				h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/service/info", nil))
+				h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/service/info", nil))
 			}
 		})
 	}
@@ -265,7 +265,7 @@ func TestSampleLatency(t *testing.T) {
 func TestLatencyDelaysAndRespectsCancel(t *testing.T) {
 	h := newApp(mustConfig(t, map[string]string{"LATENCY": "30ms"}), log.New(io.Discard, "", 0)).handler()
 	start := time.Now()
-	if rec := serve(t, h, httptest.NewRequest("GET", "/", nil)); rec.Code != 200 {
+	if rec := serve(t, h, httptest.NewRequest(http.MethodGet, "/", nil)); rec.Code != 200 {
 		t.Fatalf("status = %d", rec.Code)
 	}
 	if d := time.Since(start); d < 30*time.Millisecond {
@@ -275,5 +275,5 @@ func TestLatencyDelaysAndRespectsCancel(t *testing.T) {
 	h = newApp(mustConfig(t, map[string]string{"LATENCY": "1h"}), log.New(io.Discard, "", 0)).handler()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	serve(t, h, httptest.NewRequest("GET", "/", nil).WithContext(ctx)) // fails if it waits an hour
+	serve(t, h, httptest.NewRequest(http.MethodGet, "/", nil).WithContext(ctx)) // fails if it waits an hour
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -57,7 +58,7 @@ func TestLocalCommandsReportBadInputClearly(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			var out bytes.Buffer
-			args := append(tc.args, "--dir", filepath.Join(t.TempDir(), "local"))
+			args := append(slices.Clone(tc.args), "--dir", filepath.Join(t.TempDir(), "local"))
 			err := Run(context.Background(), args, &out, &out)
 			switch {
 			case tc.wantErr == "" && err != nil:

@@ -122,7 +122,7 @@ func (c *container) runOnce(ctx context.Context) (int, error) {
 	img, err := resolveImage(c.pod.agent.opts.BinDir, c.spec.Image)
 	if err != nil {
 		c.waiting("ImagePullBackOff", fmt.Sprintf("Back-off pulling image %q: %v", c.spec.Image, err))
-		return 0, fmt.Errorf("%w: %v", errNotStarted, err)
+		return 0, fmt.Errorf("%w: %w", errNotStarted, err)
 	}
 	env, err := c.pod.environment(ctx, &c.spec, img.tag)
 	if err != nil {
@@ -132,7 +132,7 @@ func (c *container) runOnce(ctx context.Context) (int, error) {
 		} else {
 			c.waiting("CreateContainerError", err.Error())
 		}
-		return 0, fmt.Errorf("%w: %v", errNotStarted, err)
+		return 0, fmt.Errorf("%w: %w", errNotStarted, err)
 	}
 	argv := []string{img.binary}
 	if len(c.spec.Command) > 1 {
@@ -155,7 +155,7 @@ func (c *container) runOnce(ctx context.Context) (int, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		c.waiting("RunContainerError", err.Error())
-		return 0, fmt.Errorf("%w: %v", errNotStarted, err)
+		return 0, fmt.Errorf("%w: %w", errNotStarted, err)
 	}
 	pid := cmd.Process.Pid
 	_ = os.WriteFile(c.pidPath(), []byte(strconv.Itoa(pid)+"\n"+img.binary+"\n"), 0o644)
@@ -173,7 +173,7 @@ func (c *container) runOnce(ctx context.Context) (int, error) {
 
 	killIfCancelled(ctx, pid)
 	probeCtx, stopProbes := context.WithCancel(ctx)
-	go c.probe(probeCtx, cmd.Process)
+	go c.probe(probeCtx)
 	waitErr := cmd.Wait()
 	stopProbes()
 	close(done)

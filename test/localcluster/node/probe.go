@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -28,7 +27,7 @@ var probeClient = &http.Client{
 // probe runs the startup, readiness and liveness probes of one process until
 // ctx ends. A liveness (or startup) failure kills the process, and the restart
 // policy decides what happens next.
-func (c *container) probe(ctx context.Context, proc *os.Process) {
+func (c *container) probe(ctx context.Context) {
 	s := &c.spec
 	if s.StartupProbe != nil {
 		if !c.probeUntil(ctx, s.StartupProbe, true) {
