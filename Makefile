@@ -74,15 +74,12 @@ $(GOLANGCI_LINT):
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate deepcopy code for the API types
-	@if compgen -G 'apis/*/*/*_types.go' >/dev/null; then \
-	  $(CONTROLLER_GEN) object paths=./apis/...; \
-	else echo ">> no API types yet: nothing to generate"; fi
+	$(CONTROLLER_GEN) object paths=./apis/...
 
 .PHONY: manifests
 manifests: $(CONTROLLER_GEN) ## Generate CRDs and RBAC into charts/ramp/templates
-	@if compgen -G 'apis/*/*/*_types.go' >/dev/null; then \
-	  $(CONTROLLER_GEN) crd paths=./apis/... output:crd:dir=charts/ramp/templates/crds; \
-	else echo ">> no API types yet: no CRDs to generate"; fi
+	$(CONTROLLER_GEN) crd paths=./apis/... output:crd:dir=charts/ramp/templates/crds
+	$(CONTROLLER_GEN) rbac:roleName=ramp-controller paths=./controllers/... output:rbac:dir=charts/ramp/templates/rbac
 
 .PHONY: build
 build: ## Build ramp, ramp-node and the image binaries into bin/

@@ -1,0 +1,104 @@
+// Package manager assembles Ramp's controller: every reconciler on one
+// controller-runtime manager, with leader election.
+package manager
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	servingv1 "github.com/rampdev/ramp/apis/serving/v1"
+	"github.com/rampdev/ramp/controllers/configuration"
+	"github.com/rampdev/ramp/controllers/revision"
+	"github.com/rampdev/ramp/controllers/route"
+	"github.com/rampdev/ramp/controllers/service"
+	"github.com/rampdev/ramp/controllers/servingconfig"
+)
+
+// Options configure the controller process.
+type Options struct {
+	// Namespace is where the controller runs and reads ramp-config.
+	Namespace          string
+	MetricsAddr        string
+	HealthAddr         string
+	LeaderElection     bool
+	QueueImage         string
+	ProgressDeadline   time.Duration
+	ScaleToZeroGrace   time.Duration
+	SkipNameValidation bool // for tests that start several managers
+}
+
+// Scheme holds every type the controller uses.
+func Scheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(s)
+	_ = servingv1.AddToScheme(s)
+	return s
+}
+
+// New builds a manager with every reconciler registered.
+func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
+	mgr, err := ctrl.NewManager(cfg, manager.Options{
+		Scheme:                  Scheme(),
+		Metrics:                 metricsserver.Options{BindAddress: o.MetricsAddr},
+		HealthProbeBindAddress:  o.HealthAddr,
+		LeaderElection:          o.LeaderElection,
+		LeaderElectionID:        "ramp-controller",
+		LeaderElectionNamespace: o.Namespace,
+		// The controller reads ConfigMaps only in its own namespace.
+		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
+			&corev1.ConfigMap{}: {Namespaces: map[string]cache.Config{o.Namespace: {}}},
+		}},
+		Controller: ctrlConfig(o),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating manager: %w", err)
+	}
+	store := &servingconfig.Store{Reader: mgr.GetClient(), Namespace: o.Namespace}
+	c := mgr.GetClient()
+	setups := []func() error{
+		func() error { return (&service.Reconciler{Client: c}).SetupWithManager(mgr) },
+		func() error { return (&configuration.Reconciler{Client: c, Config: store}).SetupWithManager(mgr) },
+		func() error {
+			return (&revision.Reconciler{Client: c, Clock: clock.RealClock{}, Opts: revision.Options{
+				QueueImage: o.QueueImage, ProgressDeadline: o.ProgressDeadline, ScaleToZeroGrace: o.ScaleToZeroGrace,
+			}}).SetupWithManager(mgr)
+		},
+		func() error { return (&route.Reconciler{Client: c, Config: store}).SetupWithManager(mgr, o.Namespace) },
+	}
+	for _, setup := range setups {
+		if err := setup(); err != nil {
+			return nil, err
+		}
+	}
+	if o.HealthAddr != "0" && o.HealthAddr != "" {
+		if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+			return nil, err
+		}
+		if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
+			return nil, err
+		}
+	}
+	return mgr, nil
+}
+
+// Run builds the manager and runs it until ctx ends.
+func Run(ctx context.Context, cfg *rest.Config, o Options) error {
+	mgr, err := New(cfg, o)
+	if err != nil {
+		return err
+	}
+	return mgr.Start(ctx)
+}

@@ -1,0 +1,66 @@
+package revision
+
+import (
+	"context"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	servingv1 "github.com/rampdev/ramp/apis/serving/v1"
+)
+
+// SetupWithManager registers the reconciler: Revisions, their Deployments,
+// Services and pods, and the Routes that decide whether they are routed.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("revision").
+		For(&servingv1.Revision{}).
+		Owns(&appsv1.Deployment{}).
+		Owns(&corev1.Service{}).
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(podToRevision)).
+		Watches(&servingv1.Route{}, handler.EnqueueRequestsFromMapFunc(r.routeToRevisions)).
+		Complete(r)
+}
+
+func podToRevision(_ context.Context, obj client.Object) []reconcile.Request {
+	name := obj.GetLabels()[servingv1.LabelRevision]
+	if name == "" {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}}}
+}
+
+// routeToRevisions enqueues the Revisions a Route routes to now, and every
+// Revision of the configurations it follows (one it stopped routing to is
+// among them).
+func (r *Reconciler) routeToRevisions(ctx context.Context, obj client.Object) []reconcile.Request {
+	rt, ok := obj.(*servingv1.Route)
+	if !ok {
+		return nil
+	}
+	names := map[string]bool{}
+	configs := map[string]bool{rt.Name: true}
+	for _, t := range rt.Status.Traffic {
+		names[t.RevisionName] = true
+		if t.ConfigurationName != "" {
+			configs[t.ConfigurationName] = true
+		}
+	}
+	var revs servingv1.RevisionList
+	if err := r.Client.List(ctx, &revs, client.InNamespace(rt.Namespace)); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Listing revisions for a route change failed", "route", rt.Name)
+		return nil
+	}
+	var out []reconcile.Request
+	for _, rev := range revs.Items {
+		if names[rev.Name] || configs[rev.Labels[servingv1.LabelConfiguration]] {
+			out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: rev.Namespace, Name: rev.Name}})
+		}
+	}
+	return out
+}

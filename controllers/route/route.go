@@ -1,0 +1,164 @@
+// Package route reconciles Routes: it resolves the traffic block to Ready
+// Revisions, assigns URLs, and compiles the routing table the gateway
+// programs.
+package route
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	servingv1 "github.com/rampdev/ramp/apis/serving/v1"
+	"github.com/rampdev/ramp/controllers/route/resources"
+	"github.com/rampdev/ramp/controllers/servingconfig"
+)
+
+// Reconciler reconciles Routes.
+type Reconciler struct {
+	Client client.Client
+	Config *servingconfig.Store
+}
+
+// +kubebuilder:rbac:groups=serving.ramp.dev,resources=routes,verbs=get;list;watch
+// +kubebuilder:rbac:groups=serving.ramp.dev,resources=routes/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=serving.ramp.dev,resources=configurations;revisions,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch
+
+// Reconcile resolves one Route and writes its status once.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	rt := &servingv1.Route{}
+	if err := r.Client.Get(ctx, req.NamespacedName, rt); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if rt.DeletionTimestamp != nil {
+		return ctrl.Result{}, nil
+	}
+	orig := rt.DeepCopy()
+	err := r.reconcile(ctx, rt)
+	if !equality.Semantic.DeepEqual(orig.Status, rt.Status) {
+		if perr := r.Client.Status().Patch(ctx, rt, client.MergeFrom(orig)); perr != nil {
+			return ctrl.Result{}, errors.Join(err, fmt.Errorf("updating status of route %s: %w", req.NamespacedName, perr))
+		}
+	}
+	return ctrl.Result{}, err
+}
+
+func (r *Reconciler) reconcile(ctx context.Context, rt *servingv1.Route) error {
+	domain := r.Config.Load(ctx).Domain
+	l, err := r.lookup(ctx, rt.Namespace)
+	if err != nil {
+		return err
+	}
+	st := &rt.Status
+	st.ObservedGeneration = rt.Generation
+	st.URL = "http://" + resources.Host(rt, domain)
+	st.Address = &servingv1.Addressable{URL: "http://" + resources.InternalHost(rt)}
+
+	resolved, err := resources.Resolve(rt, domain, l)
+	var te *resources.TrafficError
+	switch {
+	case errors.As(err, &te) && te.Permanent:
+		st.MarkFalse(servingv1.RouteConditionAllTrafficAssigned, te.Reason, te.Message)
+	case errors.As(err, &te):
+		st.MarkUnknown(servingv1.RouteConditionAllTrafficAssigned, te.Reason, te.Message)
+	case err != nil:
+		return err
+	default:
+		// Only a fully resolved block moves traffic; until then the previous
+		// assignment (and routing table) stays.
+		st.Traffic = resolved
+		st.RoutingTable = resources.MakeRoutingTable(rt, resolved, domain)
+		st.MarkTrue(servingv1.RouteConditionAllTrafficAssigned, servingv1.ReasonReady, "")
+	}
+	if st.RoutingTable == nil {
+		st.MarkUnknown(servingv1.RouteConditionIngressReady, servingv1.ReasonUnknown, "No routing table yet: traffic is not assigned")
+	} else {
+		st.MarkTrue(servingv1.RouteConditionIngressReady, servingv1.ReasonProgrammed,
+			fmt.Sprintf("Routing table %s published", st.RoutingTable.Hash))
+	}
+	st.Summarize()
+	return nil
+}
+
+// lookup snapshots the namespace's Revisions and Configurations.
+type lookup struct {
+	revisions map[string]bool // name -> ready
+	latest    map[string]string
+}
+
+func (l *lookup) Revision(name string) (bool, bool) {
+	ready, ok := l.revisions[name]
+	return ok, ready
+}
+
+func (l *lookup) LatestReady(cfg string) (string, bool) {
+	rev, ok := l.latest[cfg]
+	return rev, ok
+}
+
+func (r *Reconciler) lookup(ctx context.Context, ns string) (*lookup, error) {
+	var revs servingv1.RevisionList
+	if err := r.Client.List(ctx, &revs, client.InNamespace(ns)); err != nil {
+		return nil, fmt.Errorf("listing revisions: %w", err)
+	}
+	var cfgs servingv1.ConfigurationList
+	if err := r.Client.List(ctx, &cfgs, client.InNamespace(ns)); err != nil {
+		return nil, fmt.Errorf("listing configurations: %w", err)
+	}
+	l := &lookup{revisions: map[string]bool{}, latest: map[string]string{}}
+	for _, rev := range revs.Items {
+		l.revisions[rev.Name] = rev.Status.IsReady(rev.Generation)
+	}
+	for _, c := range cfgs.Items {
+		l.latest[c.Name] = c.Status.LatestReadyRevisionName
+	}
+	return l, nil
+}
+
+// SetupWithManager registers the reconciler; configNamespace is where
+// ramp-config lives.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, configNamespace string) error {
+	isConfig := predicate.NewPredicateFuncs(func(o client.Object) bool {
+		return o.GetNamespace() == configNamespace && o.GetName() == servingconfig.ConfigMapName
+	})
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("route").
+		For(&servingv1.Route{}).
+		Watches(&servingv1.Configuration{}, handler.EnqueueRequestsFromMapFunc(r.routesInNamespace)).
+		Watches(&servingv1.Revision{}, handler.EnqueueRequestsFromMapFunc(r.routesInNamespace)).
+		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.allRoutes), builder.WithPredicates(isConfig)).
+		Complete(r)
+}
+
+// routesInNamespace enqueues the Routes of an object's namespace: any of them
+// may follow it.
+func (r *Reconciler) routesInNamespace(ctx context.Context, obj client.Object) []reconcile.Request {
+	return r.listRoutes(ctx, client.InNamespace(obj.GetNamespace()))
+}
+
+func (r *Reconciler) allRoutes(ctx context.Context, _ client.Object) []reconcile.Request {
+	return r.listRoutes(ctx)
+}
+
+func (r *Reconciler) listRoutes(ctx context.Context, opts ...client.ListOption) []reconcile.Request {
+	var routes servingv1.RouteList
+	if err := r.Client.List(ctx, &routes, opts...); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Listing routes failed")
+		return nil
+	}
+	out := make([]reconcile.Request, 0, len(routes.Items))
+	for _, rt := range routes.Items {
+		out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: rt.Namespace, Name: rt.Name}})
+	}
+	return out
+}
