@@ -116,8 +116,12 @@ bench: tools build ## Run the benchmarks
 ##@ Local cluster
 
 .PHONY: up
-up: tools build ## Start the local cluster and install Ramp into it
+up: tools build ## Start the local cluster and install Ramp into it with its Helm chart
 	$(BIN)/ramp local up --dir $(LOCAL_DIR)
+	@echo ">> installing Ramp (charts/ramp) into namespace ramp-system"
+	$(HELM) upgrade --install ramp charts/ramp --namespace ramp-system --create-namespace \
+	  --kubeconfig $(LOCAL_DIR)/kubeconfig --wait --timeout 3m
+	@$(KUBECTL) -n ramp-system get pods -o wide
 
 .PHONY: down
 down: ## Stop the local cluster

@@ -126,11 +126,9 @@ func (r *Reconciler) isRouted(ctx context.Context, rev *servingv1.Revision) (boo
 // InitialScale is the Revision's initial-scale annotation (Ramp's or
 // Knative's), default 1.
 func InitialScale(rev *servingv1.Revision) int32 {
-	for _, k := range []string{servingv1.AnnotationInitialScale, servingv1.AnnotationInitialScaleKn} {
-		if v, ok := rev.Annotations[k]; ok {
-			if n, err := strconv.ParseInt(v, 10, 32); err == nil && n >= 0 {
-				return int32(n)
-			}
+	if v, ok := servingv1.AutoscalingAnnotation(rev.Annotations, "initial-scale"); ok {
+		if n, err := strconv.ParseInt(v, 10, 32); err == nil && n >= 0 {
+			return int32(n)
 		}
 	}
 	return 1

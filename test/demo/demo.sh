@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# make demo: a rollout story on Ramp's local cluster, with live progress.
+# make demo: the Knative release-strategy story on Ramp, with live progress.
 #
-# The local cluster is already up (make up). This deploys the sample app
-# v1.0.0 behind a Service, shows every replica answering on its own loopback
-# IP, then rolls out v1.1.0 and shows traffic-serving replicas switch version
-# while the EndpointSlices follow. The load it sends is bounded and only
-# targets 127.0.0.0/8.
+# `make up` has started the local cluster and installed Ramp with its Helm
+# chart. This deploys the notifications service at 1.0.0, rolls out 1.1.0 with
+# a 50/50 split, then moves to blue/green with tags. Each step waits for the
+# Service to be Ready while printing what the controller reports. Requests go
+# to each revision's queue-proxy on its loopback pod IP (only 127.0.0.0/8).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 KUBECTL=(bin/k8s/kubectl --kubeconfig .ramp/local/kubeconfig)
@@ -16,49 +16,77 @@ if ! command -v curl >/dev/null; then
   apt-get update -qq && apt-get install -y -qq curl >/dev/null
 fi
 
-bold "Deploying notifications v1.0.0 (3 replicas) into namespace $NS"
-"${KUBECTL[@]}" create namespace "$NS" --dry-run=client -o yaml | "${KUBECTL[@]}" apply -f - >/dev/null
-render() {
-  sed -e "s/__VERSION__/$1/g" test/demo/notifications.yaml
+apply() { # version traffic-yaml
+  sed -e "s/__VERSION__/$1/g" test/demo/notifications.yaml |
+    awk -v t="$2" '{ if ($0 == "__TRAFFIC__") print t; else print }' |
+    "${KUBECTL[@]}" -n "$NS" apply -f - >/dev/null
 }
-render 1.0.0 | "${KUBECTL[@]}" -n "$NS" apply -f -
-"${KUBECTL[@]}" -n "$NS" rollout status deployment/notifications --timeout=120s
 
-pod_versions() {
-  # Ask every ready endpoint which version it runs (loopback only).
-  local ips
-  ips=$("${KUBECTL[@]}" -n "$NS" get endpointslices -l kubernetes.io/service-name=notifications \
-        -o jsonpath='{range .items[*].endpoints[?(@.conditions.ready==true)]}{.addresses[0]}{"\n"}{end}')
-  local line=""
-  for ip in $ips; do
-    case "$ip" in 127.*) ;; *) continue ;; esac
-    v=$(curl -s --max-time 2 "http://$ip:8080/service/info" | sed -n 's/.*"version":"\([^"]*\)".*/\1/p')
-    line+="$ip=${v:-?}  "
+# wait_ready waits (up to 120 s) for the Service to be Ready at its latest
+# generation, printing its condition whenever it changes.
+wait_ready() {
+  local last="" line gen obs ready
+  for _ in $(seq 1 240); do
+    line=$("${KUBECTL[@]}" -n "$NS" get rsvc notifications -o jsonpath='{.metadata.generation} {.status.observedGeneration} {.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].reason} {.status.conditions[?(@.type=="Ready")].message}' 2>/dev/null || true)
+    read -r gen obs ready _ <<<"$line"
+    if [ "$line" != "$last" ]; then echo "  Ready=${ready:-?}  ${line#* * * }"; last=$line; fi
+    if [ "$ready" = "True" ] && [ "$gen" = "$obs" ]; then return 0; fi
+    sleep 0.5
   done
-  echo "${line:-no ready endpoints}"
+  echo "the service did not become ready in time" >&2
+  "${KUBECTL[@]}" -n "$NS" get rsvc,revisions,pods >&2
+  return 1
 }
 
-bold "Every replica answers on its own loopback IP (from the EndpointSlice)"
-"${KUBECTL[@]}" -n "$NS" get pods -o wide
-echo "ready endpoints: $(pod_versions)"
+show() {
+  "${KUBECTL[@]}" -n "$NS" get rsvc,revisions
+  echo
+  echo "traffic:"
+  "${KUBECTL[@]}" -n "$NS" get rsvc notifications \
+    -o jsonpath='{range .status.traffic[*]}  {.revisionName}  {.percent}%  {.tag}  {.url}{"\n"}{end}'
+  echo "each revision, asked through its queue-proxy:"
+  for rev in $("${KUBECTL[@]}" -n "$NS" get revisions -o jsonpath='{.items[*].metadata.name}'); do
+    ip=$("${KUBECTL[@]}" -n "$NS" get pods -l "serving.ramp.dev/revision=$rev" -o jsonpath='{.items[0].status.podIP}' 2>/dev/null || true)
+    case "$ip" in 127.*) echo "  $rev ($ip:8012): $(curl -s --max-time 2 "http://$ip:8012/service/info")" ;; *) echo "  $rev: no pod" ;; esac
+  done
+}
 
-bold "Rolling out v1.1.0 (maxSurge 1, maxUnavailable 0)"
-render 1.1.0 | "${KUBECTL[@]}" -n "$NS" apply -f - >/dev/null
-for i in $(seq 1 120); do
-  printf '  t=%3ss  %s\n' "$i" "$(pod_versions)"
-  if "${KUBECTL[@]}" -n "$NS" rollout status deployment/notifications --timeout=1s >/dev/null 2>&1; then
-    break
-  fi
-  sleep 1
-done
-"${KUBECTL[@]}" -n "$NS" rollout status deployment/notifications --timeout=60s
+if "${KUBECTL[@]}" get namespace "$NS" >/dev/null 2>&1; then
+  echo "Removing the previous run's namespace $NS"
+  "${KUBECTL[@]}" delete namespace "$NS" --wait --timeout=120s >/dev/null
+fi
+"${KUBECTL[@]}" create namespace "$NS" >/dev/null
 
-bold "Done: every ready endpoint now serves v1.1.0"
-echo "ready endpoints: $(pod_versions)"
+bold "1. Deploy notifications 1.0.0 (a Knative Service manifest with apiVersion serving.ramp.dev/v1)"
+apply 1.0.0 ""
+wait_ready
+show
+
+bold "2. Release 1.1.0 as a new revision, splitting traffic 50/50"
+apply 1.1.0 "  traffic:
+  - {revisionName: notifications-00001, percent: 50}
+  - {latestRevision: true, percent: 50}"
+wait_ready
+show
+
+bold "3. Blue/green: 1.0.0 keeps 100% as 'current'; 1.1.0 gets 0% and its own URL as 'version110'"
+apply 1.1.0 "  traffic:
+  - {revisionName: notifications-00001, percent: 100, tag: current}
+  - {revisionName: notifications-00002, percent: 0, tag: version110}"
+wait_ready
+show
+
+bold "4. Flip: 1.1.0 takes 100%"
+apply 1.1.0 "  traffic:
+  - {revisionName: notifications-00002, percent: 100, tag: current}
+  - {revisionName: notifications-00001, percent: 0, tag: previous}"
+wait_ready
+show
+
 cat <<MSG
 
-Try it yourself:
-  bin/k8s/kubectl --kubeconfig .ramp/local/kubeconfig -n $NS get pods,endpointslices
-  curl http://<pod-ip>:8080/service/info
-Stop the cluster with: make down
+Explore:
+  bin/k8s/kubectl --kubeconfig .ramp/local/kubeconfig -n $NS get rsvc,configurations,revisions,routes
+  bin/k8s/kubectl --kubeconfig .ramp/local/kubeconfig -n $NS get route notifications -o jsonpath='{.status.routingTable}'
+Stop everything with: make down
 MSG

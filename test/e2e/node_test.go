@@ -11,6 +11,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/rampdev/ramp/test/framework"
@@ -136,4 +137,44 @@ func waitReady(t *testing.T, pod *corev1.Pod) string {
 		return nil
 	})
 	return pod.Status.PodIP
+}
+
+func TestKubectlLogsReachesTheNodeAgentThroughTheAPIServer(t *testing.T) {
+	ns := cluster.Namespace(t)
+	ctx := context.Background()
+
+	// Given a running pod and a crash-looping one
+	pod := framework.MakePod(ns, "talker").Env("VERSION", "9.9.9").Obj()
+	crasher := framework.MakePod(ns, "crasher").Env("CRASH_AFTER", "100ms").Obj()
+	for _, p := range []*corev1.Pod{pod, crasher} {
+		if err := cluster.Client.Create(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitReady(t, pod)
+
+	// Then its logs come back through the API server, as kubectl logs gets them
+	framework.Eventually(t, 30*time.Second, func(ctx context.Context) error {
+		b, err := cluster.Clientset.CoreV1().Pods(ns).GetLogs("talker", &corev1.PodLogOptions{Container: "app", TailLines: ptr.To(int64(5))}).DoRaw(ctx)
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(string(b), "sampleapp 9.9.9 listening on") {
+			return fmt.Errorf("logs %q lack the startup line", b)
+		}
+		return nil
+	})
+
+	// And the previous run of a restarted container is readable too
+	framework.Eventually(t, 60*time.Second, func(ctx context.Context) error {
+		b, err := cluster.Clientset.CoreV1().Pods(ns).GetLogs("crasher", &corev1.PodLogOptions{Container: "app", Previous: true}).DoRaw(ctx)
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(string(b), "crashing after CRASH_AFTER") {
+			return fmt.Errorf("previous logs %q lack the crash", b)
+		}
+		return nil
+	})
+
 }

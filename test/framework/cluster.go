@@ -41,7 +41,7 @@ func StartCluster(ctx context.Context, out *os.File) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	ports, err := freePorts(3)
+	ports, err := freePorts(4)
 	if err != nil {
 		return nil, err
 	}
@@ -51,6 +51,7 @@ func StartCluster(ctx context.Context, out *os.File) (*Cluster, error) {
 		APIServerPort: ports[0],
 		EtcdPort:      ports[1],
 		EtcdPeerPort:  ports[2],
+		KubeletPort:   ports[3],
 		// A /16 of its own, derived from the unique API server port.
 		PodCIDR: fmt.Sprintf("127.%d.0.0/16", 10+ports[0]%240),
 		Out:     out,

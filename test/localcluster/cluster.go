@@ -36,10 +36,12 @@ type Options struct {
 	// plane binaries live in BinDir/k8s.
 	BinDir string `json:"binDir"`
 
-	APIServerPort int    `json:"apiServerPort"`
-	EtcdPort      int    `json:"etcdPort"`
-	EtcdPeerPort  int    `json:"etcdPeerPort"`
-	NodeName      string `json:"nodeName"`
+	APIServerPort int `json:"apiServerPort"`
+	EtcdPort      int `json:"etcdPort"`
+	EtcdPeerPort  int `json:"etcdPeerPort"`
+	// KubeletPort is where the node agent serves the kubelet API (logs).
+	KubeletPort int    `json:"kubeletPort"`
+	NodeName    string `json:"nodeName"`
 	// PodCIDR is the loopback range pod IPs come from, for example 127.0.0.0/16.
 	PodCIDR string `json:"podCIDR"`
 
@@ -54,6 +56,7 @@ var defaults = Options{
 	APIServerPort: 6443,
 	EtcdPort:      2379,
 	EtcdPeerPort:  2380,
+	KubeletPort:   10250,
 	NodeName:      "ramp-node",
 	PodCIDR:       "127.0.0.0/16",
 }
@@ -122,6 +125,9 @@ func fill(o *Options, from Options) {
 	if o.EtcdPeerPort == 0 {
 		o.EtcdPeerPort = from.EtcdPeerPort
 	}
+	if o.KubeletPort == 0 {
+		o.KubeletPort = from.KubeletPort
+	}
 	if o.NodeName == "" {
 		o.NodeName = from.NodeName
 	}
@@ -189,6 +195,9 @@ func (c *Cluster) daemons() []daemon {
 			"--allow-privileged=true",
 			"--profiling=false",
 			"--kubelet-preferred-address-types=InternalIP",
+			"--kubelet-client-certificate="+p.kubeletClientCert(),
+			"--kubelet-client-key="+p.kubeletClientKey(),
+			"--kubelet-certificate-authority="+p.caCert(),
 		),
 		mk("kube-controller-manager", c.k8sBin("kube-controller-manager"), 10*time.Second,
 			"--kubeconfig="+c.componentKubeconfig("kube-controller-manager"),
@@ -208,6 +217,10 @@ func (c *Cluster) daemons() []daemon {
 			"--pods-dir="+c.podsDir(),
 			"--bin-dir="+c.opts.BinDir,
 			"--pod-cidr="+c.opts.PodCIDR,
+			fmt.Sprintf("--kubelet-port=%d", c.opts.KubeletPort),
+			"--tls-cert-file="+p.kubeletCert(),
+			"--tls-private-key-file="+p.kubeletKey(),
+			"--client-ca-file="+p.caCert(),
 		),
 	}
 }

@@ -57,6 +57,11 @@ func (p pki) ensure() error {
 			return err
 		}
 	}
+	if !exists(p.kubeletClientCert()) {
+		if err := p.writeKubeletCerts(); err != nil {
+			return err
+		}
+	}
 	if !exists(p.saKey()) {
 		if err := p.writeSAKey(); err != nil {
 			return err
@@ -95,33 +100,60 @@ func (p pki) writeCA() error {
 }
 
 func (p pki) writeServing() error {
+	return p.writeLeaf(p.servingCert(), p.servingKey(), &x509.Certificate{
+		Subject:     pkix.Name{CommonName: "kube-apiserver"},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames: []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
+			"kubernetes.default.svc.cluster.local"},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP(serviceIP)},
+	})
+}
+
+// The node agent serves the kubelet API (logs) on 127.0.0.1 with this
+// certificate, and accepts only the API server's client certificate.
+func (p pki) kubeletCert() string       { return filepath.Join(p.dir, "kubelet.crt") }
+func (p pki) kubeletKey() string        { return filepath.Join(p.dir, "kubelet.key") }
+func (p pki) kubeletClientCert() string { return filepath.Join(p.dir, "apiserver-kubelet-client.crt") }
+func (p pki) kubeletClientKey() string  { return filepath.Join(p.dir, "apiserver-kubelet-client.key") }
+
+func (p pki) writeKubeletCerts() error {
+	err := p.writeLeaf(p.kubeletCert(), p.kubeletKey(), &x509.Certificate{
+		Subject:     pkix.Name{CommonName: "ramp-node"},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames:    []string{"localhost"},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+	})
+	if err != nil {
+		return err
+	}
+	return p.writeLeaf(p.kubeletClientCert(), p.kubeletClientKey(), &x509.Certificate{
+		Subject:     pkix.Name{CommonName: "kube-apiserver-kubelet-client", Organization: []string{"system:masters"}},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	})
+}
+
+// writeLeaf signs a certificate from tmpl with the cluster CA.
+func (p pki) writeLeaf(certPath, keyPath string, tmpl *x509.Certificate) error {
 	caCert, caKey, err := p.loadCA()
 	if err != nil {
 		return err
 	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return fmt.Errorf("generating serving key: %w", err)
+		return fmt.Errorf("generating key for %s: %w", tmpl.Subject.CommonName, err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial(),
-		Subject:      pkix.Name{CommonName: "kube-apiserver"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().AddDate(10, 0, 0),
-		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames: []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
-			"kubernetes.default.svc.cluster.local"},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP(serviceIP)},
-	}
+	tmpl.SerialNumber = serial()
+	tmpl.NotBefore = time.Now().Add(-time.Hour)
+	tmpl.NotAfter = time.Now().AddDate(10, 0, 0)
+	tmpl.KeyUsage = x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
 	if err != nil {
-		return fmt.Errorf("signing serving certificate: %w", err)
+		return fmt.Errorf("signing certificate for %s: %w", tmpl.Subject.CommonName, err)
 	}
-	if err := writePEM(p.servingKey(), "EC PRIVATE KEY", mustMarshalEC(key)); err != nil {
+	if err := writePEM(keyPath, "EC PRIVATE KEY", mustMarshalEC(key)); err != nil {
 		return err
 	}
-	return writePEM(p.servingCert(), "CERTIFICATE", der)
+	return writePEM(certPath, "CERTIFICATE", der)
 }
 
 func (p pki) writeSAKey() error {

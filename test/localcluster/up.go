@@ -106,9 +106,10 @@ func (c *Cluster) preflight(running map[string]bool) error {
 			return fmt.Errorf("%s: %s is missing; build it with `make tools build`", d.name, d.binary)
 		}
 	}
-	ports := map[string]int{"etcd": c.opts.EtcdPort, "etcd (peer)": c.opts.EtcdPeerPort, "kube-apiserver": c.opts.APIServerPort}
+	ports := map[string]int{"etcd": c.opts.EtcdPort, "etcd (peer)": c.opts.EtcdPeerPort,
+		"kube-apiserver": c.opts.APIServerPort, "ramp-node (kubelet API)": c.opts.KubeletPort}
 	for what, port := range ports {
-		name := strings.TrimSuffix(what, " (peer)")
+		name, _, _ := strings.Cut(what, " (")
 		if running[name] {
 			continue
 		}

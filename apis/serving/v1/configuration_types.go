@@ -47,4 +47,3 @@ type ConfigurationList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []Configuration `json:"items"`
 }
-

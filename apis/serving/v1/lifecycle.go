@@ -60,8 +60,12 @@ const (
 	LabelVisibility             = "networking.ramp.dev/visibility"
 	VisibilityLabelClusterLocal = "cluster-local"
 
-	AnnotationInitialScale     = "autoscaling.ramp.dev/initial-scale"
-	AnnotationInitialScaleKn   = "autoscaling.knative.dev/initial-scale"
+	// AutoscalingPrefix starts Ramp's autoscaling annotations; Knative's
+	// prefix is accepted as an alias (see AutoscalingAnnotation).
+	AutoscalingPrefix          = "autoscaling.ramp.dev/"
+	AutoscalingPrefixKnative   = "autoscaling.knative.dev/"
+	AnnotationInitialScale     = AutoscalingPrefix + "initial-scale"
+	AnnotationInitialScaleKn   = AutoscalingPrefixKnative + "initial-scale"
 	AnnotationProgressDeadline = "serving.ramp.dev/progress-deadline"
 	// AnnotationRoutingState records whether a Revision is referenced by a
 	// route ("active") or not ("reserve"), as Knative's routingState label.
@@ -137,4 +141,15 @@ func (s *RouteStatus) Summarize() {
 // Summarize sets the Service's Ready condition.
 func (s *ServiceStatus) Summarize() {
 	s.summarize(ServiceConditionConfigurationsReady, ServiceConditionRoutesReady)
+}
+
+// AutoscalingAnnotation returns the autoscaling.ramp.dev/<key> annotation,
+// or its Knative alias autoscaling.knative.dev/<key>; Ramp's wins when both
+// are set.
+func AutoscalingAnnotation(annotations map[string]string, key string) (string, bool) {
+	if v, ok := annotations[AutoscalingPrefix+key]; ok {
+		return v, true
+	}
+	v, ok := annotations[AutoscalingPrefixKnative+key]
+	return v, ok
 }

@@ -57,4 +57,3 @@ type RevisionList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []Revision `json:"items"`
 }
-

@@ -104,4 +104,3 @@ type RouteList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []Route `json:"items"`
 }
-

@@ -55,4 +55,3 @@ type ServiceList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []Service `json:"items"`
 }
-

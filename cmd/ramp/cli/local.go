@@ -61,6 +61,7 @@ files and pod sandboxes) lives in --dir; the admin kubeconfig is DIR/kubeconfig.
 	f.IntVar(&opts.APIServerPort, "apiserver-port", 0, "kube-apiserver port on 127.0.0.1 (default 6443, or the port used last time)")
 	f.IntVar(&opts.EtcdPort, "etcd-port", 0, "etcd client port on 127.0.0.1 (default 2379)")
 	f.IntVar(&opts.EtcdPeerPort, "etcd-peer-port", 0, "etcd peer port on 127.0.0.1 (default 2380)")
+	f.IntVar(&opts.KubeletPort, "kubelet-port", 0, "node agent's kubelet API port on 127.0.0.1, for kubectl logs (default 10250)")
 	f.StringVar(&opts.PodCIDR, "pod-cidr", "", "loopback range for pod IPs (default 127.0.0.0/16)")
 	f.DurationVar(&opts.ReadyTimeout, "timeout", 2*time.Minute, "how long to wait for each component")
 	return cmd

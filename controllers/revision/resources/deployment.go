@@ -102,7 +102,7 @@ func MakeDeployment(rev *servingv1.Revision, o DeploymentOptions) *appsv1.Deploy
 				},
 			},
 			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: copyMap(rev.Annotations)},
+				ObjectMeta: metav1.ObjectMeta{Labels: copyMap(labels), Annotations: copyMap(rev.Annotations)},
 				Spec:       pod,
 			},
 		},
@@ -140,8 +140,8 @@ func makeContainer(rev *servingv1.Revision, i int, serving bool) corev1.Containe
 		ImagePullPolicy: src.ImagePullPolicy,
 		SecurityContext: src.SecurityContext,
 	}
-	defaultPort := int32(0)
-	if len(src.Ports) > 0 {
+	defaultPort := int32(0) // a sidecar's probes must name their port
+	if serving {
 		defaultPort = UserPort(&rev.Spec)
 	}
 	c.LivenessProbe = ToCoreProbe(src.LivenessProbe, defaultPort)
@@ -237,6 +237,7 @@ func makeQueueContainer(rev *servingv1.Revision, image string) corev1.Container 
 			PeriodSeconds:    1,
 			FailureThreshold: 1,
 			TimeoutSeconds:   1,
+			SuccessThreshold: 1,
 		},
 		Resources: corev1.ResourceRequirements{
 			Requests: corev1.ResourceList{
@@ -295,12 +296,20 @@ func ToCoreProbe(p *servingv1.Probe, defaultPort int32) *corev1.Probe {
 		}
 		return v
 	}
+	// The API server's defaults, set here so that drift detection (which
+	// compares numbers exactly) sees the object as it is stored.
+	orDefault := func(v, def int32) int32 {
+		if v == 0 {
+			return def
+		}
+		return v
+	}
 	out := &corev1.Probe{
 		InitialDelaySeconds: p.InitialDelaySeconds,
-		TimeoutSeconds:      p.TimeoutSeconds,
-		PeriodSeconds:       p.PeriodSeconds,
-		SuccessThreshold:    p.SuccessThreshold,
-		FailureThreshold:    p.FailureThreshold,
+		TimeoutSeconds:      orDefault(p.TimeoutSeconds, 1),
+		PeriodSeconds:       orDefault(p.PeriodSeconds, 10),
+		SuccessThreshold:    orDefault(p.SuccessThreshold, 1),
+		FailureThreshold:    orDefault(p.FailureThreshold, 3),
 	}
 	switch {
 	case p.HTTPGet != nil:

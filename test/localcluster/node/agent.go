@@ -46,6 +46,11 @@ type Options struct {
 	BackoffBase, BackoffMax time.Duration
 	// ShutdownGrace caps each pod's grace period when the agent itself stops.
 	ShutdownGrace time.Duration
+	// KubeletPort serves the kubelet API (container logs) on 127.0.0.1 with
+	// TLSCertFile/TLSKeyFile, to clients with a certificate from
+	// ClientCAFile. 0 disables it.
+	KubeletPort                           int
+	TLSCertFile, TLSKeyFile, ClientCAFile string
 }
 
 // Agent is the node agent. Create it with New and start it with Run.
@@ -125,6 +130,9 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		return err
 	}
 	if err := mgr.Add(manager.RunnableFunc(a.heartbeat)); err != nil {
+		return err
+	}
+	if err := mgr.Add(manager.RunnableFunc(a.serveKubeletAPI)); err != nil {
 		return err
 	}
 	err = ctrl.NewControllerManagedBy(mgr).

@@ -137,6 +137,7 @@ func (a *Agent) registerNode(ctx context.Context, ready bool, msg string) error 
 			{Type: corev1.NodeInternalIP, Address: hostIP},
 			{Type: corev1.NodeHostName, Address: a.opts.NodeName},
 		},
+		DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: int32(a.opts.KubeletPort)}},
 		NodeInfo: corev1.NodeSystemInfo{
 			KubeletVersion:          "v1.36.3-ramp-node",
 			OperatingSystem:         runtime.GOOS,

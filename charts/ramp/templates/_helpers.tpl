@@ -1,0 +1,10 @@
+{{- define "ramp.image" -}}
+{{ .root.Values.image.registry }}/{{ .name }}:{{ .root.Values.image.tag }}
+{{- end -}}
+
+{{- define "ramp.labels" -}}
+app.kubernetes.io/name: ramp
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
