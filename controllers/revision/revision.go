@@ -135,16 +135,23 @@ func InitialScale(rev *servingv1.Revision) int32 {
 }
 
 // desiredReplicas decides the Revision's pod count: its initial scale while
-// it is routed, has never been available, or lost its last route less than
-// grace ago; zero otherwise. The duration says when to look again.
+// it is routed, has never been available, or lost its last route (or became
+// available) less than grace ago; zero otherwise. The duration says when to
+// look again.
 func desiredReplicas(rev *servingv1.Revision, routed bool, now time.Time, grace time.Duration) (int32, time.Duration) {
 	initial := InitialScale(rev)
 	if routed || !isTrue(rev.Status.GetCondition(servingv1.RevisionConditionResourcesAvailable)) {
 		return initial, 0
 	}
+	// The grace runs from the later of "lost its last route" and "became
+	// available": a new revision that just became ready must survive until
+	// its route catches up and starts sending traffic.
 	since := now
 	if c := rev.Status.GetCondition(servingv1.RevisionConditionActive); c != nil && c.Status == metav1.ConditionFalse {
 		since = c.LastTransitionTime.Time
+		if a := rev.Status.GetCondition(servingv1.RevisionConditionResourcesAvailable); a.LastTransitionTime.After(since) {
+			since = a.LastTransitionTime.Time
+		}
 	}
 	if left := grace - now.Sub(since); left > 0 {
 		return initial, left
@@ -206,7 +213,7 @@ func (r *Reconciler) reconcileDeployment(ctx context.Context, rev *servingv1.Rev
 	if !metav1.IsControlledBy(have, rev) {
 		return nil, fmt.Errorf("%w: deployment %s/%s", ErrNotOwned, have.Namespace, have.Name)
 	}
-	if equality.Semantic.DeepDerivative(want.Spec, have.Spec) {
+	if equality.Semantic.DeepDerivative(want.Spec, have.Spec) && sameShape(want.Spec.Template.Spec, have.Spec.Template.Spec) {
 		return have, nil
 	}
 	have.Spec = want.Spec
@@ -214,4 +221,18 @@ func (r *Reconciler) reconcileDeployment(ctx context.Context, rev *servingv1.Rev
 		return nil, fmt.Errorf("updating deployment %s: %w", have.Name, err)
 	}
 	return have, nil
+}
+
+// sameShape catches what DeepDerivative lets through: containers or
+// environment variables added by hand.
+func sameShape(want, have corev1.PodSpec) bool {
+	if len(want.Containers) != len(have.Containers) {
+		return false
+	}
+	for i := range want.Containers {
+		if len(want.Containers[i].Env) != len(have.Containers[i].Env) {
+			return false
+		}
+	}
+	return true
 }

@@ -99,8 +99,9 @@ func (r *Reconciler) fail(svc *servingv1.Service, t string, err error) error {
 func (r *Reconciler) reconcileConfiguration(ctx context.Context, svc *servingv1.Service) (*servingv1.Configuration, error) {
 	want := resources.MakeConfiguration(svc)
 	have := &servingv1.Configuration{}
-	if err := r.getOrCreate(ctx, svc, want, have); err != nil {
-		return nil, err
+	created, err := r.getOrCreate(ctx, svc, want, have)
+	if err != nil || created {
+		return want, err
 	}
 	if equality.Semantic.DeepEqual(want.Spec, have.Spec) && equality.Semantic.DeepEqual(want.Labels, have.Labels) {
 		return have, nil
@@ -115,8 +116,9 @@ func (r *Reconciler) reconcileConfiguration(ctx context.Context, svc *servingv1.
 func (r *Reconciler) reconcileRoute(ctx context.Context, svc *servingv1.Service) (*servingv1.Route, error) {
 	want := resources.MakeRoute(svc)
 	have := &servingv1.Route{}
-	if err := r.getOrCreate(ctx, svc, want, have); err != nil {
-		return nil, err
+	created, err := r.getOrCreate(ctx, svc, want, have)
+	if err != nil || created {
+		return want, err
 	}
 	if equality.Semantic.DeepEqual(want.Spec, have.Spec) && equality.Semantic.DeepEqual(want.Labels, have.Labels) {
 		return have, nil
@@ -128,24 +130,27 @@ func (r *Reconciler) reconcileRoute(ctx context.Context, svc *servingv1.Service)
 	return have, nil
 }
 
-// getOrCreate fills have with the existing child, or creates want (and
-// copies it into have). A child controlled by another owner is an error.
-func (r *Reconciler) getOrCreate(ctx context.Context, svc *servingv1.Service, want, have client.Object) error {
+// getOrCreate fills have with the existing child, or creates want (which
+// the API server's answer then fills) and reports created. A child
+// controlled by another owner is an error. It never reads a child it just
+// created back from the cache, which may not have it yet.
+func (r *Reconciler) getOrCreate(ctx context.Context, svc *servingv1.Service, want, have client.Object) (bool, error) {
 	kind := fmt.Sprintf("%T", want)
 	err := r.Client.Get(ctx, client.ObjectKeyFromObject(want), have)
 	if apierrors.IsNotFound(err) {
 		if err := r.Client.Create(ctx, want); err != nil {
-			return fmt.Errorf("creating %s %s: %w", kind, want.GetName(), err)
+			// AlreadyExists: the cache is behind; the retry will see it.
+			return false, fmt.Errorf("creating %s %s: %w", kind, want.GetName(), err)
 		}
-		return r.Client.Get(ctx, client.ObjectKeyFromObject(want), have)
+		return true, nil
 	}
 	if err != nil {
-		return fmt.Errorf("getting %s %s: %w", kind, want.GetName(), err)
+		return false, fmt.Errorf("getting %s %s: %w", kind, want.GetName(), err)
 	}
 	if !metav1.IsControlledBy(have, svc) {
-		return fmt.Errorf("%w: %s %s/%s", ErrNotOwned, kind, have.GetNamespace(), have.GetName())
+		return false, fmt.Errorf("%w: %s %s/%s", ErrNotOwned, kind, have.GetNamespace(), have.GetName())
 	}
-	return nil
+	return false, nil
 }
 
 // SetupWithManager registers the reconciler.
