@@ -5,10 +5,12 @@ package manager
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
@@ -30,13 +32,17 @@ import (
 // Options configure the controller process.
 type Options struct {
 	// Namespace is where the controller runs and reads ramp-config.
-	Namespace          string
-	MetricsAddr        string
-	HealthAddr         string
-	LeaderElection     bool
-	QueueImage         string
-	ProgressDeadline   time.Duration
-	ScaleToZeroGrace   time.Duration
+	Namespace        string
+	MetricsAddr      string
+	HealthAddr       string
+	LeaderElection   bool
+	QueueImage       string
+	ProgressDeadline time.Duration
+	ScaleToZeroGrace time.Duration
+	// GatewayService is the gateway's Kubernetes Service ("namespace/name");
+	// when set, a Route is Ready only once every replica behind it has
+	// applied the route's routing table.
+	GatewayService     string
 	SkipNameValidation bool // for tests that start several managers
 }
 
@@ -76,7 +82,17 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 				QueueImage: o.QueueImage, ProgressDeadline: o.ProgressDeadline, ScaleToZeroGrace: o.ScaleToZeroGrace,
 			}}).SetupWithManager(mgr)
 		},
-		func() error { return (&route.Reconciler{Client: c, Config: store}).SetupWithManager(mgr, o.Namespace) },
+		func() error {
+			r := &route.Reconciler{Client: c, Config: store}
+			if o.GatewayService != "" {
+				ns, name, ok := strings.Cut(o.GatewayService, "/")
+				if !ok {
+					return fmt.Errorf("gateway service %q: want namespace/name", o.GatewayService)
+				}
+				r.Gateway = &route.HTTPProber{Client: c, Service: types.NamespacedName{Namespace: ns, Name: name}}
+			}
+			return r.SetupWithManager(mgr, o.Namespace)
+		},
 	}
 	for _, setup := range setups {
 		if err := setup(); err != nil {

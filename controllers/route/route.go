@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -27,12 +28,20 @@ import (
 type Reconciler struct {
 	Client client.Client
 	Config *servingconfig.Store
+	// Gateway, when set, makes IngressReady wait until every gateway replica
+	// has applied the route's routing table. Without it the table being
+	// published is enough (no gateway is deployed).
+	Gateway GatewayProber
 }
+
+// probeInterval is how often a route waiting for the gateway looks again.
+const probeInterval = time.Second
 
 // +kubebuilder:rbac:groups=serving.ramp.dev,resources=routes,verbs=get;list;watch
 // +kubebuilder:rbac:groups=serving.ramp.dev,resources=routes/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=serving.ramp.dev,resources=configurations;revisions,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch
+// +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=get;list;watch
 
 // Reconcile resolves one Route and writes its status once.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -44,20 +53,20 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, nil
 	}
 	orig := rt.DeepCopy()
-	err := r.reconcile(ctx, rt)
+	result, err := r.reconcile(ctx, rt)
 	if !equality.Semantic.DeepEqual(orig.Status, rt.Status) {
 		if perr := r.Client.Status().Patch(ctx, rt, client.MergeFrom(orig)); perr != nil {
 			return ctrl.Result{}, errors.Join(err, fmt.Errorf("updating status of route %s: %w", req.NamespacedName, perr))
 		}
 	}
-	return ctrl.Result{}, err
+	return result, err
 }
 
-func (r *Reconciler) reconcile(ctx context.Context, rt *servingv1.Route) error {
+func (r *Reconciler) reconcile(ctx context.Context, rt *servingv1.Route) (ctrl.Result, error) {
 	domain := r.Config.Load(ctx).Domain
 	l, err := r.lookup(ctx, rt.Namespace)
 	if err != nil {
-		return err
+		return ctrl.Result{}, err
 	}
 	st := &rt.Status
 	st.ObservedGeneration = rt.Generation
@@ -72,7 +81,7 @@ func (r *Reconciler) reconcile(ctx context.Context, rt *servingv1.Route) error {
 	case errors.As(err, &te):
 		st.MarkUnknown(servingv1.RouteConditionAllTrafficAssigned, te.Reason, te.Message)
 	case err != nil:
-		return err
+		return ctrl.Result{}, err
 	default:
 		// Only a fully resolved block moves traffic; until then the previous
 		// assignment (and routing table) stays.
@@ -80,14 +89,34 @@ func (r *Reconciler) reconcile(ctx context.Context, rt *servingv1.Route) error {
 		st.RoutingTable = resources.MakeRoutingTable(rt, resolved, domain)
 		st.MarkTrue(servingv1.RouteConditionAllTrafficAssigned, servingv1.ReasonReady, "")
 	}
-	if st.RoutingTable == nil {
-		st.MarkUnknown(servingv1.RouteConditionIngressReady, servingv1.ReasonUnknown, "No routing table yet: traffic is not assigned")
-	} else {
-		st.MarkTrue(servingv1.RouteConditionIngressReady, servingv1.ReasonProgrammed,
-			fmt.Sprintf("Routing table %s published", st.RoutingTable.Hash))
-	}
+	result, err := r.markIngress(ctx, rt)
 	st.Summarize()
-	return nil
+	return result, err
+}
+
+// markIngress sets IngressReady: True once the routing table is programmed
+// (on every gateway replica, when a gateway is configured).
+func (r *Reconciler) markIngress(ctx context.Context, rt *servingv1.Route) (ctrl.Result, error) {
+	st := &rt.Status
+	switch {
+	case st.RoutingTable == nil:
+		st.MarkUnknown(servingv1.RouteConditionIngressReady, servingv1.ReasonUnknown, "No routing table yet: traffic is not assigned")
+	case r.Gateway == nil:
+		st.MarkTrue(servingv1.RouteConditionIngressReady, servingv1.ReasonProgrammed,
+			fmt.Sprintf("Routing table %s published (no gateway configured)", st.RoutingTable.Hash))
+	default:
+		ok, why, err := r.Gateway.Programmed(ctx, types.NamespacedName{Namespace: rt.Namespace, Name: rt.Name}, st.RoutingTable.Hash)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if !ok {
+			st.MarkUnknown(servingv1.RouteConditionIngressReady, servingv1.ReasonOutOfDate, why)
+			return ctrl.Result{RequeueAfter: probeInterval}, nil
+		}
+		st.MarkTrue(servingv1.RouteConditionIngressReady, servingv1.ReasonProgrammed,
+			fmt.Sprintf("Routing table %s is programmed on every gateway replica", st.RoutingTable.Hash))
+	}
+	return ctrl.Result{}, nil
 }
 
 // lookup snapshots the namespace's Revisions and Configurations.
