@@ -110,8 +110,12 @@ test: tools build ## Run every test: unit, envtest integration and e2e on a loca
 	KUBEBUILDER_ASSETS=$(K8S_BIN) RAMP_BIN_DIR=$(BIN) go test $(TEST_FLAGS) ./...
 
 .PHONY: bench
-bench: tools build ## Run the benchmarks
-	go test -run '^$$' -bench . -benchmem ./...
+bench: build ## Run the benchmarks: Go micro-benchmarks, then the loopback data-plane run (results in _out/bench)
+	@command -v wrk >/dev/null && command -v nginx >/dev/null || { \
+	  echo ">> installing wrk and nginx (the baselines) with apt-get"; \
+	  apt-get update -qq && apt-get install -y -qq wrk nginx-light >/dev/null; }
+	go test -run '^$$' -bench . -benchmem ./serving/... | tee _out/bench-go.txt
+	test/bench/run.sh
 
 ##@ Local cluster
 
