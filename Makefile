@@ -114,6 +114,7 @@ bench: build ## Run the benchmarks: Go micro-benchmarks, then the loopback data-
 	@command -v wrk >/dev/null && command -v nginx >/dev/null || { \
 	  echo ">> installing wrk and nginx (the baselines) with apt-get"; \
 	  apt-get update -qq && apt-get install -y -qq wrk nginx-light >/dev/null; }
+	@mkdir -p _out
 	go test -run '^$$' -bench . -benchmem ./serving/... | tee _out/bench-go.txt
 	test/bench/run.sh
 

@@ -30,11 +30,43 @@ const (
 	EnvNamespace            = "SERVING_NAMESPACE"
 	EnvPod                  = "SERVING_POD"
 	EnvPodIP                = "POD_IP"
+	// EnvUserProtocol is the protocol the user container speaks on its
+	// port: UserProtocolHTTP1 (the default) or UserProtocolH2C (the
+	// revision's container port is named "h2c").
+	EnvUserProtocol = "USER_PROTOCOL"
+	// EnvQueueDepth bounds how many requests wait for a slot when
+	// containerConcurrency requests are in flight (default
+	// DefaultQueueDepth(containerConcurrency)).
+	EnvQueueDepth = "QUEUE_DEPTH"
 )
+
+// Values of EnvUserProtocol.
+const (
+	UserProtocolHTTP1 = "http1"
+	UserProtocolH2C   = "h2c"
+)
+
+// DefaultQueueDepth is the pending-request queue depth used when
+// EnvQueueDepth is not set: ten times containerConcurrency, at least 10.
+func DefaultQueueDepth(containerConcurrency int) int {
+	return max(10*containerConcurrency, 10)
+}
+
+// RouteTagHeader is the request header in which the gateway names the
+// route tag a request was sent to (empty for untagged traffic); the
+// queue-proxy's telemetry is split by it.
+const RouteTagHeader = "Ramp-Route-Tag"
 
 // ReadyPath is the queue-proxy's readiness endpoint on AdminPort: 200 once
 // the user container passes its readiness probe, 503 while draining.
 const ReadyPath = "/ready"
+
+// StatsPath serves the queue-proxy's cumulative telemetry on AdminPort as
+// JSON (package github.com/rampdev/ramp/serving/queue/stats).
+const StatsPath = "/stats"
+
+// MetricsPath serves Prometheus metrics on MetricsPort.
+const MetricsPath = "/metrics"
 
 // ProbeSpec is how the queue-proxy checks the user container, passed as JSON
 // in EnvUserProbe. An empty spec means a TCP connect to the user port.
