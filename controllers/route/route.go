@@ -73,9 +73,12 @@ func (r *Reconciler) reconcile(ctx context.Context, rt *servingv1.Route) (ctrl.R
 	st.URL = "http://" + resources.Host(rt, domain)
 	st.Address = &servingv1.Addressable{URL: "http://" + resources.InternalHost(rt)}
 
+	sticky, stickyErr := resources.StickyMaxAge(rt)
 	resolved, err := resources.Resolve(rt, domain, l)
 	var te *resources.TrafficError
 	switch {
+	case stickyErr != nil:
+		st.MarkFalse(servingv1.RouteConditionAllTrafficAssigned, servingv1.ReasonInvalidAnnotation, stickyErr.Error())
 	case errors.As(err, &te) && te.Permanent:
 		st.MarkFalse(servingv1.RouteConditionAllTrafficAssigned, te.Reason, te.Message)
 	case errors.As(err, &te):
@@ -86,7 +89,7 @@ func (r *Reconciler) reconcile(ctx context.Context, rt *servingv1.Route) (ctrl.R
 		// Only a fully resolved block moves traffic; until then the previous
 		// assignment (and routing table) stays.
 		st.Traffic = resolved
-		st.RoutingTable = resources.MakeRoutingTable(rt, resolved, domain)
+		st.RoutingTable = resources.MakeRoutingTable(rt, resolved, domain, sticky)
 		st.MarkTrue(servingv1.RouteConditionAllTrafficAssigned, servingv1.ReasonReady, "")
 	}
 	result, err := r.markIngress(ctx, rt)

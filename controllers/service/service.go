@@ -120,10 +120,19 @@ func (r *Reconciler) reconcileRoute(ctx context.Context, svc *servingv1.Service)
 	if err != nil || created {
 		return want, err
 	}
-	if equality.Semantic.DeepEqual(want.Spec, have.Spec) && equality.Semantic.DeepEqual(want.Labels, have.Labels) {
+	if equality.Semantic.DeepEqual(want.Spec, have.Spec) && equality.Semantic.DeepEqual(want.Labels, have.Labels) &&
+		have.Annotations[servingv1.AnnotationStickyMaxAge] == want.Annotations[servingv1.AnnotationStickyMaxAge] {
 		return have, nil
 	}
 	have.Spec, have.Labels = want.Spec, want.Labels
+	if v, ok := want.Annotations[servingv1.AnnotationStickyMaxAge]; ok {
+		if have.Annotations == nil {
+			have.Annotations = map[string]string{}
+		}
+		have.Annotations[servingv1.AnnotationStickyMaxAge] = v
+	} else {
+		delete(have.Annotations, servingv1.AnnotationStickyMaxAge)
+	}
 	if err := r.Client.Update(ctx, have); err != nil {
 		return nil, fmt.Errorf("updating route %s: %w", have.Name, err)
 	}

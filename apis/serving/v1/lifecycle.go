@@ -48,6 +48,7 @@ const (
 	ReasonProgrammed               = "Programmed"
 	ReasonOutOfDate                = "OutOfDate"
 	ReasonUnknown                  = "Unknown"
+	ReasonInvalidAnnotation        = "InvalidAnnotation"
 )
 
 // Labels and annotations Ramp sets and reads.
@@ -67,6 +68,9 @@ const (
 	AnnotationInitialScale     = AutoscalingPrefix + "initial-scale"
 	AnnotationInitialScaleKn   = AutoscalingPrefixKnative + "initial-scale"
 	AnnotationProgressDeadline = "serving.ramp.dev/progress-deadline"
+	// AnnotationStickyMaxAge on a Service or Route turns on sticky sessions
+	// with a cookie of that lifetime (a duration such as "1h").
+	AnnotationStickyMaxAge = "serving.ramp.dev/sticky-max-age"
 	// AnnotationRoutingState records whether a Revision is referenced by a
 	// route ("active") or not ("reserve"), as Knative's routingState label.
 	LabelRoutingState   = "serving.ramp.dev/routingState"

@@ -55,6 +55,16 @@ type RoutingTable struct {
 	// Rules match requests by host, and optionally by tag header.
 	// +listType=atomic
 	Rules []RoutingRule `json:"rules"`
+	// Sticky, when set, pins each client to the revision it first got, with a
+	// cookie, so a page and its assets come from one version.
+	// +optional
+	Sticky *StickySessions `json:"sticky,omitempty"`
+}
+
+// StickySessions configures the gateway's session cookie.
+type StickySessions struct {
+	// MaxAgeSeconds is the cookie's lifetime.
+	MaxAgeSeconds int64 `json:"maxAgeSeconds"`
 }
 
 // RoutingRule sends requests for some hosts (and, if Tag is set, carrying

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"time"
 
 	"k8s.io/utils/ptr"
 
@@ -128,9 +129,23 @@ func TagHost(tag string, rt *servingv1.Route, domain string) string {
 	return fmt.Sprintf("%s-%s.%s.%s", tag, rt.Name, rt.Namespace, domain)
 }
 
+// StickyMaxAge reads the Route's sticky-session annotation: nil when absent,
+// an error naming the annotation when it is not a positive duration.
+func StickyMaxAge(rt *servingv1.Route) (*servingv1.StickySessions, error) {
+	v, ok := rt.Annotations[servingv1.AnnotationStickyMaxAge]
+	if !ok {
+		return nil, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < time.Second {
+		return nil, fmt.Errorf("annotation %s=%q: must be a duration of at least 1s, such as 30m or 1h", servingv1.AnnotationStickyMaxAge, v)
+	}
+	return &servingv1.StickySessions{MaxAgeSeconds: int64(d / time.Second)}, nil
+}
+
 // MakeRoutingTable compiles resolved traffic into the gateway's table: one
 // rule for the main host (0% targets get no backend at all) and one per tag.
-func MakeRoutingTable(rt *servingv1.Route, resolved []servingv1.TrafficTarget, domain string) *servingv1.RoutingTable {
+func MakeRoutingTable(rt *servingv1.Route, resolved []servingv1.TrafficTarget, domain string, sticky *servingv1.StickySessions) *servingv1.RoutingTable {
 	visibility := servingv1.VisibilityExternal
 	if IsClusterLocal(rt) {
 		visibility = servingv1.VisibilityClusterLocal
@@ -150,7 +165,7 @@ func MakeRoutingTable(rt *servingv1.Route, resolved []servingv1.TrafficTarget, d
 		}
 	}
 	sort.Slice(main.Backends, func(i, j int) bool { return main.Backends[i].RevisionName < main.Backends[j].RevisionName })
-	table := &servingv1.RoutingTable{Visibility: visibility, Rules: []servingv1.RoutingRule{main}}
+	table := &servingv1.RoutingTable{Visibility: visibility, Rules: []servingv1.RoutingRule{main}, Sticky: sticky}
 	for _, t := range resolved {
 		if t.Tag == "" {
 			continue
@@ -172,7 +187,8 @@ func hashOf(t *servingv1.RoutingTable) string {
 	b, _ := json.Marshal(struct { // plain strings and ints: cannot fail
 		V servingv1.Visibility
 		R []servingv1.RoutingRule
-	}{t.Visibility, t.Rules})
+		S *servingv1.StickySessions `json:",omitempty"`
+	}{t.Visibility, t.Rules, t.Sticky})
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8])
 }

@@ -190,7 +190,7 @@ func TestMakeRoutingTable(t *testing.T) {
 	}}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := MakeRoutingTable(tc.route, tc.traffic, "example.com")
+			got := MakeRoutingTable(tc.route, tc.traffic, "example.com", nil)
 			if diff := cmp.Diff(tc.want, got, ignoreHash); diff != "" {
 				t.Errorf("MakeRoutingTable() (-want +got):\n%s", diff)
 			}
@@ -216,27 +216,64 @@ func TestRoutingTableHash(t *testing.T) {
 		return []servingv1.TrafficTarget{resolved("r-00001", a, ""), resolved("r-00002", b, "")}
 	}
 	// Given equal input twice (map iteration order varies between calls).
-	first := MakeRoutingTable(rt, split(50, 50), "example.com").Hash
+	first := MakeRoutingTable(rt, split(50, 50), "example.com", nil).Hash
 	for i := 0; i < 20; i++ {
-		if h := MakeRoutingTable(rt, split(50, 50), "example.com").Hash; h != first {
+		if h := MakeRoutingTable(rt, split(50, 50), "example.com", nil).Hash; h != first {
 			t.Fatalf("hash of an equal table changed: %s then %s", first, h)
 		}
 	}
 	// Targets in another order compile to the same table and the same hash.
 	reordered := []servingv1.TrafficTarget{resolved("r-00002", 50, ""), resolved("r-00001", 50, "")}
-	if h := MakeRoutingTable(rt, reordered, "example.com").Hash; h != first {
+	if h := MakeRoutingTable(rt, reordered, "example.com", nil).Hash; h != first {
 		t.Errorf("hash depends on target order: %s vs %s", first, h)
 	}
 	others := map[string]*servingv1.RoutingTable{
-		"another split":  MakeRoutingTable(rt, split(90, 10), "example.com"),
-		"another domain": MakeRoutingTable(rt, split(50, 50), "ramp.test"),
-		"cluster-local":  MakeRoutingTable(route("r", clusterLocal), split(50, 50), "example.com"),
+		"another split":  MakeRoutingTable(rt, split(90, 10), "example.com", nil),
+		"another domain": MakeRoutingTable(rt, split(50, 50), "ramp.test", nil),
+		"cluster-local":  MakeRoutingTable(route("r", clusterLocal), split(50, 50), "example.com", nil),
 		"with a tag": MakeRoutingTable(rt, []servingv1.TrafficTarget{resolved("r-00001", 50, "a"),
-			resolved("r-00002", 50, "")}, "example.com"),
+			resolved("r-00002", 50, "")}, "example.com", nil),
+		"sticky": MakeRoutingTable(rt, split(50, 50), "example.com", &servingv1.StickySessions{MaxAgeSeconds: 3600}),
 	}
 	for name, table := range others {
 		if table.Hash == first {
 			t.Errorf("%s: hash %s equals the 50/50 table's", name, table.Hash)
 		}
+	}
+}
+
+func TestStickyMaxAge(t *testing.T) {
+	cases := map[string]struct {
+		annotation *string
+		want       *servingv1.StickySessions
+		wantErr    string
+	}{
+		"absent":     {},
+		"one hour":   {annotation: ptr.To("1h"), want: &servingv1.StickySessions{MaxAgeSeconds: 3600}},
+		"90 seconds": {annotation: ptr.To("90s"), want: &servingv1.StickySessions{MaxAgeSeconds: 90}},
+		"not a duration": {annotation: ptr.To("forever"),
+			wantErr: `annotation serving.ramp.dev/sticky-max-age="forever": must be a duration of at least 1s`},
+		"too short": {annotation: ptr.To("10ms"), wantErr: "must be a duration of at least 1s"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			rt := &servingv1.Route{}
+			if tc.annotation != nil {
+				rt.Annotations = map[string]string{servingv1.AnnotationStickyMaxAge: *tc.annotation}
+			}
+			got, err := StickyMaxAge(rt)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("StickyMaxAge() (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

@@ -28,10 +28,15 @@ func MakeConfiguration(svc *servingv1.Service) *servingv1.Configuration {
 	}
 }
 
-// MakeRoute builds the Service's Route: its traffic block.
+// MakeRoute builds the Service's Route: its traffic block, and the
+// sticky-session annotation if the Service has it.
 func MakeRoute(svc *servingv1.Service) *servingv1.Route {
-	return &servingv1.Route{
+	rt := &servingv1.Route{
 		ObjectMeta: childMeta(svc),
 		Spec:       *svc.Spec.RouteSpec.DeepCopy(),
 	}
+	if v, ok := svc.Annotations[servingv1.AnnotationStickyMaxAge]; ok {
+		rt.Annotations = map[string]string{servingv1.AnnotationStickyMaxAge: v}
+	}
+	return rt
 }
