@@ -1,0 +1,237 @@
+package routing
+
+import (
+	"container/list"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Activation defaults.
+const (
+	// DefaultMaxWaiters bounds the requests waiting for one revision.
+	DefaultMaxWaiters = 1000
+	// DefaultActivationTimeout bounds how long a request waits for one.
+	DefaultActivationTimeout = 30 * time.Second
+	// SignalInterval is the minimum time between two scale-up signals for
+	// the same revision.
+	SignalInterval = time.Second
+)
+
+// ScaleSignaller asks the autoscaler to scale a revision from zero.
+// Implementations must be safe for concurrent use; Signal is called on a
+// waiting request's goroutine, so it should return quickly. Its error is
+// not acted upon (the request keeps waiting): implementations log it.
+type ScaleSignaller interface {
+	Signal(ctx context.Context, namespace, revision string) error
+}
+
+// NopSignaller does not signal anything: requests wait until the revision
+// gets an endpoint by other means, or time out.
+type NopSignaller struct{}
+
+// Signal does nothing.
+func (NopSignaller) Signal(context.Context, string, string) error { return nil }
+
+// ActivatorConfig configures an Activator. Zero values mean the defaults.
+type ActivatorConfig struct {
+	// Signaller is told when a revision without endpoints gets requests;
+	// nil means NopSignaller.
+	Signaller ScaleSignaller
+	// MaxWaiters per revision; beyond it Wait returns ErrQueueFull.
+	MaxWaiters int
+	// ActivationTimeout bounds a Wait (the request's own deadline too).
+	ActivationTimeout time.Duration
+	// Now is the clock of the signal rate limit; nil means time.Now.
+	Now func() time.Time
+}
+
+// Activator holds requests for revisions that have no ready endpoint (scaled
+// to zero, or not ready yet) until an Update gives them one.
+//
+// When endpoints appear, all waiters of the revision are released at once,
+// in FIFO order, each with an endpoint from the Balancer that is acquired
+// before the next waiter is served, so several new pods share the burst.
+// A single new pod gets them all: the queue-proxy in front of the user
+// container queues what exceeds containerConcurrency, so the gateway does
+// not meter them out itself (which would add a second, slower queue).
+//
+// Waiters are queued per Service (one Service per revision in Ramp).
+// Signals are sent by arriving requests only, at most once per
+// SignalInterval per revision; there is no background re-signal.
+type Activator struct {
+	r          *Router
+	signaller  ScaleSignaller
+	maxWaiters int
+	timeout    time.Duration
+	now        func() time.Time
+
+	mu     sync.Mutex
+	queues map[ServiceKey]*waitQueue
+
+	queued func() // test hook: a waiter is queued and has signalled if due
+}
+
+// waitQueue is the FIFO of waiters of one Service and its signal record. It
+// is kept while empty until the signal interval has passed, so that clients
+// that give up and retry cannot signal faster than SignalInterval.
+type waitQueue struct {
+	waiters    list.List // of *waiter
+	lastSignal time.Time
+}
+
+type waiter struct {
+	elem  *list.Element // nil once released from the queue
+	grant chan grant    // buffered: the releaser never blocks
+}
+
+type grant struct {
+	ep      Endpoint
+	release func()
+}
+
+// NewActivator returns an Activator releasing its waiters on r's Updates.
+func NewActivator(r *Router, cfg ActivatorConfig) *Activator {
+	a := &Activator{
+		r:          r,
+		signaller:  cfg.Signaller,
+		maxWaiters: cfg.MaxWaiters,
+		timeout:    cfg.ActivationTimeout,
+		now:        cfg.Now,
+		queues:     map[ServiceKey]*waitQueue{},
+	}
+	if a.signaller == nil {
+		a.signaller = NopSignaller{}
+	}
+	if a.maxWaiters <= 0 {
+		a.maxWaiters = DefaultMaxWaiters
+	}
+	if a.timeout <= 0 {
+		a.timeout = DefaultActivationTimeout
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	r.subscribe(a.wake)
+	return a
+}
+
+// Wait returns an endpoint of d's Service, already acquired on the
+// Balancer: release must be called when the request is done. When the
+// Service has endpoints it returns at once. Otherwise it signals the
+// revision's scale-up (rate-limited) and queues until an Update installs
+// endpoints for the Service. It returns ErrQueueFull when MaxWaiters
+// requests are already waiting, an error matching ErrActivationTimeout (and
+// context.DeadlineExceeded) when ctx's deadline or ActivationTimeout passes
+// first, and context.Canceled when ctx is cancelled. A waiter that gives up
+// is removed from the queue.
+func (a *Activator) Wait(ctx context.Context, d Decision) (Endpoint, func(), error) {
+	key := d.ServiceKey()
+	if g, ok := a.acquire(a.r.snap.Load(), key); ok {
+		return g.ep, g.release, nil
+	}
+	start := a.now()
+	a.mu.Lock()
+	// Check again under the lock: an Update that installed endpoints
+	// before we took it has already run its wake, and will not run again.
+	if g, ok := a.acquire(a.r.snap.Load(), key); ok {
+		a.mu.Unlock()
+		return g.ep, g.release, nil
+	}
+	q := a.queues[key]
+	if q == nil {
+		q = &waitQueue{}
+		a.queues[key] = q
+	}
+	if q.waiters.Len() >= a.maxWaiters {
+		a.mu.Unlock()
+		a.r.metrics.Rejected(RejectQueueFull)
+		return Endpoint{}, nil, ErrQueueFull
+	}
+	w := &waiter{grant: make(chan grant, 1)}
+	w.elem = q.waiters.PushBack(w)
+	signal := q.lastSignal.IsZero() || start.Sub(q.lastSignal) >= SignalInterval
+	if signal {
+		q.lastSignal = start
+	}
+	a.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(ctx, a.timeout)
+	defer cancel()
+	if signal {
+		_ = a.signaller.Signal(ctx, d.Namespace, d.Revision) // see ScaleSignaller
+	}
+	if a.queued != nil {
+		a.queued()
+	}
+	select {
+	case g := <-w.grant:
+		a.r.metrics.Activated(d.Namespace, d.Revision, a.now().Sub(start))
+		return g.ep, g.release, nil
+	case <-ctx.Done():
+	}
+	a.mu.Lock()
+	granted := w.elem == nil
+	if !granted {
+		q.waiters.Remove(w.elem)
+		w.elem = nil
+	}
+	a.mu.Unlock()
+	if granted { // released concurrently: give the endpoint back
+		(<-w.grant).release()
+	}
+	if err := ctx.Err(); errors.Is(err, context.DeadlineExceeded) {
+		a.r.metrics.Rejected(RejectActivationTimeout)
+		return Endpoint{}, nil, fmt.Errorf("%w: %s: %w", ErrActivationTimeout, key.Namespace+"/"+d.Revision, err)
+	}
+	return Endpoint{}, nil, context.Cause(ctx)
+}
+
+// acquire picks and acquires an endpoint of key in s.
+func (a *Activator) acquire(s *snapshot, key ServiceKey) (grant, bool) {
+	p := s.pools[key]
+	if p == nil {
+		return grant{}, false
+	}
+	pd := p.choose(nil)
+	if pd == nil {
+		return grant{}, false
+	}
+	return grant{ep: pd.ep, release: pd.acquire()}, true
+}
+
+// wake runs after each Router.Update: it releases, in FIFO order, the
+// waiters of the Services that now have endpoints, and forgets empty
+// queues whose signal interval has passed.
+func (a *Activator) wake(s *snapshot) {
+	now := a.now()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for key, q := range a.queues {
+		if _, ready := s.pools[key]; ready {
+			for e := q.waiters.Front(); e != nil; e = q.waiters.Front() {
+				w := q.waiters.Remove(e).(*waiter)
+				w.elem = nil
+				g, _ := a.acquire(s, key)
+				w.grant <- g
+			}
+			delete(a.queues, key)
+			continue
+		}
+		if q.waiters.Len() == 0 && now.Sub(q.lastSignal) >= SignalInterval {
+			delete(a.queues, key)
+		}
+	}
+}
+
+// waiting returns the number of requests waiting for svc.
+func (a *Activator) waiting(svc ServiceKey) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if q := a.queues[svc]; q != nil {
+		return q.waiters.Len()
+	}
+	return 0
+}

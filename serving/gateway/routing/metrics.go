@@ -1,0 +1,40 @@
+package routing
+
+import "time"
+
+// Reasons passed to Metrics.Rejected.
+const (
+	// RejectUnknownHost: no route for the host (404).
+	RejectUnknownHost = "unknown_host"
+	// RejectNoBackend: the matched rule has no backend (503).
+	RejectNoBackend = "no_backend"
+	// RejectQueueFull: the activation queue of the revision is full (503).
+	RejectQueueFull = "queue_full"
+	// RejectActivationTimeout: the revision did not scale up in time (503).
+	RejectActivationTimeout = "activation_timeout"
+)
+
+// Metrics receives the routing core's observations. Implementations must
+// be safe for concurrent use and cheap: they are called on every request.
+type Metrics interface {
+	// Routed is called for every successful Router.Pick.
+	Routed(namespace, route, revision string)
+	// Activated is called when a request that had to wait for a revision to
+	// scale from zero got an endpoint, with how long it waited.
+	Activated(namespace, revision string, waited time.Duration)
+	// Rejected is called when a request cannot be served; reason is one of
+	// the Reject* constants.
+	Rejected(reason string)
+}
+
+// NopMetrics discards every observation.
+type NopMetrics struct{}
+
+// Routed does nothing.
+func (NopMetrics) Routed(string, string, string) {}
+
+// Activated does nothing.
+func (NopMetrics) Activated(string, string, time.Duration) {}
+
+// Rejected does nothing.
+func (NopMetrics) Rejected(string) {}

@@ -1,0 +1,148 @@
+package routing
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// Router answers routing decisions from the installed Table. It is safe for
+// concurrent use; create it with NewRouter.
+type Router struct {
+	// snap is the installed table and the mutable state beside it. A
+	// request loads it once and uses that snapshot to the end.
+	snap    atomic.Pointer[snapshot]
+	metrics Metrics
+	bal     Balancer
+
+	mu   sync.Mutex          // serializes Update and guards subs
+	subs []func(s *snapshot) // called by Update, under mu, after the swap
+}
+
+// snapshot is a Table plus the state that must survive table swaps. The
+// Table is the atomically swapped routing state: everything a request reads
+// comes from one snapshot.
+type snapshot struct {
+	table    *Table
+	wrr      []*wrr          // by rule.ord
+	wrrByKey map[string]*wrr // by rule.key, to carry state over
+	pools    map[ServiceKey]*pool
+	pods     map[Endpoint]*pod // in-flight counters, by address
+}
+
+// NewRouter returns a Router with an empty table. A nil m means NopMetrics.
+func NewRouter(m Metrics) *Router {
+	if m == nil {
+		m = NopMetrics{}
+	}
+	r := &Router{metrics: m}
+	r.bal.r = r
+	r.snap.Store(newSnapshot(Build(nil, nil), nil))
+	return r
+}
+
+// Update installs t atomically (a nil t installs an empty table). Requests
+// already routing keep the table they loaded. The weighted round-robin
+// position of rules whose identity and backends (revisions, services,
+// percents) are unchanged is kept; it restarts for changed rules. In-flight
+// counters of endpoints that remain are kept. Waiters of an Activator whose
+// Service now has endpoints are released.
+func (r *Router) Update(t *Table) {
+	if t == nil {
+		t = Build(nil, nil)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := newSnapshot(t, r.snap.Load())
+	r.snap.Store(s)
+	for _, fn := range r.subs {
+		fn(s)
+	}
+}
+
+// subscribe registers fn to be called, serialized, after each Update.
+func (r *Router) subscribe(fn func(s *snapshot)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.subs = append(r.subs, fn)
+}
+
+func newSnapshot(t *Table, old *snapshot) *snapshot {
+	s := &snapshot{
+		table:    t,
+		wrr:      make([]*wrr, len(t.rules)),
+		wrrByKey: make(map[string]*wrr, len(t.rules)),
+	}
+	for i, rl := range t.rules {
+		w := s.wrrByKey[rl.key]
+		if w == nil && old != nil {
+			w = old.wrrByKey[rl.key]
+		}
+		if w == nil {
+			w = newWRR(rl.backends)
+		}
+		s.wrr[i], s.wrrByKey[rl.key] = w, w
+	}
+	s.pools, s.pods = buildPools(t, old)
+	return s
+}
+
+// Table returns the installed table.
+func (r *Router) Table() *Table { return r.snap.Load().table }
+
+// AppliedHash returns the Hash of the route's table as installed, so the
+// gateway can publish it; false when the route is not installed.
+func (r *Router) AppliedHash(namespace, name string) (string, bool) {
+	return r.snap.Load().table.AppliedHash(namespace, name)
+}
+
+// Endpoints returns a copy of the Service's ready endpoints, as installed.
+func (r *Router) Endpoints(svc ServiceKey) []Endpoint {
+	return r.snap.Load().table.Endpoints(svc)
+}
+
+// Balancer returns the Router's endpoint balancer.
+func (r *Router) Balancer() *Balancer { return &r.bal }
+
+// Pick decides which revision serves req:
+//   - the host (port and trailing dot stripped, lowercased) must match a
+//     rule exactly, and a cluster-local route is unknown on the external
+//     listener; otherwise ErrUnknownHost;
+//   - on the route's main host, a TagHeader naming one of the route's tags
+//     selects that tag's rule; any other value is ignored (see the package
+//     documentation);
+//   - on a sticky route, a cookie naming a revision that is still a backend
+//     of the rule selects it without advancing the split;
+//   - otherwise the rule's smooth weighted round-robin chooses, so that any
+//     100 consecutive picks follow the percents exactly (sticky requests
+//     are not counted), and a sticky route gets SetCookie for the choice.
+//
+// A rule without backends yields ErrNoBackend.
+func (r *Router) Pick(req Request) (Decision, error) {
+	s := r.snap.Load()
+	rl := s.table.hosts[normalizeHost(req.Host)]
+	if rl == nil || (req.External && rl.route.clusterLocal) {
+		r.metrics.Rejected(RejectUnknownHost)
+		return Decision{}, ErrUnknownHost
+	}
+	rt := rl.route
+	if req.TagHeader != "" && rl == rt.main {
+		if tagged := rt.tags[req.TagHeader]; tagged != nil {
+			rl = tagged
+		}
+	}
+	d := Decision{Namespace: rt.namespace, Route: rt.name, Tag: rl.tag, CookieMaxAge: rt.stickyMaxAge()}
+	i := rl.stickyBackend(req.Cookie)
+	if i < 0 {
+		if i = s.wrr[rl.ord].next(); i < 0 {
+			r.metrics.Rejected(RejectNoBackend)
+			return Decision{}, ErrNoBackend
+		}
+		if rl.cookies != nil {
+			d.SetCookie = rl.cookies[i]
+		}
+	}
+	b := rl.backends[i]
+	d.Revision, d.Service = b.Revision, b.Service
+	r.metrics.Routed(d.Namespace, d.Route, d.Revision)
+	return d, nil
+}
