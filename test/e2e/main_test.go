@@ -41,6 +41,11 @@ func run(m *testing.M) int {
 		_ = cluster.Stop(true)
 		return 1
 	}
+	if err := cluster.StartGateway(ctrlCtx); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: starting the gateway: %v\n", err)
+		_ = cluster.Stop(true)
+		return 1
+	}
 	code := m.Run()
 	stopController()
 	keep := os.Getenv("RAMP_E2E_KEEP") != "" || code != 0

@@ -2,20 +2,28 @@ package framework
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/go-logr/logr"
+	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	crzap "sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/yaml"
 
 	"github.com/rampdev/ramp/controllers/manager"
+	"github.com/rampdev/ramp/serving/gateway"
 )
 
 // CRDDir is where `make manifests` writes Ramp's CRDs.
@@ -78,6 +86,7 @@ func (c *Cluster) InstallCRDs(ctx context.Context) error {
 // StartController runs Ramp's controller in this process against the
 // cluster until ctx ends. Its queue-proxy image maps to bin/queue.
 func (c *Cluster) StartController(ctx context.Context) error {
+	setTestLogger()
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ramp-system"}}
 	if err := c.Client.Create(ctx, ns); client.IgnoreAlreadyExists(err) != nil {
 		return err
@@ -99,4 +108,75 @@ func (c *Cluster) StartController(ctx context.Context) error {
 		}
 	}()
 	return nil
+}
+
+// GatewayIP is the loopback address the in-process gateway of this cluster
+// binds: the last address of the cluster's own pod range, so two test
+// clusters never collide.
+func (c *Cluster) GatewayIP() string {
+	_, n, err := net.ParseCIDR(c.PodCIDR())
+	if err != nil {
+		return "127.0.0.1"
+	}
+	ip := n.IP.To4()
+	return fmt.Sprintf("%d.%d.255.254", ip[0], ip[1])
+}
+
+// StartGateway runs Ramp's gateway in this process against the cluster, on
+// GatewayIP, until ctx ends, and waits until it serves a routing table.
+func (c *Cluster) StartGateway(ctx context.Context) error {
+	setTestLogger()
+	log := zap.NewNop()
+	if os.Getenv("RAMP_TEST_LOG") != "" {
+		log, _ = zap.NewDevelopment()
+	}
+	errc := make(chan error, 1)
+	go func() {
+		errc <- gateway.Run(ctx, c.Config, gateway.Options{IP: c.GatewayIP(), DrainDelay: 100 * time.Millisecond,
+			ActivationTimeout: 30 * time.Second}, log.Named("gateway"))
+	}()
+	ready := fmt.Sprintf("http://%s:%d/ready", c.GatewayIP(), gateway.AdminPort)
+	return Poll(ctx, 60*time.Second, 100*time.Millisecond, func(ctx context.Context) error {
+		select {
+		case err := <-errc:
+			return fmt.Errorf("gateway stopped: %w", err)
+		default:
+		}
+		code, body, err := Get(ctx, ready)
+		if err != nil {
+			return err
+		}
+		if code != 200 {
+			return fmt.Errorf("gateway not ready: %d %s", code, body)
+		}
+		return nil
+	})
+}
+
+// GatewayHash returns the routing-table hash the in-process gateway has
+// applied for a route.
+func (c *Cluster) GatewayHash(ctx context.Context, ns, name string) (string, error) {
+	_, body, err := Get(ctx, fmt.Sprintf("http://%s:%d%s", c.GatewayIP(), gateway.AdminPort, gateway.HashesPath))
+	if err != nil {
+		return "", err
+	}
+	var hashes map[string]string
+	if err := json.Unmarshal([]byte(body), &hashes); err != nil {
+		return "", err
+	}
+	return hashes[ns+"/"+name], nil
+}
+
+var loggerOnce sync.Once
+
+// setTestLogger routes controller-runtime's logs to stderr when
+// RAMP_TEST_LOG is set, and discards them otherwise.
+func setTestLogger() {
+	loggerOnce.Do(func() {
+		if os.Getenv("RAMP_TEST_LOG") != "" {
+			ctrl.SetLogger(crzap.New(crzap.UseDevMode(true)))
+			return
+		}
+		ctrl.SetLogger(logr.Discard())
+	})
 }

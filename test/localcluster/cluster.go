@@ -147,6 +147,9 @@ func (c *Cluster) APIServerURL() string {
 	return fmt.Sprintf("https://127.0.0.1:%d", c.opts.APIServerPort)
 }
 
+// PodCIDR is the loopback range pod IPs come from.
+func (c *Cluster) PodCIDR() string { return c.opts.PodCIDR }
+
 // NodeName is the name of the Node the agent registers.
 func (c *Cluster) NodeName() string { return c.opts.NodeName }
 

@@ -1,0 +1,52 @@
+// Command gateway is Ramp's ingress (image ramp/gateway): it routes requests
+// by host, weight, tag and header to revision pods.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client/config"
+	crzap "sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/rampdev/ramp/serving/gateway"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintf(os.Stderr, "gateway: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	var o gateway.Options
+	ip := os.Getenv("POD_IP")
+	if ip == "" {
+		ip = "127.0.0.1"
+	}
+	flag.StringVar(&o.IP, "ip", ip, "address to bind (the pod IP)")
+	flag.DurationVar(&o.DrainDelay, "drain-delay", 3*time.Second, "how long to keep serving after SIGTERM before refusing connections")
+	flag.DurationVar(&o.ActivationTimeout, "activation-timeout", 30*time.Second, "how long a request waits for a revision to scale from zero")
+	flag.Parse()
+	ctrl.SetLogger(crzap.New())
+	log, err := zap.NewProduction()
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+	cfg, err := config.GetConfig()
+	if err != nil {
+		return fmt.Errorf("loading kubeconfig: %w", err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	return gateway.Run(ctx, cfg, o, log)
+}

@@ -1,0 +1,50 @@
+package gateway
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/rampdev/ramp/serving/gateway/routing"
+)
+
+// Recorder holds the gateway's Prometheus metrics; it is the router's
+// Metrics hook.
+type Recorder struct {
+	routed    *prometheus.CounterVec
+	activated *prometheus.HistogramVec
+	rejected  *prometheus.CounterVec
+}
+
+var _ routing.Metrics = (*Recorder)(nil)
+
+// NewRecorder registers the gateway's metrics on reg.
+func NewRecorder(reg prometheus.Registerer) *Recorder {
+	r := &Recorder{
+		routed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ramp_gateway_requests_total", Help: "Requests routed, by route and revision.",
+		}, []string{"namespace", "route", "revision"}),
+		activated: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "ramp_gateway_activation_wait_seconds", Help: "How long requests waited for a revision to scale from zero.",
+			Buckets: prometheus.ExponentialBuckets(0.01, 2, 14),
+		}, []string{"namespace", "revision"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ramp_gateway_rejected_requests_total", Help: "Requests the gateway answered itself, by reason.",
+		}, []string{"reason"}),
+	}
+	reg.MustRegister(r.routed, r.activated, r.rejected)
+	return r
+}
+
+// Routed implements routing.Metrics.
+func (r *Recorder) Routed(ns, route, revision string) {
+	r.routed.WithLabelValues(ns, route, revision).Inc()
+}
+
+// Activated implements routing.Metrics.
+func (r *Recorder) Activated(ns, revision string, waited time.Duration) {
+	r.activated.WithLabelValues(ns, revision).Observe(waited.Seconds())
+}
+
+// Rejected implements routing.Metrics.
+func (r *Recorder) Rejected(reason string) { r.rejected.WithLabelValues(reason).Inc() }

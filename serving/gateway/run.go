@@ -1,0 +1,163 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/selection"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	servingv1 "github.com/rampdev/ramp/apis/serving/v1"
+	"github.com/rampdev/ramp/serving/gateway/routing"
+)
+
+// Options configure a gateway process.
+type Options struct {
+	// IP to bind (the pod IP).
+	IP string
+	// DrainDelay keeps serving after SIGTERM while endpoints are updated.
+	DrainDelay time.Duration
+	// ActivationTimeout bounds how long a request waits for a revision to
+	// scale from zero.
+	ActivationTimeout time.Duration
+	Signaller         routing.ScaleSignaller
+}
+
+// Run watches routes and endpoints, serves the external, internal and admin
+// listeners, and drains on ctx's end.
+func Run(ctx context.Context, cfg *rest.Config, o Options, log *zap.Logger) error {
+	scheme := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(scheme)
+	_ = servingv1.AddToScheme(scheme)
+	hasRevision, err := labels.NewRequirement(servingv1.LabelRevision, selection.Exists, nil)
+	if err != nil {
+		return err
+	}
+	mgr, err := ctrl.NewManager(cfg, manager.Options{
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		// Only revision EndpointSlices matter to the gateway.
+		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
+			&discoveryv1.EndpointSlice{}: {Label: labels.NewSelector().Add(*hasRevision)},
+		}},
+	})
+	if err != nil {
+		return fmt.Errorf("creating manager: %w", err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	rec := NewRecorder(reg)
+	router := routing.NewRouter(rec)
+	signaller := o.Signaller
+	if signaller == nil {
+		signaller = routing.NopSignaller{}
+	}
+	act := routing.NewActivator(router, routing.ActivatorConfig{Signaller: signaller, ActivationTimeout: o.ActivationTimeout})
+	syncer := &Syncer{Client: mgr.GetClient(), Router: router}
+	if err := syncer.SetupWithManager(mgr); err != nil {
+		return err
+	}
+	// Apply a first table once the caches are in sync, even if no Route
+	// or EndpointSlice event ever arrives (an empty cluster).
+	err = mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		if !mgr.GetCache().WaitForCacheSync(ctx) {
+			return nil
+		}
+		_, err := syncer.Reconcile(ctx, worldKey)
+		return err
+	}))
+	if err != nil {
+		return err
+	}
+	proxy := NewProxy(router, act, log, rec)
+
+	var draining atomic.Bool
+	admin := http.NewServeMux()
+	admin.HandleFunc("GET /ready", func(w http.ResponseWriter, _ *http.Request) {
+		switch {
+		case draining.Load():
+			http.Error(w, "draining", http.StatusServiceUnavailable)
+		case !syncer.Synced():
+			http.Error(w, "no routing table yet", http.StatusServiceUnavailable)
+		default:
+			_, _ = w.Write([]byte("ready"))
+		}
+	})
+	admin.HandleFunc("GET "+HashesPath, func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(syncer.Hashes())
+	})
+	admin.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+
+	servers := []*http.Server{
+		newServer(o.IP, ExternalPort, proxy.Handler(true)),
+		newServer(o.IP, InternalPort, proxy.Handler(false)),
+		newServer(o.IP, AdminPort, admin),
+	}
+	errc := make(chan error, len(servers)+1)
+	for _, srv := range servers {
+		l, err := net.Listen("tcp", srv.Addr)
+		if err != nil {
+			return fmt.Errorf("listening on %s: %w", srv.Addr, err)
+		}
+		go func() {
+			if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}()
+	}
+	mgrCtx, stopMgr := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopMgr()
+	go func() { errc <- mgr.Start(mgrCtx) }()
+	log.Info("Gateway serving", zap.String("ip", o.IP), zap.Int("external", ExternalPort),
+		zap.Int("internal", InternalPort), zap.Int("admin", AdminPort))
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	// Drain: report not-ready, keep routing while endpoints drop this pod,
+	// then finish requests in flight.
+	draining.Store(true)
+	log.Info("Draining", zap.Duration("delay", o.DrainDelay))
+	time.Sleep(o.DrainDelay)
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, srv := range servers {
+		_ = srv.Shutdown(sctx)
+	}
+	stopMgr()
+	return nil
+}
+
+func newServer(ip string, port int, h http.Handler) *http.Server {
+	return &http.Server{
+		Addr:              net.JoinHostPort(ip, strconv.Itoa(port)),
+		Handler:           h,
+		ReadHeaderTimeout: 30 * time.Second,
+		MaxHeaderBytes:    MaxHeaderBytes,
+		IdleTimeout:       2 * time.Minute,
+	}
+}

@@ -1,0 +1,148 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/rampdev/ramp/serving/gateway/routing"
+)
+
+// MaxHeaderBytes bounds request headers; larger ones get 431.
+const MaxHeaderBytes = 32 << 10
+
+// Proxy routes requests to revision pods.
+type Proxy struct {
+	Router    *routing.Router
+	Activator *routing.Activator
+	Log       *zap.Logger
+	Metrics   *Recorder
+	proxy     *httputil.ReverseProxy
+}
+
+// target is what one attempt of a request is sent to; the ReverseProxy's
+// Rewrite and ErrorHandler read it from the request context.
+type target struct {
+	ep       routing.Endpoint
+	tag      string
+	dialErr  error // set when the connection was refused before anything was sent
+	attempts int
+}
+
+type targetKey struct{}
+
+// NewProxy builds the proxy with a transport tuned for many short requests
+// to a few pods.
+func NewProxy(r *routing.Router, a *routing.Activator, log *zap.Logger, m *Recorder) *Proxy {
+	p := &Proxy{Router: r, Activator: a, Log: log, Metrics: m}
+	transport := &http.Transport{
+		DialContext:           (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:          1000,
+		MaxIdleConnsPerHost:   100,
+		IdleConnTimeout:       90 * time.Second,
+		ResponseHeaderTimeout: 0, // the queue-proxy enforces the revision timeout
+		ForceAttemptHTTP2:     false,
+	}
+	p.proxy = &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			t := pr.In.Context().Value(targetKey{}).(*target)
+			pr.Out.URL.Scheme = "http"
+			pr.Out.URL.Host = t.ep.Address()
+			pr.Out.Host = pr.In.Host // the revision sees the route's host
+			pr.SetXForwarded()
+			pr.Out.Header.Del(TagHeader)
+			pr.Out.Header.Del(KnativeTagHeader)
+			pr.Out.Header.Set(RouteTagHeader, t.tag)
+		},
+		Transport:     transport,
+		FlushInterval: -1, // stream: flush every write
+		BufferPool:    newBufferPool(),
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			t := r.Context().Value(targetKey{}).(*target)
+			if isRefused(err) && t.attempts == 1 {
+				t.dialErr = err // nothing was sent: the caller retries on another pod
+				return
+			}
+			if errors.Is(r.Context().Err(), context.Canceled) {
+				return // the client went away
+			}
+			p.Log.Info("Proxying failed", zap.String("host", r.Host), zap.String("endpoint", t.ep.Address()), zap.Error(err))
+			http.Error(w, "gateway: the revision did not answer", http.StatusBadGateway)
+		},
+	}
+	return p
+}
+
+// Handler serves one listener; external listeners do not serve
+// cluster-local routes.
+func (p *Proxy) Handler(external bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tag := r.Header.Get(TagHeader)
+		if tag == "" {
+			tag = r.Header.Get(KnativeTagHeader)
+		}
+		req := routing.Request{Host: r.Host, TagHeader: tag, External: external}
+		if c, err := r.Cookie(routing.CookieName); err == nil {
+			req.Cookie = c.Value
+		}
+		d, err := p.Router.Pick(req)
+		switch {
+		case errors.Is(err, routing.ErrUnknownHost):
+			p.reject(w, http.StatusNotFound, "unknown_host", fmt.Sprintf("gateway: no route serves host %q", r.Host))
+			return
+		case err != nil:
+			p.reject(w, http.StatusServiceUnavailable, "no_backend", "gateway: the route has no backend")
+			return
+		}
+		ep, release, err := p.Activator.Wait(r.Context(), d)
+		switch {
+		case errors.Is(err, routing.ErrQueueFull):
+			p.reject(w, http.StatusServiceUnavailable, "queue_full", "gateway: too many requests are waiting for revision "+d.Revision+" to start")
+			return
+		case errors.Is(err, routing.ErrActivationTimeout):
+			p.reject(w, http.StatusGatewayTimeout, "activation_timeout", "gateway: revision "+d.Revision+" did not start in time")
+			return
+		case err != nil:
+			return // the client went away while waiting
+		}
+		if d.SetCookie != "" {
+			http.SetCookie(w, routing.StickyCookie(d))
+		}
+		t := &target{ep: ep, tag: d.Tag, attempts: 1}
+		r = r.WithContext(context.WithValue(r.Context(), targetKey{}, t))
+		p.proxy.ServeHTTP(w, r)
+		release()
+		if t.dialErr != nil {
+			// Retry once on another pod: the connection was refused before
+			// anything was sent, so the request (and its body) is untouched.
+			other, ok := p.Router.Balancer().PickExcept(d.ServiceKey(), []routing.Endpoint{ep})
+			if !ok {
+				p.reject(w, http.StatusBadGateway, "refused", "gateway: the revision refused the connection")
+				return
+			}
+			release2 := p.Router.Balancer().Acquire(other)
+			defer release2()
+			t.ep, t.dialErr, t.attempts = other, nil, 2
+			p.proxy.ServeHTTP(w, r)
+		}
+	})
+}
+
+func (p *Proxy) reject(w http.ResponseWriter, code int, reason, msg string) {
+	if reason == "refused" {
+		p.Metrics.Rejected(reason) // the router reports its own rejections
+	}
+	http.Error(w, msg, code)
+}
+
+func isRefused(err error) bool {
+	var op *net.OpError
+	return errors.Is(err, syscall.ECONNREFUSED) || (errors.As(err, &op) && op.Op == "dial")
+}

@@ -1,0 +1,154 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	servingv1 "github.com/rampdev/ramp/apis/serving/v1"
+	"github.com/rampdev/ramp/serving/gateway/routing"
+)
+
+// queueProxyPortName is the revision Service port whose EndpointSlice port
+// carries traffic (the queue-proxy's serving port).
+const queueProxyPortName = "http"
+
+// Syncer rebuilds the routing table from Routes and revision EndpointSlices
+// whenever either changes, and swaps it into the Router atomically. Changes
+// are coalesced by the controller's work queue: one key stands for "the
+// world".
+type Syncer struct {
+	Client client.Client
+	Router *routing.Router
+
+	mu      sync.Mutex
+	hashes  map[string]string // "<ns>/<name>" -> applied hash
+	applied bool
+}
+
+var worldKey = reconcile.Request{NamespacedName: types.NamespacedName{Name: "routing-table"}}
+
+// Reconcile implements reconcile.Reconciler.
+func (s *Syncer) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result, error) {
+	start := time.Now()
+	var routes servingv1.RouteList
+	if err := s.Client.List(ctx, &routes); err != nil {
+		return ctrl.Result{}, fmt.Errorf("listing routes: %w", err)
+	}
+	var slices discoveryv1.EndpointSliceList
+	if err := s.Client.List(ctx, &slices, client.HasLabels{servingv1.LabelRevision}); err != nil {
+		return ctrl.Result{}, fmt.Errorf("listing endpoint slices: %w", err)
+	}
+	in, hashes := convertRoutes(routes.Items)
+	table := routing.Build(in, convertEndpoints(slices.Items))
+	s.Router.Update(table)
+	s.mu.Lock()
+	s.hashes, s.applied = hashes, true
+	s.mu.Unlock()
+	ctrl.LoggerFrom(ctx).V(1).Info("Applied routing table", "routes", len(in), "slices", len(slices.Items), "took", time.Since(start))
+	return ctrl.Result{}, nil
+}
+
+// Hashes returns the routing-table hash applied for each route.
+func (s *Syncer) Hashes() map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]string, len(s.hashes))
+	for k, v := range s.hashes {
+		out[k] = v
+	}
+	return out
+}
+
+// Synced reports whether a first table has been applied.
+func (s *Syncer) Synced() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.applied
+}
+
+// SetupWithManager watches Routes and revision EndpointSlices.
+func (s *Syncer) SetupWithManager(mgr ctrl.Manager) error {
+	world := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
+		return []reconcile.Request{worldKey}
+	})
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("gateway-routing").
+		Watches(&servingv1.Route{}, world).
+		Watches(&discoveryv1.EndpointSlice{}, world).
+		Complete(s)
+}
+
+// convertRoutes turns published routing tables into the router's input.
+func convertRoutes(routes []servingv1.Route) ([]routing.Route, map[string]string) {
+	out := make([]routing.Route, 0, len(routes))
+	hashes := make(map[string]string, len(routes))
+	for _, rt := range routes {
+		t := rt.Status.RoutingTable
+		if t == nil {
+			continue
+		}
+		r := routing.Route{
+			Namespace: rt.Namespace, Name: rt.Name, Hash: t.Hash,
+			ClusterLocal: t.Visibility == servingv1.VisibilityClusterLocal,
+		}
+		if t.Sticky != nil {
+			r.Sticky = &routing.StickyConfig{MaxAge: time.Duration(t.Sticky.MaxAgeSeconds) * time.Second}
+		}
+		for _, rule := range t.Rules {
+			rr := routing.Rule{Hosts: rule.Hosts, Tag: rule.Tag}
+			for _, b := range rule.Backends {
+				rr.Backends = append(rr.Backends, routing.Backend{Revision: b.RevisionName, Service: b.ServiceName, Percent: int(b.Percent)})
+			}
+			r.Rules = append(r.Rules, rr)
+		}
+		out = append(out, r)
+		hashes[rt.Namespace+"/"+rt.Name] = t.Hash
+	}
+	return out, hashes
+}
+
+// convertEndpoints collects each revision Service's ready, non-terminating
+// pod addresses on the queue-proxy port.
+func convertEndpoints(slices []discoveryv1.EndpointSlice) map[routing.ServiceKey][]routing.Endpoint {
+	out := map[routing.ServiceKey][]routing.Endpoint{}
+	for _, s := range slices {
+		svc := s.Labels[discoveryv1.LabelServiceName]
+		if svc == "" {
+			continue
+		}
+		port := 0
+		for _, p := range s.Ports {
+			if p.Name != nil && *p.Name == queueProxyPortName && p.Port != nil {
+				port = int(*p.Port)
+			}
+		}
+		if port == 0 {
+			continue
+		}
+		key := routing.ServiceKey{Namespace: s.Namespace, Name: svc}
+		for _, ep := range s.Endpoints {
+			ready := ep.Conditions.Ready == nil || *ep.Conditions.Ready
+			terminating := ep.Conditions.Terminating != nil && *ep.Conditions.Terminating
+			if !ready || terminating {
+				continue
+			}
+			for _, ip := range ep.Addresses {
+				out[key] = append(out[key], routing.Endpoint{IP: ip, Port: port})
+			}
+		}
+	}
+	for k := range out {
+		sort.Slice(out[k], func(i, j int) bool { return out[k][i].Address() < out[k][j].Address() })
+	}
+	return out
+}
