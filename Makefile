@@ -80,6 +80,7 @@ generate: $(CONTROLLER_GEN) ## Generate deepcopy code for the API types
 manifests: $(CONTROLLER_GEN) ## Generate CRDs and RBAC into charts/ramp/templates
 	$(CONTROLLER_GEN) crd paths=./apis/... output:crd:dir=charts/ramp/templates/crds
 	$(CONTROLLER_GEN) rbac:roleName=ramp-controller paths=./controllers/... output:rbac:dir=charts/ramp/templates/rbac
+	$(CONTROLLER_GEN) rbac:roleName=ramp-gateway paths=./serving/gateway/... output:rbac:dir=charts/ramp/templates/rbac/gateway
 
 .PHONY: build
 build: ## Build ramp, ramp-node and the image binaries into bin/
@@ -125,7 +126,7 @@ up: tools build ## Start the local cluster and install Ramp into it with its Hel
 	$(BIN)/ramp local up --dir $(LOCAL_DIR)
 	@echo ">> installing Ramp (charts/ramp) into namespace ramp-system"
 	$(HELM) upgrade --install ramp charts/ramp --namespace ramp-system --create-namespace \
-	  --kubeconfig $(LOCAL_DIR)/kubeconfig --wait --timeout 3m
+	  --kubeconfig $(LOCAL_DIR)/kubeconfig --set gateway.hostPort=8080 --set gateway.service.type=ClusterIP --wait --timeout 3m
 	@$(KUBECTL) -n ramp-system get pods -o wide
 
 .PHONY: down

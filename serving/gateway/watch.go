@@ -37,6 +37,9 @@ type Syncer struct {
 
 var worldKey = reconcile.Request{NamespacedName: types.NamespacedName{Name: "routing-table"}}
 
+// +kubebuilder:rbac:groups=serving.ramp.dev,resources=routes,verbs=get;list;watch
+// +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=get;list;watch
+
 // Reconcile implements reconcile.Reconciler.
 func (s *Syncer) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result, error) {
 	start := time.Now()

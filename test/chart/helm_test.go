@@ -113,7 +113,7 @@ func (d doc) source() string {
 // conventions cannot be imposed on.
 func (d doc) generated() bool {
 	s := d.source()
-	return strings.HasPrefix(s, "ramp/templates/crds/") || s == "ramp/templates/rbac/role.yaml"
+	return strings.HasPrefix(s, "ramp/templates/crds/") || strings.HasPrefix(s, "ramp/templates/rbac/")
 }
 
 // splitDocs splits helm's multi-document output on "\n---\n" and parses each

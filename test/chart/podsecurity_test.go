@@ -170,3 +170,14 @@ spec:
 		})
 	}
 }
+
+// Local mode exposes the gateway on the node's 127.0.0.1:8080 with a
+// hostPort: the one documented departure from the restricted profile, and
+// only when asked for.
+func TestLocalModeHostPort(t *testing.T) {
+	docs := render(t, "--set", "gateway.hostPort=8080")
+	problems, _ := auditPodSecurity(docs)
+	if len(problems) != 1 || !strings.Contains(problems[0], "Deployment/ramp-gateway") || !strings.Contains(problems[0], "hostPort 8080") {
+		t.Fatalf("problems %v, want exactly the gateway's hostPort 8080", problems)
+	}
+}

@@ -133,6 +133,9 @@ func TestFullValuesChangeEveryDefault(t *testing.T) {
 	keptDefaults := map[string]string{
 		"controller.leaderElection":              "more than one replica requires it",
 		"controller.podDisruptionBudget.enabled": "the golden file shows the PodDisruptionBudget",
+		"gateway.enabled":                        "the golden file shows the gateway",
+		"gateway.podDisruptionBudget.enabled":    "the golden file shows the PodDisruptionBudget",
+		"gateway.hostPort":                       "hostPort is outside the restricted profile; local mode is tested by TestLocalModeHostPort",
 	}
 	full := readYAML(t, "test/chart/testdata/full-values.yaml")
 	for _, l := range leaves(nil, readYAML(t, "charts/ramp/values.yaml")) {

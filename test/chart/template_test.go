@@ -132,6 +132,7 @@ var apiTypes = map[string]struct {
 	new        func() any
 }{
 	"ServiceAccount":           {"v1", func() any { return &corev1.ServiceAccount{} }},
+	"Service":                  {"v1", func() any { return &corev1.Service{} }},
 	"ConfigMap":                {"v1", func() any { return &corev1.ConfigMap{} }},
 	"Deployment":               {"apps/v1", func() any { return &appsv1.Deployment{} }},
 	"PodDisruptionBudget":      {"policy/v1", func() any { return &policyv1.PodDisruptionBudget{} }},

@@ -59,7 +59,7 @@ func TestValuesShapeTheRendering(t *testing.T) {
 				}
 			}
 			want := []string{"--leader-elect=true", "--queue-image=ramp/queue:dev", "--progress-deadline=10m",
-				"--scale-to-zero-grace=30s", "--zap-log-level=info"}
+				"--scale-to-zero-grace=30s", "--zap-log-level=info", "--gateway-service=ramp-system/ramp-gateway"}
 			if got := controllerArgs(t, docs); !slices.Equal(got, want) {
 				t.Errorf("args = %q, want %q", got, want)
 			}

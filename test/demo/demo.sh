@@ -4,8 +4,8 @@
 # `make up` has started the local cluster and installed Ramp with its Helm
 # chart. This deploys the notifications service at 1.0.0, rolls out 1.1.0 with
 # a 50/50 split, then moves to blue/green with tags. Each step waits for the
-# Service to be Ready while printing what the controller reports. Requests go
-# to each revision's queue-proxy on its loopback pod IP (only 127.0.0.0/8).
+# Service to be Ready while printing what the controller reports, then sends
+# a few requests through the gateway on 127.0.0.1:8080 (loopback only).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 KUBECTL=(bin/k8s/kubectl --kubeconfig .ramp/local/kubeconfig)
@@ -23,7 +23,8 @@ apply() { # version traffic-yaml
 }
 
 # wait_ready waits (up to 120 s) for the Service to be Ready at its latest
-# generation, printing its condition whenever it changes.
+# generation (which includes every gateway replica serving its routing
+# table), printing its condition whenever it changes.
 wait_ready() {
   local last="" line gen obs ready
   for _ in $(seq 1 240); do
@@ -38,16 +39,26 @@ wait_ready() {
   return 1
 }
 
+# tally HOST [HEADER]: 20 requests through the gateway on 127.0.0.1:8080,
+# counted by the version that answered.
+tally() {
+  local host=$1; shift
+  for _ in $(seq 1 20); do
+    curl -s -o /dev/null --max-time 5 -w '%header{x-sampleapp-version}\n' -H "Host: $host" "$@" http://127.0.0.1:8080/
+  done | sort | uniq -c | awk '{printf "%s×%s  ", $2, $1} END {print ""}'
+}
+
 show() {
   "${KUBECTL[@]}" -n "$NS" get rsvc,revisions
   echo
   echo "traffic:"
   "${KUBECTL[@]}" -n "$NS" get rsvc notifications \
     -o jsonpath='{range .status.traffic[*]}  {.revisionName}  {.percent}%  {.tag}  {.url}{"\n"}{end}'
-  echo "each revision, asked through its queue-proxy:"
-  for rev in $("${KUBECTL[@]}" -n "$NS" get revisions -o jsonpath='{.items[*].metadata.name}'); do
-    ip=$("${KUBECTL[@]}" -n "$NS" get pods -l "serving.ramp.dev/revision=$rev" -o jsonpath='{.items[0].status.podIP}' 2>/dev/null || true)
-    case "$ip" in 127.*) echo "  $rev ($ip:8012): $(curl -s --max-time 2 "http://$ip:8012/service/info")" ;; *) echo "  $rev: no pod" ;; esac
+  local host="notifications.$NS.example.com"
+  echo "20 requests through the gateway (curl -H 'Host: $host' http://127.0.0.1:8080/):"
+  echo "  $(tally "$host")"
+  for tag in $("${KUBECTL[@]}" -n "$NS" get rsvc notifications -o jsonpath='{.status.traffic[*].tag}'); do
+    echo "  tag $tag (Host: $tag-$host):  $(tally "$tag-$host")"
   done
 }
 

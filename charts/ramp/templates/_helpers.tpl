@@ -14,3 +14,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/name: ramp
 app.kubernetes.io/component: controller
 {{- end -}}
+
+{{/* Selector of the gateway's pods. */}}
+{{- define "ramp.gateway.selectorLabels" -}}
+app.kubernetes.io/name: ramp
+app.kubernetes.io/component: gateway
+{{- end -}}
