@@ -86,6 +86,8 @@ manifests: $(CONTROLLER_GEN) ## Generate CRDs and RBAC into charts/ramp/template
 build: ## Build ramp, ramp-node and the image binaries into bin/
 	@mkdir -p $(BIN)
 	$(GO_BUILD) -o $(BIN)/ ./cmd/...
+	@# The queue-proxy runs in every pod: no cgo keeps its RSS down.
+	CGO_ENABLED=0 $(GO_BUILD) -o $(BIN)/queue ./cmd/queue
 	@for img in $(IMAGES); do $(GO_BUILD) -o $(BIN)/$$img ./test/$$img; done
 	@ln -sf ramp $(BIN)/kubectl-ramp
 

@@ -35,6 +35,7 @@ func run() error {
 	flag.StringVar(&o.IP, "ip", ip, "address to bind (the pod IP)")
 	flag.DurationVar(&o.DrainDelay, "drain-delay", 3*time.Second, "how long to keep serving after SIGTERM before refusing connections")
 	flag.DurationVar(&o.ActivationTimeout, "activation-timeout", 30*time.Second, "how long a request waits for a revision to scale from zero")
+	static := flag.String("static-config", "", "serve a fixed routing table from this JSON file instead of watching Kubernetes (benchmarks, debugging)")
 	flag.Parse()
 	ctrl.SetLogger(crzap.New())
 	log, err := zap.NewProduction()
@@ -42,11 +43,18 @@ func run() error {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if *static != "" {
+		c, err := gateway.LoadStaticConfig(*static)
+		if err != nil {
+			return err
+		}
+		return gateway.RunStatic(ctx, c, o, log)
+	}
 	cfg, err := config.GetConfig()
 	if err != nil {
 		return fmt.Errorf("loading kubeconfig: %w", err)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
 	return gateway.Run(ctx, cfg, o, log)
 }

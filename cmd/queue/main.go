@@ -15,24 +15,29 @@ import (
 	"github.com/rampdev/ramp/serving/queue"
 )
 
+// drainDelay is how long the queue-proxy keeps serving after SIGTERM while
+// reporting not ready, so that endpoints drop the pod first.
+const drainDelay = 2 * time.Second
+
 func main() {
-	if err := run(); err != nil {
+	if err := run(os.Getenv); err != nil {
 		fmt.Fprintf(os.Stderr, "queue-proxy: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run() error {
-	cfg, err := queue.LoadConfig(os.Getenv)
+func run(getenv func(string) string) error {
+	cfg, err := queue.LoadConfig(getenv)
 	if err != nil {
-		return err
+		return fmt.Errorf("configuration: %w", err)
 	}
 	log, err := zap.NewProduction()
 	if err != nil {
-		return err
+		return fmt.Errorf("logger: %w", err)
 	}
 	defer func() { _ = log.Sync() }()
+	log = log.With(zap.String("revision", cfg.Revision), zap.String("pod", cfg.PodName))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	return queue.NewServer(cfg, log).Run(ctx, 2*time.Second)
+	return queue.NewServer(cfg, log).Run(ctx, drainDelay)
 }

@@ -90,15 +90,38 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, log *zap.Logger) erro
 	if err != nil {
 		return err
 	}
-	proxy := NewProxy(router, act, log, rec)
+	mgrCtx, stopMgr := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopMgr()
+	mgrErr := make(chan error, 1)
+	go func() { mgrErr <- mgr.Start(mgrCtx) }()
+	return serve(ctx, o, log, servingState{router: router, activator: act, recorder: rec, registry: reg,
+		synced: syncer.Synced, hashes: syncer.Hashes, background: mgrErr, stop: stopMgr})
+}
 
+// servingState is what the listeners need, however the routing table is
+// fed (from Kubernetes, or from a static file).
+type servingState struct {
+	router     *routing.Router
+	activator  *routing.Activator
+	recorder   *Recorder
+	registry   *prometheus.Registry
+	synced     func() bool
+	hashes     func() map[string]string
+	background <-chan error // a feeder that stopped
+	stop       func()       // stops the feeder after draining
+}
+
+// serve runs the external, internal and admin listeners until ctx ends,
+// then drains.
+func serve(ctx context.Context, o Options, log *zap.Logger, st servingState) error {
+	proxy := NewProxy(st.router, st.activator, log, st.recorder)
 	var draining atomic.Bool
 	admin := http.NewServeMux()
 	admin.HandleFunc("GET /ready", func(w http.ResponseWriter, _ *http.Request) {
 		switch {
 		case draining.Load():
 			http.Error(w, "draining", http.StatusServiceUnavailable)
-		case !syncer.Synced():
+		case !st.synced():
 			http.Error(w, "no routing table yet", http.StatusServiceUnavailable)
 		default:
 			_, _ = w.Write([]byte("ready"))
@@ -106,16 +129,16 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, log *zap.Logger) erro
 	})
 	admin.HandleFunc("GET "+HashesPath, func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(syncer.Hashes())
+		_ = json.NewEncoder(w).Encode(st.hashes())
 	})
-	admin.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	admin.Handle("GET /metrics", promhttp.HandlerFor(st.registry, promhttp.HandlerOpts{}))
 
 	servers := []*http.Server{
 		newServer(o.IP, ExternalPort, proxy.Handler(true)),
 		newServer(o.IP, InternalPort, proxy.Handler(false)),
 		newServer(o.IP, AdminPort, admin),
 	}
-	errc := make(chan error, len(servers)+1)
+	errc := make(chan error, len(servers))
 	for _, srv := range servers {
 		l, err := net.Listen("tcp", srv.Addr)
 		if err != nil {
@@ -127,14 +150,12 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, log *zap.Logger) erro
 			}
 		}()
 	}
-	mgrCtx, stopMgr := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopMgr()
-	go func() { errc <- mgr.Start(mgrCtx) }()
 	log.Info("Gateway serving", zap.String("ip", o.IP), zap.Int("external", ExternalPort),
 		zap.Int("internal", InternalPort), zap.Int("admin", AdminPort))
-
 	select {
 	case err := <-errc:
+		return err
+	case err := <-st.background:
 		return err
 	case <-ctx.Done():
 	}
@@ -148,7 +169,9 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, log *zap.Logger) erro
 	for _, srv := range servers {
 		_ = srv.Shutdown(sctx)
 	}
-	stopMgr()
+	if st.stop != nil {
+		st.stop()
+	}
 	return nil
 }
 

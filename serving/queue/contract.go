@@ -61,6 +61,12 @@ const RouteTagHeader = "Ramp-Route-Tag"
 // the user container passes its readiness probe, 503 while draining.
 const ReadyPath = "/ready"
 
+// DrainPath on AdminPort blocks until the queue-proxy has drained (every
+// request in flight finished after SIGTERM). The controller makes it the user
+// container's preStop hook, so the user container keeps serving until the
+// queue-proxy no longer needs it.
+const DrainPath = "/wait-for-drain"
+
 // StatsPath serves the queue-proxy's cumulative telemetry on AdminPort as
 // JSON (package github.com/rampdev/ramp/serving/queue/stats).
 const StatsPath = "/stats"

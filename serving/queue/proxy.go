@@ -2,57 +2,78 @@ package queue
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/httputil"
-	"net/url"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
 )
 
+// probeInterval is how often the user container is probed in the
+// background; /ready answers from the latest result.
+const probeInterval = 500 * time.Millisecond
+
 // Server is the queue-proxy: it forwards the revision's traffic to the user
-// container and reports readiness from probing it.
+// container under its concurrency limit and timeout, records telemetry,
+// and reports readiness from probing the container.
+//
+// The serving port speaks HTTP/1.1 through fasthttp (the fast path,
+// WebSocket and other upgrades relayed as raw TCP) and HTTP/2 with prior
+// knowledge (h2c) through net/http; a listener in front tells them apart
+// by the first bytes of each connection.
 type Server struct {
 	cfg      Config
 	log      *zap.Logger
+	target   string
 	prober   *Prober
+	rec      *Recorder
+	breaker  *Breaker
+	fast     *fastProxy
 	draining atomic.Bool
+	ready    atomic.Bool
+	drained  chan struct{} // closed once a drain has finished
+
+	mu                             sync.Mutex
+	lnServing, lnAdmin, lnMetrics  net.Listener
+	servingAddr, adminAddr, metAdr string
 }
 
 // NewServer builds a queue-proxy for cfg.
 func NewServer(cfg Config, log *zap.Logger) *Server {
-	return &Server{cfg: cfg, log: log, prober: NewProber(cfg.PodIP, cfg.UserProbe)}
-}
-
-// Handler is the serving handler chain: timeout, then the reverse proxy.
-func (s *Server) Handler() http.Handler {
-	target := &url.URL{Scheme: "http", Host: net.JoinHostPort(s.cfg.PodIP, strconv.Itoa(s.cfg.UserPort))}
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	proxy.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
-		if errors.Is(r.Context().Err(), context.DeadlineExceeded) {
-			http.Error(w, fmt.Sprintf("request exceeded the revision timeout of %s", s.cfg.RevisionTimeout), http.StatusGatewayTimeout)
-			return
-		}
-		s.log.Info("Proxying to the user container failed", zap.Error(err))
-		http.Error(w, "the user container is not reachable", http.StatusBadGateway)
+	target := net.JoinHostPort(cfg.PodIP, strconv.Itoa(cfg.UserPort))
+	var b *Breaker
+	if cfg.ContainerConcurrency > 0 {
+		b = NewBreaker(cfg.ContainerConcurrency, cfg.QueueDepth)
 	}
-	proxy.FlushInterval = -1 // stream responses as they come
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.cfg.RevisionTimeout > 0 {
-			ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RevisionTimeout)
-			defer cancel()
-			r = r.WithContext(ctx)
-		}
-		proxy.ServeHTTP(w, r)
-	})
+	rec := NewRecorder(cfg.PodName, cfg.Revision, nil)
+	return &Server{
+		cfg:     cfg,
+		log:     log,
+		target:  target,
+		prober:  NewProber(cfg.PodIP, cfg.UserProbe),
+		rec:     rec,
+		breaker: b,
+		fast:    newFastProxy(cfg, target, b, rec, log),
+		drained: make(chan struct{}),
+	}
 }
 
-// AdminHandler serves /ready for the kubelet's readiness probe.
+// Recorder is the server's telemetry.
+func (s *Server) Recorder() *Recorder { return s.rec }
+
+// FastHandler is the HTTP/1.1 serving handler (fasthttp).
+func (s *Server) FastHandler() fasthttp.RequestHandler { return s.fast.serve }
+
+// AdminHandler serves ReadyPath for the kubelet's readiness probe and
+// StatsPath for the autoscaler.
 func (s *Server) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc(ReadyPath, func(w http.ResponseWriter, r *http.Request) {
@@ -60,56 +81,165 @@ func (s *Server) AdminHandler() http.Handler {
 			http.Error(w, "draining", http.StatusServiceUnavailable)
 			return
 		}
-		if err := s.prober.Probe(r.Context()); err != nil {
-			http.Error(w, "user container not ready: "+err.Error(), http.StatusServiceUnavailable)
-			return
+		if !s.ready.Load() {
+			if err := s.probe(r.Context()); err != nil {
+				http.Error(w, "user container not ready: "+err.Error(), http.StatusServiceUnavailable)
+				return
+			}
 		}
 		_, _ = w.Write([]byte("ready"))
+	})
+	mux.HandleFunc(DrainPath, func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-s.drained:
+			_, _ = w.Write([]byte("drained"))
+		case <-r.Context().Done():
+		}
+	})
+	mux.HandleFunc(StatsPath, func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(s.rec.Snapshot())
 	})
 	return mux
 }
 
-// Run serves until ctx ends, then drains: it reports not-ready first, keeps
-// serving while endpoints are updated, and finishes requests in flight.
-func (s *Server) Run(ctx context.Context, drainDelay time.Duration) error {
-	serving := &http.Server{
-		Addr:              net.JoinHostPort(s.cfg.PodIP, strconv.Itoa(s.cfg.ServingPort)),
-		Handler:           s.Handler(),
-		ReadHeaderTimeout: 30 * time.Second,
-	}
-	admin := &http.Server{
-		Addr:              net.JoinHostPort(s.cfg.PodIP, strconv.Itoa(s.cfg.AdminPort)),
-		Handler:           s.AdminHandler(),
-		ReadHeaderTimeout: 5 * time.Second,
-	}
-	errc := make(chan error, 2)
-	for _, srv := range []*http.Server{serving, admin} {
-		l, err := net.Listen("tcp", srv.Addr)
-		if err != nil {
-			return fmt.Errorf("listening on %s: %w", srv.Addr, err)
+// MetricsHandler serves the Prometheus metrics on MetricsPath.
+func (s *Server) MetricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(MetricsPath, promhttp.HandlerFor(s.rec.Registry(), promhttp.HandlerOpts{ErrorLog: zap.NewStdLog(s.log)}))
+	return mux
+}
+
+// probe checks the user container once and caches the result.
+func (s *Server) probe(ctx context.Context) error {
+	err := s.prober.Probe(ctx)
+	s.ready.Store(err == nil)
+	return err
+}
+
+// probeLoop keeps the cached readiness fresh until ctx ends.
+func (s *Server) probeLoop(ctx context.Context) {
+	t := time.NewTicker(probeInterval)
+	defer t.Stop()
+	for {
+		_ = s.probe(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
 		}
+	}
+}
+
+// Listen binds the serving, admin and metrics ports (Run does it if not
+// done yet). With port 0 in the Config the system picks one; the *Addr
+// methods tell which.
+func (s *Server) Listen() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lnServing != nil {
+		return nil
+	}
+	var ls []net.Listener
+	for _, port := range []int{s.cfg.ServingPort, s.cfg.AdminPort, s.cfg.MetricsPort} {
+		addr := net.JoinHostPort(s.cfg.PodIP, strconv.Itoa(port))
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			for _, l := range ls {
+				_ = l.Close()
+			}
+			return fmt.Errorf("listening on %s: %w", addr, err)
+		}
+		ls = append(ls, l)
+	}
+	s.lnServing, s.lnAdmin, s.lnMetrics = ls[0], ls[1], ls[2]
+	s.servingAddr, s.adminAddr, s.metAdr = ls[0].Addr().String(), ls[1].Addr().String(), ls[2].Addr().String()
+	return nil
+}
+
+// ServingAddr is the bound serving address (after Listen).
+func (s *Server) ServingAddr() string { s.mu.Lock(); defer s.mu.Unlock(); return s.servingAddr }
+
+// AdminAddr is the bound admin address (after Listen).
+func (s *Server) AdminAddr() string { s.mu.Lock(); defer s.mu.Unlock(); return s.adminAddr }
+
+// MetricsAddr is the bound metrics address (after Listen).
+func (s *Server) MetricsAddr() string { s.mu.Lock(); defer s.mu.Unlock(); return s.metAdr }
+
+// Run serves until ctx ends, then drains: it reports not-ready first, keeps
+// serving for drainDelay while endpoints are updated, then stops accepting
+// and finishes the requests in flight, for at most Config.DrainTimeout.
+func (s *Server) Run(ctx context.Context, drainDelay time.Duration) error {
+	if err := s.Listen(); err != nil {
+		return err
+	}
+	stdlog := zap.NewStdLog(s.log)
+	sniff := newSniffListener(s.lnServing, clientIdleTimeout)
+	fast := newFastServer(s.fast.serve, s.cfg, s.log)
+	h2c := &http.Server{Handler: s.Handler(), IdleTimeout: clientIdleTimeout, ErrorLog: stdlog,
+		ReadHeaderTimeout: 30 * time.Second, Protocols: new(http.Protocols)}
+	h2c.Protocols.SetUnencryptedHTTP2(true)
+	admin := &http.Server{Handler: s.AdminHandler(), ReadHeaderTimeout: 5 * time.Second, ErrorLog: stdlog}
+	metrics := &http.Server{Handler: s.MetricsHandler(), ReadHeaderTimeout: 5 * time.Second, ErrorLog: stdlog}
+
+	errc := make(chan error, 4)
+	serve := func(name string, f func() error) {
 		go func() {
-			if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				errc <- err
+			if err := f(); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+				errc <- fmt.Errorf("serving %s: %w", name, err)
 			}
 		}()
 	}
-	s.log.Info("Queue-proxy serving", zap.String("addr", serving.Addr), zap.String("admin", admin.Addr),
-		zap.Int("userPort", s.cfg.UserPort), zap.String("revision", s.cfg.Revision))
+	serve("traffic", func() error { return fast.Serve(sniff) })
+	serve("h2c traffic", func() error { return h2c.Serve(sniff.H2C()) })
+	serve("admin", func() error { return admin.Serve(s.lnAdmin) })
+	serve("metrics", func() error { return metrics.Serve(s.lnMetrics) })
+	probeCtx, stopProbing := context.WithCancel(context.Background())
+	defer stopProbing()
+	go s.probeLoop(probeCtx)
+
+	s.log.Info("Queue-proxy serving", zap.String("addr", s.ServingAddr()), zap.String("admin", s.AdminAddr()),
+		zap.String("metrics", s.MetricsAddr()), zap.String("target", s.target),
+		zap.String("userProtocol", s.cfg.UserProtocol), zap.Int("containerConcurrency", s.cfg.ContainerConcurrency),
+		zap.Int("queueDepth", s.breaker.QueueDepth()), zap.String("revision", s.cfg.Revision))
 	select {
 	case err := <-errc:
+		_ = sniff.Close()
+		_ = h2c.Close()
+		_ = admin.Close()
+		_ = metrics.Close()
 		return err
 	case <-ctx.Done():
 	}
+
 	s.draining.Store(true)
 	s.log.Info("Draining: reporting not ready, finishing requests in flight", zap.Duration("delay", drainDelay))
 	time.Sleep(drainDelay) // let endpoints drop this pod before refusing connections
 	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.DrainTimeout)
 	defer cancel()
-	err := serving.Shutdown(sctx)
-	_ = admin.Close()
-	if err != nil {
+	var fastErr, h2cErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { fastErr = fast.ShutdownWithContext(sctx) })
+	wg.Go(func() { h2cErr = h2c.Shutdown(sctx) })
+	tunnelsDone := make(chan struct{})
+	go func() { s.fast.tunnels.wait(); close(tunnelsDone) }()
+	select {
+	case <-tunnelsDone:
+	case <-sctx.Done():
+		s.fast.tunnels.closeAll(s.log)
+		<-tunnelsDone
+	}
+	wg.Wait()
+	// Release the user container's preStop hook, then let its answer go out.
+	close(s.drained)
+	actx, acancel := context.WithTimeout(context.Background(), time.Second)
+	defer acancel()
+	_ = admin.Shutdown(actx)
+	_ = metrics.Close()
+	s.fast.client.CloseIdleConnections()
+	if err := errors.Join(fastErr, h2cErr); err != nil {
 		return fmt.Errorf("draining: %w", err)
 	}
+	s.log.Info("Drained")
 	return nil
 }

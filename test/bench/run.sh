@@ -2,8 +2,9 @@
 # make bench: data-plane throughput on loopback, every path measured in the
 # same run so that ratios are meaningful on a shared machine.
 #
-# Paths: direct to the sample app; through the queue-proxy alone; through an
-# nginx reverse proxy (the reference). For each: requests/s, p50, p99 (wrk
+# Paths: direct to the sample app; through the queue-proxy alone; through the
+# gateway (static routing table) and the queue-proxy; through an nginx reverse
+# proxy (the reference). For each: requests/s, p50, p99 (wrk
 # --latency) and the proxy's CPU µs per request (utime+stime from /proc),
 # plus each path's ratio to direct and to nginx. Results go to
 # _out/bench/dataplane.md. Only 127.0.0.0/8 is ever targeted; every load
@@ -22,6 +23,7 @@ done
 
 POD_IP=127.0.0.202   # sample app (:8080) and queue-proxy (:8012) share a "pod"
 NGINX_IP=127.0.0.203
+GATEWAY_IP=127.0.0.204
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
@@ -38,6 +40,12 @@ echo ">> starting the sample app, the queue-proxy and nginx on loopback"
 POD_IP=$POD_IP PORT=8080 "$BIN/sampleapp" >"$OUT/sampleapp.log" 2>&1 & pids+=($!)
 POD_IP=$POD_IP USER_PORT=8080 CONTAINER_CONCURRENCY=0 SERVING_REVISION=bench-00001 \
   "$BIN/queue" >"$OUT/queue.log" 2>&1 & queue_pid=$!; pids+=($queue_pid)
+cat >"$OUT/gateway.json" <<JSON
+{"routes": [{"Namespace": "bench", "Name": "hello", "Hash": "bench",
+  "Rules": [{"Hosts": ["hello.bench.example.com"], "Backends": [{"Revision": "hello-00001", "Percent": 100}]}]}],
+ "endpoints": [{"namespace": "bench", "service": "hello-00001", "ip": "$POD_IP", "port": 8012}]}
+JSON
+POD_IP=$GATEWAY_IP "$BIN/gateway" --static-config "$OUT/gateway.json" >"$OUT/gateway.log" 2>&1 & gateway_pid=$!; pids+=($gateway_pid)
 cat >"$OUT/nginx.conf" <<NGINX
 worker_processes auto;
 pid $OUT/nginx.pid;
@@ -54,7 +62,7 @@ http {
 }
 NGINX
 nginx -c "$OUT/nginx.conf" -p "$OUT" & nginx_pid=$!; pids+=($nginx_pid)
-wait_port $POD_IP 8080; wait_port $POD_IP 8012; wait_port $NGINX_IP 8080
+wait_port $POD_IP 8080; wait_port $POD_IP 8012; wait_port $NGINX_IP 8080; wait_port $GATEWAY_IP 8080
 
 # cpu_ticks PID...: summed utime+stime of the processes and their children threads.
 cpu_ticks() {
@@ -70,12 +78,12 @@ cpu_ticks() {
 }
 HZ=$(getconf CLK_TCK)
 
-# run NAME URL PROXY-PIDS...: one wrk round; prints "rps p50ms p99ms cpu_us_per_req".
+# run URL HOST PROXY-PIDS...: one wrk round; prints "rps p50 p99 cpu_us_per_req".
 run() {
-  local url=$1; shift
+  local url=$1 host=$2; shift 2
   local before after out
   before=$(cpu_ticks "$@")
-  out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency "$url")
+  out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency -H "Host: $host" "$url")
   after=$(cpu_ticks "$@")
   local rps p50 p99 reqs
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
@@ -89,18 +97,20 @@ run() {
   echo "$rps $p50 $p99 $cpu"
 }
 
-declare -A URL=( [direct]="http://$POD_IP:8080/" [queue-proxy]="http://$POD_IP:8012/" [nginx]="http://$NGINX_IP:8080/" )
-declare -A PIDS=( [direct]="" [queue-proxy]="$queue_pid" [nginx]="$nginx_pid" )
-paths=(direct queue-proxy nginx)
+declare -A URL=( [direct]="http://$POD_IP:8080/" [queue-proxy]="http://$POD_IP:8012/" [nginx]="http://$NGINX_IP:8080/"
+  [gateway+queue-proxy]="http://$GATEWAY_IP:8080/" )
+declare -A PIDS=( [direct]="" [queue-proxy]="$queue_pid" [nginx]="$nginx_pid" [gateway+queue-proxy]="$gateway_pid $queue_pid" )
+HOST=hello.bench.example.com
+paths=(direct queue-proxy gateway+queue-proxy nginx)
 
 echo ">> warming up"
-for p in "${paths[@]}"; do wrk -t2 -c"$CONNS" -d2s "${URL[$p]}" >/dev/null; done
+for p in "${paths[@]}"; do wrk -t2 -c"$CONNS" -d2s -H "Host: $HOST" "${URL[$p]}" >/dev/null; done
 
 declare -A RESULTS
 for round in $(seq 1 "$ROUNDS"); do
   for p in "${paths[@]}"; do
     # shellcheck disable=SC2086
-    r=$(run "${URL[$p]}" ${PIDS[$p]})
+    r=$(run "${URL[$p]}" "$HOST" ${PIDS[$p]})
     RESULTS[$p]+="$r"$'\n'
     echo "   round $round  $(printf '%-12s' "$p") rps/p50/p99/cpu_us: $r"
   done

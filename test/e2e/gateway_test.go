@@ -175,7 +175,7 @@ func TestGatewayWeightChangesUnderLoadDropNothing(t *testing.T) {
 		{RevisionName: "notifications-00002", Percent: ptr.To(int64(50))},
 	})
 
-	// Given bounded load: 4 workers, at most 20,000 requests or 90 s
+	// Given bounded load: 4 workers, at most 200,000 requests or 90 s
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	var sent, failed atomic.Int64
@@ -183,7 +183,7 @@ func TestGatewayWeightChangesUnderLoadDropNothing(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 4 {
 		wg.Go(func() {
-			for ctx.Err() == nil && sent.Add(1) <= 20000 {
+			for ctx.Err() == nil && sent.Add(1) <= 200000 {
 				code, _, err := viaGateway(ctx, host, "/", nil)
 				if ctx.Err() != nil {
 					return
@@ -197,22 +197,126 @@ func TestGatewayWeightChangesUnderLoadDropNothing(t *testing.T) {
 	}
 
 	// When the weights change 20 times while it runs
+	var beforeLast int64
 	for i := range 20 {
+		if i == 19 {
+			beforeLast = sent.Load()
+		}
 		a := int64(10 + (i%2)*80)
 		setTraffic(t, ns, servingv1.TrafficList{
 			{RevisionName: "notifications-00001", Percent: ptr.To(a)},
 			{RevisionName: "notifications-00002", Percent: ptr.To(100 - a)},
 		})
 	}
+	duringLast := sent.Load() - beforeLast
 	cancel()
 	wg.Wait()
 
-	// Then not a single request failed
-	t.Logf("sent %d requests across 20 weight changes", min(sent.Load(), 20000))
+	// Then not a single request failed, and the load really ran throughout
+	t.Logf("sent %d requests across 20 weight changes (%d during the last one)", sent.Load(), duringLast)
+	if duringLast < 10 {
+		t.Fatalf("only %d requests ran during the last weight change: the load stopped early", duringLast)
+	}
 	if n := failed.Load(); n > 0 {
 		t.Fatalf("%d requests failed during weight changes; first: %v", n, firstFailure.Load())
 	}
-	if sent.Load() < 500 {
-		t.Fatalf("only %d requests were sent: the load did not run", sent.Load())
+
+}
+
+func TestGracefulPodDeletionUnderLoadDropsNothing(t *testing.T) {
+	ns := cluster.Namespace(t)
+	ctx := context.Background()
+
+	// Given a revision with two pods serving through the gateway
+	svc := notifications(ns, "1.0.0")
+	svc.Spec.Template.Metadata.Annotations = map[string]string{servingv1.AnnotationInitialScale: "2"}
+	if err := cluster.Client.Create(ctx, svc); err != nil {
+		t.Fatal(err)
+	}
+	waitServiceReady(t, ns, func(*servingv1.Service) error { return nil })
+	waitProgrammed(t, ns, "notifications")
+	host := "notifications." + ns + ".example.com"
+	framework.Eventually(t, 60*time.Second, func(ctx context.Context) error {
+		pods, err := cluster.Pods(ctx, ns, map[string]string{servingv1.LabelRevision: "notifications-00001"})
+		if err != nil {
+			return err
+		}
+		ready := 0
+		for i := range pods {
+			if framework.PodReady(&pods[i]) {
+				ready++
+			}
+		}
+		if ready != 2 {
+			return fmt.Errorf("%d ready pods, want 2", ready)
+		}
+		return nil
+	})
+
+	// And bounded load: 4 workers, at most 200,000 requests or 60 s
+	loadCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	var sent, failed atomic.Int64
+	var firstFailure atomic.Value
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for loadCtx.Err() == nil && sent.Add(1) <= 200000 {
+				code, _, err := viaGateway(loadCtx, host, "/", nil)
+				if loadCtx.Err() != nil {
+					return
+				}
+				if err != nil || code/100 != 2 {
+					failed.Add(1)
+					firstFailure.CompareAndSwap(nil, fmt.Sprintf("%d %v", code, err))
+				}
+			}
+		})
+	}
+
+	// When the pods are deleted one after the other (the Deployment replaces them)
+	var beforeLast int64
+	for range 2 {
+		beforeLast = sent.Load()
+		time.Sleep(time.Second)
+		pods, err := cluster.Pods(ctx, ns, map[string]string{servingv1.LabelRevision: "notifications-00001"})
+		if err != nil || len(pods) == 0 {
+			t.Fatalf("pods: %v", err)
+		}
+		victim := pods[0]
+		if err := cluster.Client.Delete(ctx, &victim); err != nil {
+			t.Fatal(err)
+		}
+		framework.Eventually(t, 60*time.Second, func(ctx context.Context) error {
+			pods, err := cluster.Pods(ctx, ns, map[string]string{servingv1.LabelRevision: "notifications-00001"})
+			if err != nil {
+				return err
+			}
+			ready := 0
+			for i := range pods {
+				if pods[i].Name == victim.Name {
+					return fmt.Errorf("%s still exists", victim.Name)
+				}
+				if framework.PodReady(&pods[i]) {
+					ready++
+				}
+			}
+			if ready < 2 {
+				return fmt.Errorf("%d ready pods", ready)
+			}
+			return nil
+		})
+	}
+	duringLast := sent.Load() - beforeLast
+	cancel()
+	wg.Wait()
+
+	// Then no request failed, and the load ran throughout
+	t.Logf("sent %d requests across 2 graceful pod deletions (%d during the last one)", sent.Load(), duringLast)
+	if duringLast < 10 {
+		t.Fatalf("only %d requests ran during the last deletion: the load stopped early", duringLast)
+	}
+	if n := failed.Load(); n > 0 {
+		t.Fatalf("%d requests failed; first: %v", n, firstFailure.Load())
 	}
 }

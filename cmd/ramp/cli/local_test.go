@@ -35,7 +35,10 @@ func TestLocalCommandsReportBadInputClearly(t *testing.T) {
 			wantErr: "/nonexistent/bin/k8s/etcd is missing; build it with `make tools build`",
 		},
 		"a busy port is named with a hint": {
-			args:    []string{"local", "up", "--bin-dir", bin, "--apiserver-port", busyPort},
+			// Every other port is free, so the busy one is the one reported
+			// (even while a developer's own cluster holds the defaults).
+			args: []string{"local", "up", "--bin-dir", bin, "--apiserver-port", busyPort,
+				"--etcd-port", freePort(t), "--etcd-peer-port", freePort(t), "--kubelet-port", freePort(t)},
 			wantErr: "kube-apiserver: port 127.0.0.1:" + busyPort + " is in use by another program",
 		},
 		"a malformed pod range is rejected": {
@@ -71,4 +74,14 @@ func TestLocalCommandsReportBadInputClearly(t *testing.T) {
 			}
 		})
 	}
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 }

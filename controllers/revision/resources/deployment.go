@@ -158,6 +158,10 @@ func makeContainer(rev *servingv1.Revision, i int, serving bool) corev1.Containe
 	port := UserPort(&rev.Spec)
 	c.Ports = []corev1.ContainerPort{{Name: "user-port", ContainerPort: port, Protocol: corev1.ProtocolTCP}}
 	c.ReadinessProbe = nil // the queue-proxy probes the user container
+	// Keep serving until the queue-proxy has drained its requests in flight.
+	c.Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{HTTPGet: &corev1.HTTPGetAction{
+		Path: queue.DrainPath, Port: intstr.FromInt32(queue.AdminPort), Scheme: corev1.URISchemeHTTP,
+	}}}
 	c.Env = append(c.Env,
 		corev1.EnvVar{Name: "PORT", Value: strconv.Itoa(int(port))},
 		corev1.EnvVar{Name: "K_REVISION", Value: rev.Name},
@@ -220,6 +224,7 @@ func makeQueueContainer(rev *servingv1.Revision, image string) corev1.Container 
 			{Name: queue.EnvAdminPort, Value: strconv.Itoa(queue.AdminPort)},
 			{Name: queue.EnvMetricsPort, Value: strconv.Itoa(queue.MetricsPort)},
 			{Name: queue.EnvUserPort, Value: strconv.Itoa(int(UserPort(&rev.Spec)))},
+			{Name: queue.EnvUserProtocol, Value: userProtocol(&rev.Spec)},
 			{Name: queue.EnvContainerConcurrency, Value: strconv.FormatInt(cc, 10)},
 			{Name: queue.EnvRevisionTimeout, Value: strconv.FormatInt(timeoutSeconds(rev), 10)},
 			{Name: queue.EnvUserProbe, Value: string(probe)},
@@ -323,4 +328,14 @@ func ToCoreProbe(p *servingv1.Probe, defaultPort int32) *corev1.Probe {
 		out.TCPSocket = &corev1.TCPSocketAction{Port: port(intstr.IntOrString{})}
 	}
 	return out
+}
+
+// userProtocol is what the serving container speaks: h2c when its port is
+// named so, HTTP/1.1 otherwise.
+func userProtocol(spec *servingv1.RevisionSpec) string {
+	c := spec.Containers[ServingContainerIndex(spec)]
+	if len(c.Ports) > 0 && c.Ports[0].Name == queue.UserProtocolH2C {
+		return queue.UserProtocolH2C
+	}
+	return queue.UserProtocolHTTP1
 }

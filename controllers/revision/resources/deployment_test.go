@@ -83,6 +83,9 @@ func wantDeployment(mutators ...func(*appsv1.Deployment)) *appsv1.Deployment {
 							{Name: "K_CONFIGURATION", Value: "hello"},
 							{Name: "K_SERVICE", Value: "hello"},
 						},
+						Lifecycle: &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{HTTPGet: &corev1.HTTPGetAction{
+							Path: "/wait-for-drain", Port: intstr.FromInt32(8022), Scheme: corev1.URISchemeHTTP,
+						}}},
 					}, {
 						Name:  "queue-proxy",
 						Image: "ramp/queue:v",
@@ -96,6 +99,7 @@ func wantDeployment(mutators ...func(*appsv1.Deployment)) *appsv1.Deployment {
 							{Name: "QUEUE_ADMIN_PORT", Value: "8022"},
 							{Name: "QUEUE_METRICS_PORT", Value: "9091"},
 							{Name: "USER_PORT", Value: "8080"},
+							{Name: "USER_PROTOCOL", Value: "http1"},
 							{Name: "CONTAINER_CONCURRENCY", Value: "0"},
 							{Name: "REVISION_TIMEOUT_SECONDS", Value: "300"},
 							{Name: "SERVING_READINESS_PROBE", Value: `{"port":8080}`},
@@ -160,6 +164,12 @@ func TestMakeDeployment(t *testing.T) {
 		"minimal revision": {
 			rev:  testRevision(),
 			want: wantDeployment(),
+		},
+		"an h2c port makes the queue-proxy speak h2c to the user container": {
+			rev: testRevision(func(r *servingv1.Revision) {
+				r.Spec.Containers[0].Ports = []servingv1.ContainerPort{{Name: "h2c", ContainerPort: 8080}}
+			}),
+			want: wantDeployment(withEnv("queue-proxy", "USER_PROTOCOL", "h2c")),
 		},
 		"declared port, concurrency and timeout": {
 			rev: testRevision(func(r *servingv1.Revision) {

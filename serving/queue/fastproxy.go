@@ -1,0 +1,350 @@
+package queue
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/valyala/fasthttp"
+	"go.uber.org/zap"
+)
+
+// The HTTP/1.1 path runs on fasthttp, about four times cheaper per request
+// than net/http's ReverseProxy. What fasthttp cannot do is routed around:
+//
+//   - Upgrades (WebSocket): the request is hijacked and relayed as raw TCP
+//     (upgrade.go).
+//   - HTTP/2: h2c connections are told apart by their preface before fasthttp
+//     sees them (listener.go) and served by net/http (nethttp.go).
+//   - Streaming: request bodies stream (Server.StreamRequestBody) and
+//     response bodies larger than bufferedBodyLimit or chunked stream
+//     (HostClient.StreamResponseBody), one flushed chunk per read.
+//     fasthttp's client writes the whole request before reading the
+//     response, so HTTP/1.1 full-duplex exchanges do not work (they need
+//     HTTP/2).
+//   - Close-delimited response bodies are buffered whole by fasthttp, so
+//     those beyond bufferedBodyLimit fail with a 502 that says why.
+//   - 1xx responses other than 100 Continue (103 Early Hints) are taken for
+//     the final response by fasthttp: they get a 502 and the connection is
+//     dropped.
+//   - HTTP/1.1 response trailers are not forwarded (gRPC uses HTTP/2).
+//   - A client that goes away while its request waits for a concurrency
+//     slot is not noticed; the wait is bounded by the revision timeout.
+//
+// Tuning of the HTTP/1.1 path (fasthttp). Memory per connection is one
+// read and one write buffer; with a few hundred connections at 1,000 rps
+// that stays within the queue-proxy's 15 MB RSS budget.
+const (
+	// readBufferSize is the per-connection read buffer, client side and
+	// user-container side. fasthttp also uses it as the limit on a
+	// request's or response's header size: 8 KiB, like nginx's
+	// large_client_header_buffers (fasthttp's default 4 KiB rejects
+	// requests with big cookies or tokens).
+	readBufferSize = 8 << 10
+	// writeBufferSize is the per-connection write buffer.
+	writeBufferSize = 4 << 10
+	// maxConnections bounds the client connections served at once (and so
+	// fasthttp's worker goroutines); past it new connections get a 503.
+	maxConnections = 10_000
+	// unlimitedUpstreamConns bounds the connections to the user container
+	// when containerConcurrency is 0 (otherwise it is containerConcurrency).
+	unlimitedUpstreamConns = 4096
+	// bufferedBodyLimit: responses with a Content-Length up to this are
+	// read whole and answered from memory, giving the connection back to
+	// the pool at once; longer and chunked ones are streamed. It is also
+	// the largest close-delimited body (HTTP/1.0 style, neither
+	// Content-Length nor chunked) fasthttp can relay, since it buffers
+	// those whole.
+	bufferedBodyLimit = 256 << 10
+	// upstreamIdleTimeout closes idle connections to the user container
+	// before typical application keep-alive timeouts (Node.js 5 s,
+	// gunicorn 2-5 s) do, so a request is rarely sent on a connection the
+	// container is closing.
+	upstreamIdleTimeout = 2 * time.Second
+	// dialTimeout bounds connecting to the user container.
+	dialTimeout = 5 * time.Second
+	// clientIdleTimeout closes client keep-alive connections idle that
+	// long (and bounds the wait for a new connection's first bytes).
+	clientIdleTimeout = 5 * time.Minute
+)
+
+const textPlain = "text/plain; charset=utf-8"
+
+var http11 = []byte("HTTP/1.1")
+
+// fastProxy is the HTTP/1.1 path: a fasthttp handler forwarding to the user
+// container through a fasthttp.HostClient, with the breaker and telemetry.
+type fastProxy struct {
+	target  string
+	client  *fasthttp.HostClient
+	breaker *Breaker
+	rec     *Recorder
+	timeout time.Duration
+	log     *zap.Logger
+	tunnels *tunnels
+
+	timeoutBody   string
+	queueFullBody string
+}
+
+func newFastProxy(cfg Config, target string, b *Breaker, rec *Recorder, log *zap.Logger) *fastProxy {
+	maxConns := unlimitedUpstreamConns
+	if cfg.ContainerConcurrency > 0 {
+		maxConns = cfg.ContainerConcurrency
+	}
+	connWait := cfg.RevisionTimeout
+	if connWait <= 0 {
+		connWait = time.Hour
+	}
+	return &fastProxy{
+		target:  target,
+		breaker: b,
+		rec:     rec,
+		timeout: cfg.RevisionTimeout,
+		log:     log,
+		tunnels: newTunnels(),
+		client: &fasthttp.HostClient{
+			Addr: target,
+			DialTimeout: func(addr string, timeout time.Duration) (net.Conn, error) {
+				return net.DialTimeout("tcp", addr, min(timeout, dialTimeout))
+			},
+			MaxConns:                  maxConns,
+			MaxConnWaitTimeout:        connWait,
+			MaxIdleConnDuration:       upstreamIdleTimeout,
+			MaxIdemponentCallAttempts: 2,
+			RetryIfErr:                retryStaleConn,
+			ReadBufferSize:            readBufferSize,
+			WriteBufferSize:           writeBufferSize,
+			MaxResponseBodySize:       bufferedBodyLimit,
+			StreamResponseBody:        true,
+			DisablePathNormalizing:    true,
+			NoDefaultUserAgentHeader:  true,
+			ConnPoolStrategy:          fasthttp.LIFO,
+		},
+		timeoutBody: fmt.Sprintf("request exceeded the revision timeout of %s", cfg.RevisionTimeout),
+		queueFullBody: fmt.Sprintf("queue-proxy: pending request queue full (containerConcurrency=%d, queue depth=%d)",
+			b.Capacity(), b.QueueDepth()),
+	}
+}
+
+// retryStaleConn retries an idempotent request once when the connection
+// it went out on was closed by the user container before any response
+// byte: a pooled connection the container had just timed out. It never
+// retries timeouts. fasthttp itself never retries requests with a body.
+func retryStaleConn(req *fasthttp.Request, attempts int, err error) (resetTimeout, retry bool) {
+	if attempts > 1 || isTimeout(err) {
+		return false, false
+	}
+	idempotent := req.Header.IsGet() || req.Header.IsHead() || req.Header.IsOptions()
+	return false, idempotent && (errors.Is(err, io.EOF) || errors.Is(err, fasthttp.ErrConnectionClosed) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE))
+}
+
+// newFastServer is the fasthttp server of the serving port.
+func newFastServer(handler fasthttp.RequestHandler, cfg Config, log *zap.Logger) *fasthttp.Server {
+	return &fasthttp.Server{
+		Handler:                      handler,
+		Name:                         "",
+		NoDefaultServerHeader:        true, // the user container's Server header passes through
+		NoDefaultContentType:         true,
+		Concurrency:                  maxConnections,
+		ReadBufferSize:               readBufferSize,
+		WriteBufferSize:              writeBufferSize,
+		ReadTimeout:                  cfg.RevisionTimeout, // whole request, body included
+		WriteTimeout:                 cfg.RevisionTimeout, // whole response, body included
+		IdleTimeout:                  clientIdleTimeout,
+		MaxIdleWorkerDuration:        10 * time.Second,
+		StreamRequestBody:            true, // bodies are forwarded as they arrive
+		DisablePreParseMultipartForm: true, // and multipart ones too
+		CloseOnShutdown:              true, // "Connection: close" once draining has begun
+		Logger:                       printfLogger{log},
+	}
+}
+
+type printfLogger struct{ log *zap.Logger }
+
+func (l printfLogger) Printf(format string, args ...any) {
+	l.log.Warn(fmt.Sprintf(format, args...), zap.String("source", "fasthttp"))
+}
+
+// serve is the fasthttp request handler of the serving port.
+func (p *fastProxy) serve(ctx *fasthttp.RequestCtx) {
+	started := p.rec.Start()
+	tag := p.rec.Tag(ctx.Request.Header.Peek(RouteTagHeader))
+	var deadline time.Time
+	if p.timeout > 0 {
+		deadline = time.Now().Add(p.timeout)
+	}
+	// fasthttp cannot tell when a client goes away while its request
+	// waits for a slot, so waiting is bounded by the revision timeout.
+	if err := p.breaker.Acquire(nil, deadline); err != nil {
+		p.rejected(ctx, err)
+		p.rec.Finish(tag, started, ctx.Response.StatusCode())
+		return
+	}
+	if ctx.Request.Header.ConnectionUpgrade() {
+		p.serveUpgrade(ctx, tag, started)
+		return
+	}
+
+	p.prepareRequest(ctx)
+	up := fasthttp.AcquireResponse()
+	var err error
+	if deadline.IsZero() {
+		err = p.client.Do(&ctx.Request, up)
+	} else {
+		err = p.client.DoDeadline(&ctx.Request, up, deadline)
+	}
+	if err != nil {
+		fasthttp.ReleaseResponse(up)
+		p.breaker.Release()
+		p.upstreamFailed(ctx, err, deadline)
+		p.rec.Finish(tag, started, ctx.Response.StatusCode())
+		return
+	}
+	status := up.StatusCode()
+	if status < 200 {
+		// An informational answer (103 Early Hints) or an unasked-for 101:
+		// fasthttp takes it for the whole response and has already put the
+		// connection back with the real response unread on it.
+		fasthttp.ReleaseResponse(up)
+		p.breaker.Release()
+		p.client.CloseIdleConnections() // drops that connection
+		p.rec.ProxyError()
+		p.log.Warn("The user container sent an informational response, unsupported over HTTP/1.1",
+			zap.Int("status", status))
+		answer(ctx, fasthttp.StatusBadGateway, fmt.Sprintf(
+			"queue-proxy: the user container answered %d; informational responses are not supported over HTTP/1.1", status))
+		p.rec.Finish(tag, started, fasthttp.StatusBadGateway)
+		return
+	}
+	copyResponseHeader(&ctx.Response.Header, &up.Header)
+	body := up.BodyStream()
+	if cl := up.Header.ContentLength(); body == nil || (cl >= 0 && cl <= bufferedBodyLimit) {
+		// Read whole already (or no body): answer from memory.
+		if body != nil {
+			ctx.Response.SetBody(up.Body()) // Body drains the stream and frees the connection
+		}
+		fasthttp.ReleaseResponse(up)
+		p.breaker.Release()
+		p.rec.Finish(tag, started, status)
+		return
+	}
+	r := relayPool.Get().(*bodyRelay)
+	*r = bodyRelay{p: p, up: up, src: body, tag: tag, started: started, status: status}
+	// fasthttp writes a chunked response one flushed chunk per Read, so
+	// server-sent events reach the client as the container sends them.
+	ctx.Response.SetBodyStream(r, up.Header.ContentLength())
+}
+
+// rejected answers a request the breaker turned away.
+func (p *fastProxy) rejected(ctx *fasthttp.RequestCtx, err error) {
+	if errors.Is(err, ErrQueueFull) {
+		p.rec.QueueRejected()
+		answer(ctx, fasthttp.StatusServiceUnavailable, p.queueFullBody)
+		return
+	}
+	p.rec.TimedOut()
+	answer(ctx, fasthttp.StatusGatewayTimeout, p.timeoutBody)
+}
+
+// upstreamFailed answers a request the user container did not answer.
+// Past the request's deadline that is the revision timeout (504); any
+// other failure is the container's (502).
+func (p *fastProxy) upstreamFailed(ctx *fasthttp.RequestCtx, err error, deadline time.Time) {
+	switch {
+	case errors.Is(err, fasthttp.ErrTimeout) || (!deadline.IsZero() && !time.Now().Before(deadline)):
+		p.rec.TimedOut()
+		answer(ctx, fasthttp.StatusGatewayTimeout, p.timeoutBody)
+		return
+	case errors.Is(err, syscall.ECONNREFUSED):
+		p.rec.ProxyError()
+		answer(ctx, fasthttp.StatusBadGateway,
+			"queue-proxy: the user container refused the connection at "+p.target+" (is it listening on $POD_IP:$PORT?)")
+		return
+	}
+	p.rec.ProxyError()
+	p.log.Warn("Proxying to the user container failed", zap.String("target", p.target), zap.Error(err))
+	msg := "queue-proxy: error reaching the user container at " + p.target + ": " + err.Error()
+	switch {
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		msg = fmt.Sprintf("queue-proxy: the user container sent a response of unknown length (neither Content-Length "+
+			"nor chunked) longer than %d KiB; send a Content-Length or use chunked encoding", bufferedBodyLimit>>10)
+	case isTimeout(err):
+		msg = "queue-proxy: timed out connecting to the user container at " + p.target
+	}
+	answer(ctx, fasthttp.StatusBadGateway, msg)
+}
+
+// answer sends the queue-proxy's own plain-text response. The request's
+// body may be partly unread, so a request with a body closes the
+// connection afterwards instead of reading the rest as the next request.
+func answer(ctx *fasthttp.RequestCtx, status int, msg string) {
+	ctx.SetStatusCode(status)
+	ctx.Response.Header.SetContentType(textPlain)
+	ctx.Response.SetBodyString(msg)
+	if cl := ctx.Request.Header.ContentLength(); cl > 0 || cl == -1 {
+		ctx.SetConnectionClose()
+	}
+}
+
+func isTimeout(err error) bool {
+	if errors.Is(err, fasthttp.ErrTimeout) || errors.Is(err, fasthttp.ErrDialTimeout) ||
+		errors.Is(err, os.ErrDeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// bodyRelay streams the user container's response body to the client and,
+// when fasthttp closes it after the last byte (or a failure), frees the
+// upstream connection, the concurrency slot, and records the request.
+type bodyRelay struct {
+	p        *fastProxy
+	up       *fasthttp.Response
+	src      io.Reader
+	tag      *TagCounters
+	started  time.Duration
+	status   int
+	eof      bool
+	timedOut bool
+}
+
+var relayPool = sync.Pool{New: func() any { return new(bodyRelay) }}
+
+func (r *bodyRelay) Read(b []byte) (int, error) {
+	n, err := r.src.Read(b)
+	switch {
+	case err == io.EOF:
+		r.eof = true
+	case err != nil && isTimeout(err):
+		r.timedOut = true
+	}
+	return n, err
+}
+
+// CloseWithError implements fasthttp.ReadCloserWithError.
+func (r *bodyRelay) CloseWithError(werr error) error {
+	if werr != nil || !r.eof {
+		// The body was not read to its end: the connection cannot be
+		// reused.
+		r.up.SetConnectionClose()
+	}
+	err := r.up.CloseBodyStream()
+	fasthttp.ReleaseResponse(r.up)
+	p := r.p
+	p.breaker.Release()
+	if r.timedOut {
+		p.rec.TimedOut()
+	}
+	p.rec.Finish(r.tag, r.started, r.status)
+	*r = bodyRelay{}
+	relayPool.Put(r)
+	return err
+}
