@@ -136,6 +136,9 @@ col() {
       "$(awk -v a="$rps" -v b="$d" 'BEGIN{print a/b}')" "$(awk -v a="$rps" -v b="$n" 'BEGIN{print a/b}')"
   done
   echo
-  echo "Targets (issue 4): queue-proxy ≥ 0.6× nginx req/s; gateway + queue-proxy ≥ 0.35× nginx."
+  hwm=$(awk '/VmHWM/ {printf "%.1f", $2/1024}' /proc/$queue_pid/status)
+  echo "queue-proxy peak RSS (VmHWM) over the whole run, at full load: ${hwm} MB — an upper bound for the 1,000 rps target."
+  echo
+  echo "Targets (issue 4): queue-proxy ≥ 0.6× nginx req/s; gateway + queue-proxy ≥ 0.35× nginx; queue-proxy RSS ≤ 15 MB at 1,000 rps."
 } | tee "$OUT/dataplane.md"
 echo ">> results written to $OUT/dataplane.md"
