@@ -100,10 +100,14 @@ func TestServiceRevisionsAndTrafficFollowTheKnativeReleaseTutorial(t *testing.T)
 	if len(svc.Status.Traffic) != 1 || svc.Status.Traffic[0].RevisionName != "notifications-00001" || svc.Status.Traffic[0].PercentOf() != 100 {
 		t.Fatalf("traffic %+v, want 100%% to notifications-00001", svc.Status.Traffic)
 	}
-	// And the revision's pod serves 1.0.0 through its queue-proxy
+	// And the revision's pod serves 1.0.0 through its queue-proxy, and the
+	// route through the gateway
 	if v, err := versionThroughQueueProxy(ctx, ns, "notifications-00001"); err != nil || v != "1.0.0" {
 		t.Fatalf("version through queue-proxy %q, %v", v, err)
 	}
+	host := "notifications." + ns + ".example.com"
+	waitProgrammed(t, ns, "notifications")
+	expectVersions(t, host, nil, map[string]int{"1.0.0": 20})
 
 	// When the template moves to 1.1.0 with traffic split 50/50
 	svc.Spec.Template.Spec.Containers[0].Image = "ramp/sampleapp:1.1.0"
@@ -132,6 +136,9 @@ func TestServiceRevisionsAndTrafficFollowTheKnativeReleaseTutorial(t *testing.T)
 			t.Fatalf("%s serves %q (%v), want %s", rev, v, err, want)
 		}
 	}
+	// And both versions answer through the gateway, half each
+	waitProgrammed(t, ns, "notifications")
+	expectVersions(t, host, nil, map[string]int{"1.0.0": 10, "1.1.0": 10})
 
 	// When the traffic is tagged: current at 100%, version110 at 0%
 	svc.Spec.Traffic = servingv1.TrafficList{
@@ -143,6 +150,14 @@ func TestServiceRevisionsAndTrafficFollowTheKnativeReleaseTutorial(t *testing.T)
 	}
 
 	// Then the tags appear in the status with their URLs
+	defer func() {
+		// And blue/green works through the gateway: the main host stays on
+		// 1.0.0, the 0% tag reaches 1.1.0
+		waitProgrammed(t, ns, "notifications")
+		expectVersions(t, host, nil, map[string]int{"1.0.0": 20})
+		expectVersions(t, "version110-"+host, nil, map[string]int{"1.1.0": 20})
+		expectVersions(t, host, map[string]string{"Ramp-Serving-Tag": "version110"}, map[string]int{"1.1.0": 20})
+	}()
 	waitServiceReady(t, ns, func(s *servingv1.Service) error {
 		want := map[string]string{
 			"current":    "http://current-notifications." + ns + ".example.com",
@@ -158,4 +173,27 @@ func TestServiceRevisionsAndTrafficFollowTheKnativeReleaseTutorial(t *testing.T)
 		}
 		return nil
 	})
+}
+
+// expectVersions sends as many requests through the gateway as want counts
+// and checks how many each version answered (the split is exact).
+func expectVersions(t *testing.T, host string, header map[string]string, want map[string]int) {
+	t.Helper()
+	n := 0
+	for _, c := range want {
+		n += c
+	}
+	got := map[string]int{}
+	for range n {
+		code, v, err := viaGateway(context.Background(), host, "/service/info", header)
+		if err != nil || code != 200 {
+			t.Fatalf("GET %s: %d %v", host, code, err)
+		}
+		got[v]++
+	}
+	for v, c := range want {
+		if got[v] != c {
+			t.Fatalf("host %s %v: versions %v, want %v", host, header, got, want)
+		}
+	}
 }
