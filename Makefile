@@ -79,6 +79,8 @@ generate: $(CONTROLLER_GEN) ## Generate deepcopy code for the API types
 .PHONY: manifests
 manifests: $(CONTROLLER_GEN) ## Generate CRDs and RBAC into charts/ramp/templates
 	$(CONTROLLER_GEN) crd paths=./apis/... output:crd:dir=charts/ramp/templates/crds
+	@# helm uninstall keeps the CRDs (and so every user's objects); see README.
+	sed -i '/controller-gen.kubebuilder.io\/version:/a\    helm.sh/resource-policy: keep' charts/ramp/templates/crds/*.yaml
 	$(CONTROLLER_GEN) rbac:roleName=ramp-controller paths=./controllers/... output:rbac:dir=charts/ramp/templates/rbac
 	$(CONTROLLER_GEN) rbac:roleName=ramp-gateway paths=./serving/gateway/... output:rbac:dir=charts/ramp/templates/rbac/gateway
 

@@ -30,6 +30,7 @@ type Cluster struct {
 // free ports and its own pod IP range, so that it never collides with a
 // developer's `make up` cluster or another test package's cluster.
 func StartCluster(ctx context.Context, out *os.File) (*Cluster, error) {
+	setTestLogger()
 	bin, err := BinDir()
 	if err != nil {
 		return nil, err
