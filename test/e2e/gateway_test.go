@@ -176,31 +176,12 @@ func TestGatewayWeightChangesUnderLoadDropNothing(t *testing.T) {
 	})
 
 	// Given bounded load: 4 workers, at most 200,000 requests or 90 s
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	var sent, failed atomic.Int64
-	var firstFailure atomic.Value
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			for ctx.Err() == nil && sent.Add(1) <= 200000 {
-				code, _, err := viaGateway(ctx, host, "/", nil)
-				if ctx.Err() != nil {
-					return
-				}
-				if err != nil || code/100 != 2 {
-					failed.Add(1)
-					firstFailure.CompareAndSwap(nil, fmt.Sprintf("%d %v", code, err))
-				}
-			}
-		})
-	}
-
+	l := startLoad(host, 90*time.Second)
 	// When the weights change 20 times while it runs
 	var beforeLast int64
 	for i := range 20 {
 		if i == 19 {
-			beforeLast = sent.Load()
+			beforeLast = l.sent.Load()
 		}
 		a := int64(10 + (i%2)*80)
 		setTraffic(t, ns, servingv1.TrafficList{
@@ -208,18 +189,8 @@ func TestGatewayWeightChangesUnderLoadDropNothing(t *testing.T) {
 			{RevisionName: "notifications-00002", Percent: ptr.To(100 - a)},
 		})
 	}
-	duringLast := sent.Load() - beforeLast
-	cancel()
-	wg.Wait()
-
 	// Then not a single request failed, and the load really ran throughout
-	t.Logf("sent %d requests across 20 weight changes (%d during the last one)", sent.Load(), duringLast)
-	if duringLast < 10 {
-		t.Fatalf("only %d requests ran during the last weight change: the load stopped early", duringLast)
-	}
-	if n := failed.Load(); n > 0 {
-		t.Fatalf("%d requests failed during weight changes; first: %v", n, firstFailure.Load())
-	}
+	l.check(t, "20 weight changes", beforeLast)
 
 }
 
@@ -254,30 +225,11 @@ func TestGracefulPodDeletionUnderLoadDropsNothing(t *testing.T) {
 	})
 
 	// And bounded load: 4 workers, at most 200,000 requests or 60 s
-	loadCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
-	var sent, failed atomic.Int64
-	var firstFailure atomic.Value
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			for loadCtx.Err() == nil && sent.Add(1) <= 200000 {
-				code, _, err := viaGateway(loadCtx, host, "/", nil)
-				if loadCtx.Err() != nil {
-					return
-				}
-				if err != nil || code/100 != 2 {
-					failed.Add(1)
-					firstFailure.CompareAndSwap(nil, fmt.Sprintf("%d %v", code, err))
-				}
-			}
-		})
-	}
-
+	l := startLoad(host, 60*time.Second)
 	// When the pods are deleted one after the other (the Deployment replaces them)
 	var beforeLast int64
 	for range 2 {
-		beforeLast = sent.Load()
+		beforeLast = l.sent.Load()
 		time.Sleep(time.Second)
 		pods, err := cluster.Pods(ctx, ns, map[string]string{servingv1.LabelRevision: "notifications-00001"})
 		if err != nil || len(pods) == 0 {
@@ -307,16 +259,52 @@ func TestGracefulPodDeletionUnderLoadDropsNothing(t *testing.T) {
 			return nil
 		})
 	}
-	duringLast := sent.Load() - beforeLast
-	cancel()
-	wg.Wait()
-
 	// Then no request failed, and the load ran throughout
-	t.Logf("sent %d requests across 2 graceful pod deletions (%d during the last one)", sent.Load(), duringLast)
-	if duringLast < 10 {
-		t.Fatalf("only %d requests ran during the last deletion: the load stopped early", duringLast)
+	l.check(t, "2 graceful pod deletions", beforeLast)
+}
+
+// load is bounded traffic through the gateway: 4 workers, at most 200,000
+// requests or the time limit, loopback only.
+type load struct {
+	sent, failed atomic.Int64
+	first        atomic.Value
+	cancel       context.CancelFunc
+	wg           sync.WaitGroup
+}
+
+func startLoad(host string, limit time.Duration) *load {
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	l := &load{cancel: cancel}
+	for range 4 {
+		l.wg.Go(func() {
+			for ctx.Err() == nil && l.sent.Add(1) <= 200000 {
+				code, _, err := viaGateway(ctx, host, "/", nil)
+				if ctx.Err() != nil {
+					return
+				}
+				if err != nil || code/100 != 2 {
+					l.failed.Add(1)
+					l.first.CompareAndSwap(nil, fmt.Sprintf("%d %v", code, err))
+				}
+			}
+		})
 	}
-	if n := failed.Load(); n > 0 {
-		t.Fatalf("%d requests failed; first: %v", n, firstFailure.Load())
+	return l
+}
+
+// check stops the load and fails the test if any request failed, or if the
+// load had stopped before the last disruption (sent was beforeLast when it
+// began).
+func (l *load) check(t *testing.T, what string, beforeLast int64) {
+	t.Helper()
+	duringLast := l.sent.Load() - beforeLast
+	l.cancel()
+	l.wg.Wait()
+	t.Logf("sent %d requests across %s (%d during the last one)", l.sent.Load(), what, duringLast)
+	if duringLast < 10 {
+		t.Fatalf("only %d requests ran during the last disruption: the load stopped early", duringLast)
+	}
+	if n := l.failed.Load(); n > 0 {
+		t.Fatalf("%d requests failed during %s; first: %v", n, what, l.first.Load())
 	}
 }

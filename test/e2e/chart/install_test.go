@@ -131,7 +131,7 @@ func TestHelmInstallUpgradeUninstall(t *testing.T) {
 		}
 		code, body, err := get(ctx)
 		if err != nil || code != 200 || body != "Hello chart!\n" {
-			return fmt.Errorf("GET through the gateway: %d %q %v", code, body, err)
+			return fmt.Errorf("GET through the gateway: %d %q %w", code, body, err)
 		}
 		return nil
 	})
@@ -171,7 +171,7 @@ func TestHelmInstallUpgradeUninstall(t *testing.T) {
 	framework.Eventually(t, 90*time.Second, func(ctx context.Context) error {
 		code, body, err := get(ctx)
 		if err != nil || code != 200 || body != "Hello upgraded!\n" {
-			return fmt.Errorf("GET: %d %q %v", code, body, err)
+			return fmt.Errorf("GET: %d %q %w", code, body, err)
 		}
 		return nil
 	})
