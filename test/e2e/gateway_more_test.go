@@ -14,9 +14,18 @@ import (
 	"github.com/rampdev/ramp/serving/gateway/routing"
 )
 
-// rawGateway sends a GET to one of the gateway's listeners and returns the
-// response (body drained).
-func rawGateway(t *testing.T, port int, host string, mutate func(*http.Request)) *http.Response {
+// reply is what a test needs of a gateway response; the body is drained.
+type reply struct {
+	StatusCode int
+	Header     http.Header
+	cookies    []*http.Cookie
+}
+
+// Cookies returns the cookies the response sets.
+func (r reply) Cookies() []*http.Cookie { return r.cookies }
+
+// rawGateway sends a GET to one of the gateway's listeners.
+func rawGateway(t *testing.T, port int, host string, mutate func(*http.Request)) reply {
 	t.Helper()
 	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet,
 		"http://"+cluster.GatewayIP()+":"+strconv.Itoa(port)+"/", nil)
@@ -31,8 +40,8 @@ func rawGateway(t *testing.T, port int, host string, mutate func(*http.Request))
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	return resp
+	defer resp.Body.Close()
+	return reply{StatusCode: resp.StatusCode, Header: resp.Header, cookies: resp.Cookies()}
 }
 
 func TestClusterLocalRoutesAreNotReachableFromOutside(t *testing.T) {
