@@ -32,7 +32,7 @@ func TestUpDownLeavesNothingBehind(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Down(true) })
-	hostPort := freePort(t)
+	hostPort := framework.FreePort(t)
 	pod := framework.MakePod("default", "holder").HostPort(int32(hostPort)).Obj()
 	if err := c.Client.Create(ctx, pod); err != nil {
 		t.Fatal(err)
@@ -118,14 +118,4 @@ func TestUpDownLeavesNothingBehind(t *testing.T) {
 	if _, err := os.Stat(c.Dir()); !os.IsNotExist(err) {
 		t.Fatalf("%s still exists after purge (%v)", c.Dir(), err)
 	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

@@ -1,7 +1,6 @@
 package localcluster
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/rampdev/ramp/test/localcluster/node"
 )
 
 // daemon is one background process of the local cluster, tracked by a PID
@@ -81,7 +82,7 @@ func (d daemon) pid() int {
 	if err != nil || pid <= 0 {
 		return 0
 	}
-	if !processRuns(pid, d.binary) {
+	if !node.Alive(pid, d.binary) {
 		return 0
 	}
 	return pid
@@ -121,7 +122,7 @@ func terminate(pid int, binary string, grace time.Duration) error {
 	_ = syscall.Kill(pid, syscall.SIGTERM)
 	deadline := time.Now().Add(grace)
 	for time.Now().Before(deadline) {
-		if !processRuns(pid, binary) {
+		if !node.Alive(pid, binary) {
 			return nil
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -130,33 +131,11 @@ func terminate(pid int, binary string, grace time.Duration) error {
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return err
 	}
-	for i := 0; i < 100 && processRuns(pid, binary); i++ {
+	for i := 0; i < 100 && node.Alive(pid, binary); i++ {
 		time.Sleep(20 * time.Millisecond)
 	}
-	if processRuns(pid, binary) {
+	if node.Alive(pid, binary) {
 		return fmt.Errorf("still running after SIGKILL")
 	}
 	return nil
-}
-
-// processRuns reports whether pid is alive (not a zombie) and runs binary.
-// An empty binary matches any program.
-func processRuns(pid int, binary string) bool {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	// The state follows the parenthesised command name.
-	if i := bytes.LastIndexByte(stat, ')'); i > 0 && i+2 < len(stat) && (stat[i+2] == 'Z' || stat[i+2] == 'X') {
-		return false
-	}
-	if binary == "" {
-		return true
-	}
-	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil {
-		return false
-	}
-	argv0, _, _ := bytes.Cut(cmdline, []byte{0})
-	return filepath.Base(string(argv0)) == filepath.Base(binary)
 }

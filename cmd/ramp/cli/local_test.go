@@ -38,7 +38,7 @@ func TestLocalCommandsReportBadInputClearly(t *testing.T) {
 			// Every other port is free, so the busy one is the one reported
 			// (even while a developer's own cluster holds the defaults).
 			args: []string{"local", "up", "--bin-dir", bin, "--apiserver-port", busyPort,
-				"--etcd-port", freePort(t), "--etcd-peer-port", freePort(t), "--kubelet-port", freePort(t)},
+				"--etcd-port", strconv.Itoa(framework.FreePort(t)), "--etcd-peer-port", strconv.Itoa(framework.FreePort(t)), "--kubelet-port", strconv.Itoa(framework.FreePort(t))},
 			wantErr: "kube-apiserver: port 127.0.0.1:" + busyPort + " is in use by another program",
 		},
 		"a malformed pod range is rejected": {
@@ -74,14 +74,4 @@ func TestLocalCommandsReportBadInputClearly(t *testing.T) {
 			}
 		})
 	}
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 }

@@ -9,7 +9,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -51,16 +50,6 @@ func helm(t *testing.T, c *framework.Cluster, args ...string) string {
 	return out.String()
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 func TestHelmInstallUpgradeUninstall(t *testing.T) {
 	ctx := context.Background()
 	c, err := framework.StartCluster(ctx, os.Stderr)
@@ -72,7 +61,7 @@ func TestHelmInstallUpgradeUninstall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hostPort := freePort(t)
+	hostPort := framework.FreePort(t)
 	install := []string{"upgrade", "--install", "ramp", "charts/ramp", "--namespace", ns, "--create-namespace",
 		"--set", "gateway.hostPort=" + strconv.Itoa(hostPort), "--set", "gateway.service.type=ClusterIP",
 		"--wait", "--timeout", "3m"}

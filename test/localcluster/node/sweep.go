@@ -32,19 +32,19 @@ func SweepProcesses(podsDir string) (int, error) {
 		}
 		fields[0] = strings.TrimSpace(fields[0])
 		pid, err := strconv.Atoi(fields[0])
-		if err != nil || !alive(pid, fields[1]) {
+		if err != nil || !Alive(pid, fields[1]) {
 			_ = os.Remove(f)
 			continue
 		}
 		_ = syscall.Kill(-pid, syscall.SIGTERM)
-		for i := 0; i < 50 && alive(pid, fields[1]); i++ {
+		for i := 0; i < 50 && Alive(pid, fields[1]); i++ {
 			time.Sleep(100 * time.Millisecond)
 		}
 		_ = syscall.Kill(-pid, syscall.SIGKILL)
-		for i := 0; i < 50 && alive(pid, fields[1]); i++ {
+		for i := 0; i < 50 && Alive(pid, fields[1]); i++ {
 			time.Sleep(20 * time.Millisecond)
 		}
-		if alive(pid, fields[1]) {
+		if Alive(pid, fields[1]) {
 			return n, fmt.Errorf("pod process %d (%s) survives SIGKILL", pid, fields[1])
 		}
 		_ = os.Remove(f)
@@ -53,14 +53,18 @@ func SweepProcesses(podsDir string) (int, error) {
 	return n, nil
 }
 
-// alive reports whether pid runs binary and is not a zombie.
-func alive(pid int, binary string) bool {
+// Alive reports whether pid is a live (not zombie) process running binary,
+// by its executable's path; an empty binary matches any program.
+func Alive(pid int, binary string) bool {
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return false
 	}
 	if i := strings.LastIndexByte(string(stat), ')'); i > 0 && i+2 < len(stat) && (stat[i+2] == 'Z' || stat[i+2] == 'X') {
 		return false
+	}
+	if binary == "" {
+		return true
 	}
 	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
 	if err != nil {

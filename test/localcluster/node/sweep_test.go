@@ -115,7 +115,7 @@ func TestSweepProcesses(t *testing.T) {
 			if diff := cmp.Diff(tc.wantPidFile, statErr == nil); diff != "" {
 				t.Errorf("pid file exists (-want +got):\n%s", diff)
 			}
-			gotAlive := alive(cmd.Process.Pid, bin)
+			gotAlive := Alive(cmd.Process.Pid, bin)
 			if diff := cmp.Diff(!tc.wantKilled, gotAlive); diff != "" {
 				t.Errorf("sleep alive (-want +got):\n%s", diff)
 			}
