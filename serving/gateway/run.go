@@ -114,7 +114,7 @@ type servingState struct {
 // serve runs the external, internal and admin listeners until ctx ends,
 // then drains.
 func serve(ctx context.Context, o Options, log *zap.Logger, st servingState) error {
-	proxy := NewProxy(st.router, st.activator, log, st.recorder)
+	px := NewProxy(st.router, st.activator, log, st.recorder)
 	var draining atomic.Bool
 	admin := http.NewServeMux()
 	admin.HandleFunc("GET /ready", func(w http.ResponseWriter, _ *http.Request) {
@@ -132,30 +132,46 @@ func serve(ctx context.Context, o Options, log *zap.Logger, st servingState) err
 		_ = json.NewEncoder(w).Encode(st.hashes())
 	})
 	admin.Handle("GET /metrics", promhttp.HandlerFor(st.registry, promhttp.HandlerOpts{}))
+	adminSrv := newServer(o.IP, AdminPort, admin)
 
-	servers := []*http.Server{
-		newServer(o.IP, ExternalPort, proxy.Handler(true)),
-		newServer(o.IP, InternalPort, proxy.Handler(false)),
-		newServer(o.IP, AdminPort, admin),
-	}
-	errc := make(chan error, len(servers))
-	for _, srv := range servers {
-		l, err := net.Listen("tcp", srv.Addr)
+	var lns []net.Listener
+	for _, addr := range []string{addrOf(o.IP, ExternalPort), addrOf(o.IP, InternalPort), adminSrv.Addr} {
+		l, err := net.Listen("tcp", addr)
 		if err != nil {
-			return fmt.Errorf("listening on %s: %w", srv.Addr, err)
-		}
-		go func() {
-			if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				errc <- err
+			for _, l := range lns {
+				_ = l.Close()
 			}
-		}()
+			return fmt.Errorf("listening on %s: %w", addr, err)
+		}
+		lns = append(lns, l)
 	}
+	listeners := []*proxyListener{
+		newProxyListener(lns[0], px, true, log),
+		newProxyListener(lns[1], px, false, log),
+	}
+	errc := make(chan error, 2*len(listeners)+1)
+	for _, pl := range listeners {
+		pl.serve(errc)
+	}
+	go func() {
+		if err := adminSrv.Serve(lns[2]); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- err
+		}
+	}()
 	log.Info("Gateway serving", zap.String("ip", o.IP), zap.Int("external", ExternalPort),
 		zap.Int("internal", InternalPort), zap.Int("admin", AdminPort))
 	select {
 	case err := <-errc:
+		for _, pl := range listeners {
+			pl.close()
+		}
+		_ = adminSrv.Close()
 		return err
 	case err := <-st.background:
+		for _, pl := range listeners {
+			pl.close()
+		}
+		_ = adminSrv.Close()
 		return err
 	case <-ctx.Done():
 	}
@@ -166,18 +182,19 @@ func serve(ctx context.Context, o Options, log *zap.Logger, st servingState) err
 	time.Sleep(o.DrainDelay)
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for _, srv := range servers {
-		_ = srv.Shutdown(sctx)
-	}
+	drain(sctx, px, listeners, log)
+	_ = adminSrv.Shutdown(sctx)
 	if st.stop != nil {
 		st.stop()
 	}
 	return nil
 }
 
+func addrOf(ip string, port int) string { return net.JoinHostPort(ip, strconv.Itoa(port)) }
+
 func newServer(ip string, port int, h http.Handler) *http.Server {
 	return &http.Server{
-		Addr:              net.JoinHostPort(ip, strconv.Itoa(port)),
+		Addr:              addrOf(ip, port),
 		Handler:           h,
 		ReadHeaderTimeout: 30 * time.Second,
 		MaxHeaderBytes:    MaxHeaderBytes,

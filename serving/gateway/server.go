@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/rampdev/ramp/serving/gateway/routing"
+	"github.com/rampdev/ramp/serving/proxy"
 )
 
 // MaxHeaderBytes bounds request headers; larger ones get 431.
@@ -25,6 +26,7 @@ type Proxy struct {
 	Log       *zap.Logger
 	Metrics   *Recorder
 	proxy     *httputil.ReverseProxy
+	fast      *fastPath
 }
 
 // target is what one attempt of a request is sent to; the ReverseProxy's
@@ -38,8 +40,9 @@ type target struct {
 
 type targetKey struct{}
 
-// NewProxy builds the proxy with a transport tuned for many short requests
-// to a few pods.
+// NewProxy builds the proxy: a fasthttp path for HTTP/1.1 (FastHandler)
+// and a net/http one (Handler) for HTTP/2, each with a pool of connections
+// tuned for many short requests to a few pods.
 func NewProxy(r *routing.Router, a *routing.Activator, log *zap.Logger, m *Recorder) *Proxy {
 	p := &Proxy{Router: r, Activator: a, Log: log, Metrics: m}
 	transport := &http.Transport{
@@ -63,7 +66,7 @@ func NewProxy(r *routing.Router, a *routing.Activator, log *zap.Logger, m *Recor
 		},
 		Transport:     transport,
 		FlushInterval: -1, // stream: flush every write
-		BufferPool:    newBufferPool(),
+		BufferPool:    proxy.BufferPool{},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			t := r.Context().Value(targetKey{}).(*target)
 			if isRefused(err) && t.attempts == 1 {
@@ -77,10 +80,12 @@ func NewProxy(r *routing.Router, a *routing.Activator, log *zap.Logger, m *Recor
 			http.Error(w, "gateway: the revision did not answer", http.StatusBadGateway)
 		},
 	}
+	p.fast = newFastPath(p)
 	return p
 }
 
-// Handler serves one listener; external listeners do not serve
+// Handler serves one listener with net/http (the HTTP/2 connections;
+// FastHandler serves HTTP/1.1); external listeners do not serve
 // cluster-local routes.
 func (p *Proxy) Handler(external bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -3,36 +3,22 @@ package queue
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"os"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
+
+	"github.com/rampdev/ramp/serving/proxy"
 )
 
-// The HTTP/1.1 path runs on fasthttp, about four times cheaper per request
-// than net/http's ReverseProxy. What fasthttp cannot do is routed around:
+// The HTTP/1.1 path runs on fasthttp through the engine shared with the
+// gateway (package proxy, whose documentation lists what fasthttp cannot do
+// and how it is routed around). Specific to the queue-proxy:
 //
-//   - Upgrades (WebSocket): the request is hijacked and relayed as raw TCP
-//     (upgrade.go).
-//   - HTTP/2: h2c connections are told apart by their preface before fasthttp
-//     sees them (listener.go) and served by net/http (nethttp.go).
-//   - Streaming: request bodies stream (Server.StreamRequestBody) and
-//     response bodies larger than bufferedBodyLimit or chunked stream
-//     (HostClient.StreamResponseBody), one flushed chunk per read.
-//     fasthttp's client writes the whole request before reading the
-//     response, so HTTP/1.1 full-duplex exchanges do not work (they need
-//     HTTP/2).
-//   - Close-delimited response bodies are buffered whole by fasthttp, so
-//     those beyond bufferedBodyLimit fail with a 502 that says why.
-//   - 1xx responses other than 100 Continue (103 Early Hints) are taken for
-//     the final response by fasthttp: they get a 502 and the connection is
-//     dropped.
-//   - HTTP/1.1 response trailers are not forwarded (gRPC uses HTTP/2).
+//   - Close-delimited response bodies beyond bufferedBodyLimit fail with a
+//     502 that says why.
 //   - A client that goes away while its request waits for a concurrency
 //     slot is not noticed; the wait is bounded by the revision timeout.
 //
@@ -75,8 +61,6 @@ const (
 
 const textPlain = "text/plain; charset=utf-8"
 
-var http11 = []byte("HTTP/1.1")
-
 // fastProxy is the HTTP/1.1 path: a fasthttp handler forwarding to the user
 // container through a fasthttp.HostClient, with the breaker and telemetry.
 type fastProxy struct {
@@ -86,7 +70,7 @@ type fastProxy struct {
 	rec     *Recorder
 	timeout time.Duration
 	log     *zap.Logger
-	tunnels *tunnels
+	tunnels *proxy.Tunnels
 
 	timeoutBody   string
 	queueFullBody string
@@ -107,7 +91,7 @@ func newFastProxy(cfg Config, target string, b *Breaker, rec *Recorder, log *zap
 		rec:     rec,
 		timeout: cfg.RevisionTimeout,
 		log:     log,
-		tunnels: newTunnels(),
+		tunnels: proxy.NewTunnels(),
 		client: &fasthttp.HostClient{
 			Addr: target,
 			DialTimeout: func(addr string, timeout time.Duration) (net.Conn, error) {
@@ -117,7 +101,7 @@ func newFastProxy(cfg Config, target string, b *Breaker, rec *Recorder, log *zap
 			MaxConnWaitTimeout:        connWait,
 			MaxIdleConnDuration:       upstreamIdleTimeout,
 			MaxIdemponentCallAttempts: 2,
-			RetryIfErr:                retryStaleConn,
+			RetryIfErr:                proxy.RetryStaleConn,
 			ReadBufferSize:            readBufferSize,
 			WriteBufferSize:           writeBufferSize,
 			MaxResponseBodySize:       bufferedBodyLimit,
@@ -130,19 +114,6 @@ func newFastProxy(cfg Config, target string, b *Breaker, rec *Recorder, log *zap
 		queueFullBody: fmt.Sprintf("queue-proxy: pending request queue full (containerConcurrency=%d, queue depth=%d)",
 			b.Capacity(), b.QueueDepth()),
 	}
-}
-
-// retryStaleConn retries an idempotent request once when the connection
-// it went out on was closed by the user container before any response
-// byte: a pooled connection the container had just timed out. It never
-// retries timeouts. fasthttp itself never retries requests with a body.
-func retryStaleConn(req *fasthttp.Request, attempts int, err error) (resetTimeout, retry bool) {
-	if attempts > 1 || isTimeout(err) {
-		return false, false
-	}
-	idempotent := req.Header.IsGet() || req.Header.IsHead() || req.Header.IsOptions()
-	return false, idempotent && (errors.Is(err, io.EOF) || errors.Is(err, fasthttp.ErrConnectionClosed) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE))
 }
 
 // newFastServer is the fasthttp server of the serving port.
@@ -162,14 +133,8 @@ func newFastServer(handler fasthttp.RequestHandler, cfg Config, log *zap.Logger)
 		StreamRequestBody:            true, // bodies are forwarded as they arrive
 		DisablePreParseMultipartForm: true, // and multipart ones too
 		CloseOnShutdown:              true, // "Connection: close" once draining has begun
-		Logger:                       printfLogger{log},
+		Logger:                       proxy.Logger{Log: log},
 	}
-}
-
-type printfLogger struct{ log *zap.Logger }
-
-func (l printfLogger) Printf(format string, args ...any) {
-	l.log.Warn(fmt.Sprintf(format, args...), zap.String("source", "fasthttp"))
 }
 
 // serve is the fasthttp request handler of the serving port.
@@ -223,23 +188,27 @@ func (p *fastProxy) serve(ctx *fasthttp.RequestCtx) {
 		p.rec.Finish(tag, started, fasthttp.StatusBadGateway)
 		return
 	}
-	copyResponseHeader(&ctx.Response.Header, &up.Header)
-	body := up.BodyStream()
-	if cl := up.Header.ContentLength(); body == nil || (cl >= 0 && cl <= bufferedBodyLimit) {
-		// Read whole already (or no body): answer from memory.
-		if body != nil {
-			ctx.Response.SetBody(up.Body()) // Body drains the stream and frees the connection
-		}
+	if proxy.CopyResponse(ctx, up, bufferedBodyLimit) {
 		fasthttp.ReleaseResponse(up)
 		p.breaker.Release()
 		p.rec.Finish(tag, started, status)
 		return
 	}
-	r := relayPool.Get().(*bodyRelay)
-	*r = bodyRelay{p: p, up: up, src: body, tag: tag, started: started, status: status}
-	// fasthttp writes a chunked response one flushed chunk per Read, so
-	// server-sent events reach the client as the container sends them.
-	ctx.Response.SetBodyStream(r, up.Header.ContentLength())
+	proxy.StreamBody(ctx, up, func(timedOut bool) {
+		p.breaker.Release()
+		if timedOut {
+			p.rec.TimedOut()
+		}
+		p.rec.Finish(tag, started, status)
+	})
+}
+
+// prepareRequest turns the client's request into the one sent to the user
+// container, in place: hop-by-hop headers removed, the client's address
+// appended to X-Forwarded-For, the Host header kept as the client sent it.
+func (p *fastProxy) prepareRequest(ctx *fasthttp.RequestCtx) {
+	proxy.PrepareRequest(&ctx.Request, p.target)
+	proxy.AppendForwardedFor(&ctx.Request.Header, ctx.RemoteAddr())
 }
 
 // rejected answers a request the breaker turned away.
@@ -275,7 +244,7 @@ func (p *fastProxy) upstreamFailed(ctx *fasthttp.RequestCtx, err error, deadline
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		msg = fmt.Sprintf("queue-proxy: the user container sent a response of unknown length (neither Content-Length "+
 			"nor chunked) longer than %d KiB; send a Content-Length or use chunked encoding", bufferedBodyLimit>>10)
-	case isTimeout(err):
+	case proxy.IsTimeout(err):
 		msg = "queue-proxy: timed out connecting to the user container at " + p.target
 	}
 	answer(ctx, fasthttp.StatusBadGateway, msg)
@@ -291,60 +260,4 @@ func answer(ctx *fasthttp.RequestCtx, status int, msg string) {
 	if cl := ctx.Request.Header.ContentLength(); cl > 0 || cl == -1 {
 		ctx.SetConnectionClose()
 	}
-}
-
-func isTimeout(err error) bool {
-	if errors.Is(err, fasthttp.ErrTimeout) || errors.Is(err, fasthttp.ErrDialTimeout) ||
-		errors.Is(err, os.ErrDeadlineExceeded) {
-		return true
-	}
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
-}
-
-// bodyRelay streams the user container's response body to the client and,
-// when fasthttp closes it after the last byte (or a failure), frees the
-// upstream connection, the concurrency slot, and records the request.
-type bodyRelay struct {
-	p        *fastProxy
-	up       *fasthttp.Response
-	src      io.Reader
-	tag      *TagCounters
-	started  time.Duration
-	status   int
-	eof      bool
-	timedOut bool
-}
-
-var relayPool = sync.Pool{New: func() any { return new(bodyRelay) }}
-
-func (r *bodyRelay) Read(b []byte) (int, error) {
-	n, err := r.src.Read(b)
-	switch {
-	case err == io.EOF:
-		r.eof = true
-	case err != nil && isTimeout(err):
-		r.timedOut = true
-	}
-	return n, err
-}
-
-// CloseWithError implements fasthttp.ReadCloserWithError.
-func (r *bodyRelay) CloseWithError(werr error) error {
-	if werr != nil || !r.eof {
-		// The body was not read to its end: the connection cannot be
-		// reused.
-		r.up.SetConnectionClose()
-	}
-	err := r.up.CloseBodyStream()
-	fasthttp.ReleaseResponse(r.up)
-	p := r.p
-	p.breaker.Release()
-	if r.timedOut {
-		p.rec.TimedOut()
-	}
-	p.rec.Finish(r.tag, r.started, r.status)
-	*r = bodyRelay{}
-	relayPool.Put(r)
-	return err
 }

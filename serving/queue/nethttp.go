@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/rampdev/ramp/serving/proxy"
 )
 
 // statusClientClosed records a request whose client went away before it
@@ -32,7 +34,7 @@ func (s *Server) Handler() http.Handler {
 		},
 		Transport:     s.netTransport(),
 		FlushInterval: -1, // stream responses as they come
-		BufferPool:    bufferPool{},
+		BufferPool:    proxy.BufferPool{},
 		ErrorLog:      zap.NewStdLog(s.log),
 		ErrorHandler:  s.proxyError,
 	}
@@ -122,19 +124,6 @@ func (s *Server) netTransport() *http.Transport {
 		t.IdleConnTimeout = 90 * time.Second // HTTP/2 pings and GOAWAY make reuse safe
 	}
 	return t
-}
-
-// bufferPool lends the ReverseProxy the copy buffers of the tunnels
-// (otherwise it allocates 32 KiB per request).
-type bufferPool struct{}
-
-func (bufferPool) Get() []byte { return *copyBufPool.Get().(*[]byte) }
-
-func (bufferPool) Put(b []byte) {
-	if cap(b) == copyBufSize {
-		b = b[:copyBufSize]
-		copyBufPool.Put(&b)
-	}
 }
 
 // statusWriter remembers the status code sent.

@@ -15,6 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
+
+	"github.com/rampdev/ramp/serving/proxy"
 )
 
 // probeInterval is how often the user container is probed in the
@@ -174,7 +176,7 @@ func (s *Server) Run(ctx context.Context, drainDelay time.Duration) error {
 		return err
 	}
 	stdlog := zap.NewStdLog(s.log)
-	sniff := newSniffListener(s.lnServing, clientIdleTimeout)
+	sniff := proxy.NewSniffListener(s.lnServing, clientIdleTimeout)
 	fast := newFastServer(s.fast.serve, s.cfg, s.log)
 	h2c := &http.Server{Handler: s.Handler(), IdleTimeout: clientIdleTimeout, ErrorLog: stdlog,
 		ReadHeaderTimeout: 30 * time.Second, Protocols: new(http.Protocols)}
@@ -221,14 +223,7 @@ func (s *Server) Run(ctx context.Context, drainDelay time.Duration) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { fastErr = fast.ShutdownWithContext(sctx) })
 	wg.Go(func() { h2cErr = h2c.Shutdown(sctx) })
-	tunnelsDone := make(chan struct{})
-	go func() { s.fast.tunnels.wait(); close(tunnelsDone) }()
-	select {
-	case <-tunnelsDone:
-	case <-sctx.Done():
-		s.fast.tunnels.closeAll(s.log)
-		<-tunnelsDone
-	}
+	s.fast.tunnels.Drain(sctx, s.log)
 	wg.Wait()
 	// Release the user container's preStop hook, then let its answer go out.
 	close(s.drained)

@@ -1,4 +1,4 @@
-package queue
+package proxy
 
 import (
 	"bytes"
@@ -22,8 +22,10 @@ var hopHeaders = []string{
 	"Upgrade",
 }
 
-// isHopHeader tells whether key (any case) is one of hopHeaders.
-func isHopHeader(key []byte) bool {
+var http11 = []byte("HTTP/1.1")
+
+// IsHopHeader tells whether key (any case) is a hop-by-hop header.
+func IsHopHeader(key []byte) bool {
 	if len(key) < 2 {
 		return false
 	}
@@ -56,7 +58,7 @@ func rawHasHopHeader(raw []byte) bool {
 		}
 		switch line[0] | 0x20 {
 		case 'c', 'k', 'p', 't', 'u':
-			if i := bytes.IndexByte(line, ':'); i > 0 && isHopHeader(bytes.TrimRight(line[:i], " \t")) {
+			if i := bytes.IndexByte(line, ':'); i > 0 && IsHopHeader(bytes.TrimRight(line[:i], " \t")) {
 				return true
 			}
 		}
@@ -64,39 +66,61 @@ func rawHasHopHeader(raw []byte) bool {
 	return false
 }
 
-// prepareRequest turns the client's request into the one sent to the user
-// container, in place: hop-by-hop headers removed, the client's address
-// appended to X-Forwarded-For, the Host header kept as the client sent it.
-func (p *fastProxy) prepareRequest(ctx *fasthttp.RequestCtx) {
-	h := &ctx.Request.Header
+// PrepareRequest turns a request received by a fasthttp server into the
+// one to send upstream, in place: hop-by-hop headers removed, HTTP/1.1
+// (so that the upstream answers with keep-alive framing), the Host header
+// sent as the client sent it. A request without a Host header gets
+// defaultHost, when not empty. Forwarding headers are the caller's (see
+// AppendForwardedFor and SetForwarded).
+func PrepareRequest(req *fasthttp.Request, defaultHost string) {
+	h := &req.Header
 	if rawHasHopHeader(h.RawHeaders()) || h.ConnectionClose() {
 		stripRequestHopHeaders(h)
 	}
 	if !h.IsHTTP11() {
-		h.SetProtocolBytes(http11) // so the container answers with keep-alive framing
+		h.SetProtocolBytes(http11)
 	}
-	if len(h.Host()) == 0 {
-		h.Set(fasthttp.HeaderHost, p.target)
+	if defaultHost != "" && len(h.Host()) == 0 {
+		h.Set(fasthttp.HeaderHost, defaultHost)
 	}
-	appendForwardedFor(h, ctx.RemoteAddr())
 	// Send the Host header as is; fasthttp would otherwise put in the
 	// (lower-cased) host it parsed from it.
-	ctx.Request.UseHostHeader = true
+	req.UseHostHeader = true
 }
 
 // scratchPool holds buffers for building header values (fasthttp's setters
 // make a stack buffer escape).
 var scratchPool = sync.Pool{New: func() any { b := make([]byte, 0, 128); return &b }}
 
-// appendForwardedFor appends the client's IP to X-Forwarded-For.
-func appendForwardedFor(h *fasthttp.RequestHeader, addr net.Addr) {
+// AppendForwardedFor appends the client's IP (of addr, a *net.TCPAddr) to
+// X-Forwarded-For, keeping the values already there.
+func AppendForwardedFor(h *fasthttp.RequestHeader, addr net.Addr) {
+	setForwardedFor(h, addr, true)
+}
+
+// SetForwarded sets the forwarding headers the way net/http's
+// httputil.ProxyRequest.SetXForwarded does behind a Rewrite function, for a
+// proxy at the edge that does not trust its clients' forwarding headers:
+// Forwarded is removed, X-Forwarded-For becomes the client's IP alone,
+// X-Forwarded-Host the Host header and X-Forwarded-Proto "http".
+func SetForwarded(h *fasthttp.RequestHeader, addr net.Addr) {
+	h.Del("Forwarded")
+	setForwardedFor(h, addr, false)
+	h.SetBytesV("X-Forwarded-Host", h.Host())
+	h.Set("X-Forwarded-Proto", "http")
+}
+
+func setForwardedFor(h *fasthttp.RequestHeader, addr net.Addr, keepPrior bool) {
 	ta, ok := addr.(*net.TCPAddr)
 	if !ok {
+		if !keepPrior {
+			h.Del(fasthttp.HeaderXForwardedFor)
+		}
 		return
 	}
 	bp := scratchPool.Get().(*[]byte)
 	b := (*bp)[:0]
-	if prior := h.Peek(fasthttp.HeaderXForwardedFor); len(prior) > 0 {
+	if prior := h.Peek(fasthttp.HeaderXForwardedFor); keepPrior && len(prior) > 0 {
 		b = append(b, prior...)
 		b = append(b, ", "...)
 	}
@@ -143,18 +167,18 @@ func stripResponseHopHeaders(h *fasthttp.ResponseHeader) {
 	}
 }
 
-// copyResponseHeader copies the user container's response header to the
-// client's response, less its hop-by-hop headers. The Date header is
-// replaced by the queue-proxy's (same clock, cached per second).
-func copyResponseHeader(dst, src *fasthttp.ResponseHeader) {
+// CopyResponseHeader copies an upstream response header to the client's
+// response, less its hop-by-hop headers. The Date header is replaced by
+// the server's (same clock, cached per second).
+func CopyResponseHeader(dst, src *fasthttp.ResponseHeader) {
 	hop := src.ConnectionClose()
 	if !hop {
 		src.VisitAll(func(k, _ []byte) {
-			hop = hop || isHopHeader(k)
+			hop = hop || IsHopHeader(k)
 		})
 	}
 	src.CopyTo(dst)
-	dst.SetNoDefaultContentType(true) // no Content-Type invented if the container sent none
+	dst.SetNoDefaultContentType(true) // no Content-Type invented if the upstream sent none
 	if !bytes.Equal(dst.Protocol(), http11) {
 		dst.SetProtocol(http11)
 	}

@@ -1,4 +1,4 @@
-package queue
+package proxy
 
 import (
 	"bytes"
@@ -11,12 +11,15 @@ import (
 // h2cPreface starts every HTTP/2 connection with prior knowledge.
 var h2cPreface = []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
 
-// sniffListener splits the serving port's connections by protocol. Each
-// accepted connection's first bytes are read (in a goroutine of its own,
-// so a silent client holds up nobody): a connection starting with the
-// HTTP/2 preface comes out of H2C(), any other out of Accept. The bytes
-// read are replayed to whoever reads the connection next.
-type sniffListener struct {
+// SniffListener splits a listener's connections by protocol, so that a
+// fasthttp server (HTTP/1.x) and a net/http server (HTTP/2 with prior
+// knowledge, h2c) can share a port. Each accepted connection's first bytes
+// are read (in a goroutine of its own, so a silent client holds up
+// nobody): a connection starting with the HTTP/2 preface comes out of
+// H2C(), any other out of Accept. The bytes read are replayed to whoever
+// reads the connection next. A connection whose first bytes do not arrive
+// within the timeout is closed.
+type SniffListener struct {
 	inner   net.Listener
 	timeout time.Duration // for the first bytes to arrive
 	http1   chan net.Conn
@@ -27,8 +30,10 @@ type sniffListener struct {
 	err     error // why the accept loop stopped
 }
 
-func newSniffListener(inner net.Listener, timeout time.Duration) *sniffListener {
-	l := &sniffListener{
+// NewSniffListener starts accepting on inner; timeout (0 for none) bounds
+// the wait for a connection's first bytes.
+func NewSniffListener(inner net.Listener, timeout time.Duration) *SniffListener {
+	l := &SniffListener{
 		inner:   inner,
 		timeout: timeout,
 		http1:   make(chan net.Conn),
@@ -39,7 +44,7 @@ func newSniffListener(inner net.Listener, timeout time.Duration) *sniffListener 
 	return l
 }
 
-func (l *sniffListener) acceptLoop() {
+func (l *SniffListener) acceptLoop() {
 	var backoff time.Duration
 	for {
 		c, err := l.inner.Accept()
@@ -61,7 +66,7 @@ func (l *sniffListener) acceptLoop() {
 	}
 }
 
-func (l *sniffListener) sniff(c net.Conn) {
+func (l *SniffListener) sniff(c net.Conn) {
 	sc := &sniffedConn{Conn: c}
 	isH2C, err := sc.sniff(l.timeout)
 	if err != nil {
@@ -86,7 +91,7 @@ func (l *sniffListener) sniff(c net.Conn) {
 }
 
 // Accept returns the next HTTP/1.x connection.
-func (l *sniffListener) Accept() (net.Conn, error) {
+func (l *SniffListener) Accept() (net.Conn, error) {
 	select {
 	case c := <-l.http1:
 		return c, nil
@@ -95,8 +100,8 @@ func (l *sniffListener) Accept() (net.Conn, error) {
 	}
 }
 
-// Close stops accepting on both sides.
-func (l *sniffListener) Close() error {
+// Close stops accepting on both sides and closes the inner listener.
+func (l *SniffListener) Close() error {
 	var err error
 	l.once.Do(func() {
 		close(l.done)
@@ -105,12 +110,12 @@ func (l *sniffListener) Close() error {
 	return err
 }
 
-// Addr is the serving port's address.
-func (l *sniffListener) Addr() net.Addr { return l.inner.Addr() }
+// Addr is the address of the inner listener.
+func (l *SniffListener) Addr() net.Addr { return l.inner.Addr() }
 
 // H2C is the listener of the connections that start with the HTTP/2
 // preface.
-func (l *sniffListener) H2C() net.Listener { return l.h2c }
+func (l *SniffListener) H2C() net.Listener { return l.h2c }
 
 // chanListener is a net.Listener fed by a channel.
 type chanListener struct {
