@@ -1,0 +1,259 @@
+package autoscaler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/rampdev/ramp/serving/queue/stats"
+)
+
+// Scraper defaults.
+const (
+	DefaultStatsPort     = 8022
+	DefaultScrapeWorkers = 64
+	DefaultScrapeTimeout = 800 * time.Millisecond
+	// maxStatsBytes bounds a /stats body.
+	maxStatsBytes = 1 << 20
+)
+
+// Pod is a ready pod whose queue-proxy is scraped.
+type Pod struct {
+	// Revision is the revision the pod serves.
+	Revision RevisionKey
+	// Name is the pod's name, its identity in the Aggregator.
+	Name string
+	// IP is the pod's IP address.
+	IP string
+	// Port is the queue-proxy's admin port (DefaultStatsPort when 0).
+	Port int
+}
+
+// Pods lists the pods to scrape; the controller backs it with
+// EndpointSlices.
+type Pods interface {
+	// ReadyPods returns the pods that are ready to serve.
+	ReadyPods(ctx context.Context) ([]Pod, error)
+}
+
+// ScraperConfig configures a Scraper. Zero fields take defaults.
+type ScraperConfig struct {
+	// Workers bounds the concurrent scrapes (default 64).
+	Workers int
+	// Timeout bounds one scrape (default 800 ms).
+	Timeout time.Duration
+	// TickTimeout bounds a whole tick (default 1 s, the tick interval), so
+	// that hanging pods cannot make ticks overrun: pods not scraped in time
+	// count as failed, and lose nothing (counters are cumulative).
+	TickTimeout time.Duration
+	// Client does the requests (default: a keep-alive client sized for
+	// many pods).
+	Client *http.Client
+	// Logger logs scrape failures at debug level (default: none).
+	Logger *zap.Logger
+}
+
+// Scraper scrapes the queue-proxies' /stats every tick and feeds the
+// reports to an Aggregator and, optionally, a Store.
+type Scraper struct {
+	pods   Pods
+	agg    *Aggregator
+	store  *Store
+	cfg    ScraperConfig
+	mu     sync.Mutex
+	errors map[string]uint64 // by Pod.key
+}
+
+// TickResult counts the outcome of one tick.
+type TickResult struct {
+	// Scraped and Failed count the pods scraped and the scrapes that failed.
+	Scraped, Failed int
+}
+
+// NewScraper returns a Scraper of pods feeding agg and store (which may
+// be nil).
+func NewScraper(pods Pods, agg *Aggregator, store *Store, cfg ScraperConfig) *Scraper {
+	if cfg.Workers <= 0 {
+		cfg.Workers = DefaultScrapeWorkers
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultScrapeTimeout
+	}
+	if cfg.TickTimeout <= 0 {
+		cfg.TickTimeout = time.Second
+	}
+	if cfg.Client == nil {
+		cfg.Client = &http.Client{Transport: &http.Transport{
+			DialContext:         (&net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConnsPerHost: 2,
+			IdleConnTimeout:     30 * time.Second,
+			DisableCompression:  true,
+		}}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	return &Scraper{pods: pods, agg: agg, store: store, cfg: cfg, errors: map[string]uint64{}}
+}
+
+// Run calls Tick for every time received from ticks (e.g. a
+// time.Ticker's channel, or a test's) until ctx is done, then pruning the
+// Aggregator and Store. Errors are logged, never fatal.
+func (s *Scraper) Run(ctx context.Context, ticks <-chan time.Time) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-ticks:
+			if _, err := s.Tick(ctx, now); err != nil {
+				s.cfg.Logger.Warn("autoscaler scrape tick failed", zap.Error(err))
+			}
+			s.agg.Prune(now)
+			if s.store != nil {
+				s.store.Prune(now)
+			}
+		}
+	}
+}
+
+// Tick scrapes every ready pod once, concurrently on at most Workers
+// goroutines, and records the reports at now. A failed scrape only
+// increments the pod's error count.
+func (s *Scraper) Tick(ctx context.Context, now time.Time) (TickResult, error) {
+	pods, err := s.pods.ReadyPods(ctx)
+	if err != nil {
+		return TickResult{}, fmt.Errorf("listing ready pods: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.TickTimeout)
+	defer cancel()
+	var (
+		res TickResult
+		mu  sync.Mutex
+		wg  sync.WaitGroup
+	)
+	jobs := make(chan Pod)
+	for range min(s.cfg.Workers, len(pods)) {
+		wg.Go(func() {
+			for p := range jobs {
+				err := s.scrape(ctx, now, p)
+				mu.Lock()
+				if err != nil {
+					res.Failed++
+				} else {
+					res.Scraped++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for _, p := range pods {
+		jobs <- p
+	}
+	close(jobs)
+	wg.Wait()
+	s.forgetErrors(pods)
+	return res, nil
+}
+
+func (s *Scraper) scrape(ctx context.Context, now time.Time, p Pod) error {
+	st, err := s.fetch(ctx, p)
+	if err != nil {
+		s.mu.Lock()
+		s.errors[p.key()]++
+		s.mu.Unlock()
+		s.cfg.Logger.Debug("scraping queue-proxy stats failed",
+			zap.String("pod", p.Name), zap.String("ip", p.IP), zap.Error(err))
+		return err
+	}
+	d := s.agg.Record(now, p.Revision, p.Name, st)
+	if s.store != nil {
+		s.store.Record(now, p.Revision, d)
+	}
+	return nil
+}
+
+func (s *Scraper) fetch(ctx context.Context, p Pod) (*stats.Stats, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	port := p.Port
+	if port == 0 {
+		port = DefaultStatsPort
+	}
+	url := "http://" + net.JoinHostPort(p.IP, strconv.Itoa(port)) + "/stats"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, http.NoBody)
+	if err != nil {
+		return nil, fmt.Errorf("scraping %s: %w", url, err)
+	}
+	resp, err := s.cfg.Client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("scraping %s: %w", url, err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusOK {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxStatsBytes))
+		return nil, fmt.Errorf("scraping %s: %w", url, &StatusError{Code: resp.StatusCode})
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxStatsBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("scraping %s: %w", url, err)
+	}
+	if len(body) > maxStatsBytes {
+		return nil, fmt.Errorf("scraping %s: %w", url, errTooLarge)
+	}
+	st, err := stats.Parse(body)
+	if err != nil {
+		return nil, fmt.Errorf("scraping %s: %w", url, err)
+	}
+	return st, nil
+}
+
+var errTooLarge = errors.New("stats body larger than 1 MiB")
+
+// StatusError is a /stats answer other than 200 OK.
+type StatusError struct {
+	// Code is the HTTP status code.
+	Code int
+}
+
+func (e *StatusError) Error() string {
+	return "unexpected status " + strconv.Itoa(e.Code)
+}
+
+// Errors returns the number of failed scrapes of each pod still ready,
+// by "namespace/name".
+func (s *Scraper) Errors() map[string]uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.errors)
+}
+
+func (p Pod) key() string {
+	return p.Revision.Namespace + "/" + p.Name
+}
+
+// forgetErrors drops the error counts of pods no longer listed.
+func (s *Scraper) forgetErrors(pods []Pod) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.errors) == 0 {
+		return
+	}
+	live := make(map[string]struct{}, len(pods))
+	for _, p := range pods {
+		live[p.key()] = struct{}{}
+	}
+	for name := range s.errors {
+		if _, ok := live[name]; !ok {
+			delete(s.errors, name)
+		}
+	}
+}

@@ -1,0 +1,228 @@
+package autoscaler
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/rampdev/ramp/serving/queue/stats"
+)
+
+// AllTags is the tag that, passed to Telemetry.Window, selects all of a
+// revision's traffic; any other value (including "" for untagged traffic
+// and stats.OtherTag) selects the requests with that route tag.
+const AllTags = "*"
+
+// DefaultRetention is how much history a Store keeps by default.
+const DefaultRetention = 15 * time.Minute
+
+// Summary is what a revision (or one of its tags) did during a window.
+type Summary struct {
+	// Requests is the number of requests answered, Errors5xx how many of
+	// them with a 5xx status.
+	Requests, Errors5xx int64
+	// Latency is the latency histogram of those requests; take quantiles
+	// with Latency.Quantile.
+	Latency stats.Histogram
+	// Pods is the largest number of pods that reported in one second of
+	// the window (AllTags only).
+	Pods int
+}
+
+// Telemetry is the read side of the request telemetry, for canary
+// analysis.
+type Telemetry interface {
+	// Window summarizes the seconds in [from, to) of a revision's traffic
+	// with route tag tag (AllTags for all of it).
+	Window(ctx context.Context, namespace, revision, tag string, from, to time.Time) (Summary, error)
+}
+
+// Store keeps per-second request telemetry for every revision and tag in
+// a fixed ring of Retention seconds (900 by default) and implements
+// Telemetry. Feed it the deltas Aggregator.Record returns.
+//
+// Memory: a series (one revision, or one of its tags; at most
+// stats.MaxTags+1 per revision plus the total) holds Retention slots of
+// about 64 bytes plus the non-zero range of that second's latency
+// histogram at 4 bytes a bucket. At 1 s resolution over 15 minutes that is
+// 58 KB per series with no traffic, about 130 KB with latencies spread
+// over 20 buckets, and at most 750 KB (all 193 buckets every second); a
+// revision with untagged traffic and one tag (three series: total, "",
+// the tag) typically needs about 400 KB.
+type Store struct {
+	size int64
+
+	mu     sync.RWMutex
+	series map[seriesKey]*series
+	tags   map[RevisionKey]int // series per revision besides AllTags
+}
+
+type seriesKey struct {
+	rev RevisionKey
+	tag string
+}
+
+type slot struct {
+	sec       int64
+	requests  uint64
+	errors5xx uint64
+	pods      int32
+	latOffset int32
+	latCounts []uint32 // buckets latOffset.. of this second
+	latSum    uint64
+}
+
+type series struct {
+	slots []slot
+	last  int64
+}
+
+// NewStore returns a Store keeping retention (DefaultRetention when 0) of
+// history at 1 s resolution.
+func NewStore(retention time.Duration) *Store {
+	if retention <= 0 {
+		retention = DefaultRetention
+	}
+	return &Store{size: int64(math.Ceil(retention.Seconds())), series: map[seriesKey]*series{},
+		tags: map[RevisionKey]int{}}
+}
+
+// Record adds delta, one pod's difference between two reports, to the
+// second of now.
+func (s *Store) Record(now time.Time, rev RevisionKey, delta *stats.Stats) {
+	if delta == nil {
+		return
+	}
+	sec := now.Unix()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sl := s.slot(seriesKey{rev, AllTags}, sec); sl != nil {
+		sl.pods++
+		sl.add(delta.RequestCount, delta.ByClass[stats.Class5xx], delta.Latency)
+	}
+	for tag, ts := range delta.ByTag {
+		if ts.Requests == 0 && ts.Errors5xx == 0 {
+			continue
+		}
+		k := seriesKey{rev, tag}
+		if s.series[k] == nil && s.tags[rev] >= stats.MaxTags {
+			k.tag = stats.OtherTag // more tags than a queue-proxy reports
+		}
+		if sl := s.slot(k, sec); sl != nil {
+			sl.add(ts.Requests, ts.Errors5xx, ts.Latency)
+		}
+	}
+}
+
+func (s *Store) slot(k seriesKey, sec int64) *slot {
+	se := s.series[k]
+	if se == nil {
+		se = &series{slots: make([]slot, s.size)}
+		s.series[k] = se
+		if k.tag != AllTags {
+			s.tags[k.rev]++
+		}
+	}
+	se.last = max(se.last, sec)
+	sl := &se.slots[sec%s.size]
+	if sl.sec > sec {
+		return nil // older than the retention
+	}
+	if sl.sec != sec {
+		*sl = slot{sec: sec, latCounts: sl.latCounts[:0]}
+	}
+	return sl
+}
+
+func (sl *slot) add(requests, errors5xx uint64, h stats.Histogram) {
+	sl.requests += requests
+	sl.errors5xx += errors5xx
+	sl.latSum += h.SumMicros
+	first, last := -1, -1
+	for i, c := range h.Counts {
+		if c != 0 {
+			if first < 0 {
+				first = i
+			}
+			last = i
+		}
+	}
+	if first < 0 {
+		return
+	}
+	if len(sl.latCounts) == 0 {
+		sl.latOffset = int32(first)
+		if n := last - first + 1; cap(sl.latCounts) >= n {
+			sl.latCounts = sl.latCounts[:n]
+			clear(sl.latCounts)
+		}
+	}
+	lo, hi := min(int(sl.latOffset), first), max(int(sl.latOffset)+len(sl.latCounts)-1, last)
+	if lo != int(sl.latOffset) || hi-lo+1 != len(sl.latCounts) {
+		grown := make([]uint32, hi-lo+1)
+		copy(grown[int(sl.latOffset)-lo:], sl.latCounts)
+		sl.latCounts, sl.latOffset = grown, int32(lo)
+	}
+	for i := first; i <= last; i++ {
+		sl.latCounts[i-lo] += uint32(min(h.Counts[i], math.MaxUint32))
+	}
+}
+
+// Window implements Telemetry: it sums the seconds that overlap
+// [from, to). Seconds older than the retention are
+// gone; a window reaching before them summarizes what is left.
+func (s *Store) Window(ctx context.Context, namespace, revision, tag string, from, to time.Time) (Summary, error) {
+	if err := ctx.Err(); err != nil {
+		return Summary{}, fmt.Errorf("telemetry window: %w", err)
+	}
+	if to.Before(from) {
+		return Summary{}, fmt.Errorf("telemetry window: to %s before from %s", to, from)
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var sum Summary
+	se := s.series[seriesKey{RevisionKey{namespace, revision}, tag}]
+	if se == nil {
+		return sum, nil
+	}
+	start, end := max(from.Unix(), se.last-s.size+1), min(to.Unix()-1, se.last)
+	if !to.Equal(time.Unix(to.Unix(), 0)) {
+		end = min(to.Unix(), se.last) // to inside a second: include it
+	}
+	for sec := start; sec <= end; sec++ {
+		sl := &se.slots[sec%s.size]
+		if sl.sec != sec {
+			continue
+		}
+		sum.Requests += int64(sl.requests)
+		sum.Errors5xx += int64(sl.errors5xx)
+		sum.Pods = max(sum.Pods, int(sl.pods))
+		if len(sl.latCounts) > 0 && sum.Latency.Counts == nil {
+			sum.Latency.Counts = make([]uint64, stats.NumBuckets)
+		}
+		for i, c := range sl.latCounts {
+			sum.Latency.Counts[int(sl.latOffset)+i] += uint64(c)
+		}
+		sum.Latency.SumMicros += sl.latSum
+	}
+	return sum, nil
+}
+
+// Prune drops the series of revisions and tags without data for the
+// whole retention.
+func (s *Store) Prune(now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, se := range s.series {
+		if now.Unix()-se.last >= s.size {
+			delete(s.series, k)
+			if k.tag != AllTags {
+				if s.tags[k.rev]--; s.tags[k.rev] <= 0 {
+					delete(s.tags, k.rev)
+				}
+			}
+		}
+	}
+}
