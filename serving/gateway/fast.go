@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"time"
 
@@ -297,9 +298,25 @@ func fastErrorHandler(ctx *fasthttp.RequestCtx, err error) {
 	switch {
 	case errors.As(err, &small):
 		ctx.Error("431 Request Header Fields Too Large", fasthttp.StatusRequestHeaderFieldsTooLarge)
+		ctx.SetConnectionClose()
+		drainUnread(ctx.Conn())
 	case proxy.IsTimeout(err):
 		ctx.Error("408 Request Timeout", fasthttp.StatusRequestTimeout)
 	default:
 		ctx.Error("400 Bad Request", fasthttp.StatusBadRequest)
 	}
+}
+
+// drainUnread reads and discards what the client is still sending of a
+// request the server rejects before reading it whole (bounded in time and
+// bytes, as net/http does), so that the connection is not closed with unread
+// data: the kernel would answer that with a RST, which can destroy the 431
+// before the client reads it.
+func drainUnread(c net.Conn) {
+	if c == nil {
+		return
+	}
+	_ = c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	_, _ = io.CopyN(io.Discard, c, 256<<10)
+	_ = c.SetReadDeadline(time.Time{})
 }

@@ -3,7 +3,6 @@ package proxy
 import (
 	"bytes"
 	"errors"
-	"io"
 	"net"
 	"sync"
 	"time"
@@ -178,35 +177,6 @@ func (c *sniffedConn) sniff(timeout time.Duration) (isH2C bool, err error) {
 		}
 	}
 	return n == len(h2cPreface) && bytes.Equal(c.buf[:n], h2cPreface), nil
-}
-
-// Lingering close bounds: how long, and how much of what a client is still
-// sending, Close reads and discards before the final close.
-const (
-	lingerTimeout = 500 * time.Millisecond
-	lingerBytes   = 256 << 10
-)
-
-// Close closes gracefully, as net/http does: the write side first, then it
-// reads and discards what the client is still sending before the final close.
-// Closing a socket with unread data makes the kernel answer with a RST, which
-// can destroy a response already written (a 431 for an oversized request, an
-// early error) before the client reads it. The lingering happens in the
-// background so the server's worker is free at once.
-func (c *sniffedConn) Close() error {
-	tc, ok := c.Conn.(*net.TCPConn)
-	if !ok {
-		return c.Conn.Close()
-	}
-	if err := tc.CloseWrite(); err != nil {
-		return tc.Close()
-	}
-	go func() {
-		_ = tc.SetReadDeadline(time.Now().Add(lingerTimeout))
-		_, _ = io.CopyN(io.Discard, tc, lingerBytes)
-		_ = tc.Close()
-	}()
-	return nil
 }
 
 func (c *sniffedConn) Read(b []byte) (int, error) {
