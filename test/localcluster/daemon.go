@@ -96,7 +96,7 @@ func (d daemon) stop() error {
 		_ = os.Remove(d.pidFile())
 		return nil
 	}
-	if err := terminate(pid, d.binary, d.stopFor); err != nil {
+	if err := node.Terminate(pid, d.binary, d.stopFor); err != nil {
 		return fmt.Errorf("stopping %s (pid %d): %w", d.name, pid, err)
 	}
 	_ = os.Remove(d.pidFile())
@@ -114,28 +114,4 @@ func (d daemon) logTail(n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
-}
-
-// terminate stops pid (and its process group) gracefully, then forcibly.
-func terminate(pid int, binary string, grace time.Duration) error {
-	_ = syscall.Kill(-pid, syscall.SIGTERM) // the group, if it leads one
-	_ = syscall.Kill(pid, syscall.SIGTERM)
-	deadline := time.Now().Add(grace)
-	for time.Now().Before(deadline) {
-		if !node.Alive(pid, binary) {
-			return nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	_ = syscall.Kill(-pid, syscall.SIGKILL)
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-		return err
-	}
-	for i := 0; i < 100 && node.Alive(pid, binary); i++ {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if node.Alive(pid, binary) {
-		return fmt.Errorf("still running after SIGKILL")
-	}
-	return nil
 }

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -36,16 +37,8 @@ func SweepProcesses(podsDir string) (int, error) {
 			_ = os.Remove(f)
 			continue
 		}
-		_ = syscall.Kill(-pid, syscall.SIGTERM)
-		for i := 0; i < 50 && Alive(pid, fields[1]); i++ {
-			time.Sleep(100 * time.Millisecond)
-		}
-		_ = syscall.Kill(-pid, syscall.SIGKILL)
-		for i := 0; i < 50 && Alive(pid, fields[1]); i++ {
-			time.Sleep(20 * time.Millisecond)
-		}
-		if Alive(pid, fields[1]) {
-			return n, fmt.Errorf("pod process %d (%s) survives SIGKILL", pid, fields[1])
+		if err := Terminate(pid, fields[1], 5*time.Second); err != nil {
+			return n, fmt.Errorf("pod process %d (%s): %w", pid, fields[1], err)
 		}
 		_ = os.Remove(f)
 		n++
@@ -71,4 +64,30 @@ func Alive(pid int, binary string) bool {
 		return false
 	}
 	return filepath.Clean(strings.TrimSuffix(exe, " (deleted)")) == filepath.Clean(binary)
+}
+
+// Terminate stops pid (and its process group, if it leads one): SIGTERM,
+// up to grace for it to exit, then SIGKILL. It returns once the process is
+// gone, or an error if it survives SIGKILL.
+func Terminate(pid int, binary string, grace time.Duration) error {
+	_ = syscall.Kill(-pid, syscall.SIGTERM)
+	_ = syscall.Kill(pid, syscall.SIGTERM)
+	deadline := time.Now().Add(grace)
+	for time.Now().Before(deadline) {
+		if !Alive(pid, binary) {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	_ = syscall.Kill(-pid, syscall.SIGKILL)
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return err
+	}
+	for i := 0; i < 100 && Alive(pid, binary); i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if Alive(pid, binary) {
+		return errors.New("still running after SIGKILL")
+	}
+	return nil
 }
