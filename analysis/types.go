@@ -1,0 +1,159 @@
+// Package analysis judges a canary against its stable revision: providers
+// measure metrics over a window, a threshold judge turns each measurement
+// into Pass, Fail, Inconclusive or Error with a one-line explanation, and
+// Evaluate combines them.
+//
+// It is pure Go: nothing from k8s.io or sigs.k8s.io (enforced by a test),
+// and no CRD types. Time is always passed in.
+package analysis
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Phase is the outcome of one metric, or of one whole measurement.
+type Phase string
+
+// Phases, from best to worst for the purpose of combining them:
+// Fail beats Error beats Inconclusive beats Pass.
+const (
+	// Pass means every threshold held, with enough data.
+	Pass Phase = "Pass"
+	// Fail means a threshold was crossed, with enough data.
+	Fail Phase = "Fail"
+	// Inconclusive means there was not enough data to decide (no requests,
+	// or fewer than MinRequests). It is never a pass.
+	Inconclusive Phase = "Inconclusive"
+	// Error means the measurement itself failed (provider unreachable, bad
+	// query). It is never a pass either.
+	Error Phase = "Error"
+)
+
+// Builtin metric names, measured from Ramp's own queue-proxy telemetry.
+const (
+	// ErrorRate is the share of requests answered with a 5xx status, as a
+	// fraction (0.01 = 1%).
+	ErrorRate = "errorRate"
+	// LatencyP50, LatencyP90 and LatencyP99 are latency quantiles, in
+	// seconds.
+	LatencyP50 = "latencyP50"
+	LatencyP90 = "latencyP90"
+	LatencyP99 = "latencyP99"
+	// RequestRate is requests per second.
+	RequestRate = "requestRate"
+)
+
+// Builtins lists every builtin metric name.
+var Builtins = []string{ErrorRate, LatencyP50, LatencyP90, LatencyP99, RequestRate}
+
+// Sentinel errors.
+var (
+	// ErrNoData means the provider has no data at all for a target.
+	ErrNoData = errors.New("no data")
+	// ErrUnknownMetric means a metric names neither a builtin nor a query.
+	ErrUnknownMetric = errors.New("unknown metric")
+)
+
+// Target names the traffic being measured: one revision, optionally only
+// the requests that reached it through one route tag ("" means all).
+type Target struct {
+	Namespace string
+	Revision  string
+	Tag       string
+}
+
+// Thresholds bound a metric. Nil fields are not checked. Units are the
+// metric's: fractions for rates of errors, seconds for latencies,
+// requests per second for request rates.
+type Thresholds struct {
+	// Max and Min are absolute limits on the canary's value.
+	Max, Min *float64
+	// MaxIncrease limits canary - stable.
+	MaxIncrease *float64
+	// MaxRatio limits canary / stable (checked only when stable > 0).
+	MaxRatio *float64
+}
+
+// Metric is one thing to measure and judge.
+type Metric struct {
+	// Name identifies the metric in results ("error-rate").
+	Name string
+	// Builtin is one of Builtins; exactly one of Builtin and Query is set.
+	Builtin string
+	// Query is a provider query (for Prometheus, a PromQL template; see
+	// the Prometheus provider for its variables).
+	Query string
+	// Provider names the provider: "" or "builtin" for Builtin metrics,
+	// "prometheus" for Query metrics.
+	Provider string
+	Thresholds
+}
+
+// Value is one side (canary or stable) of a measurement.
+type Value struct {
+	// Value is the measured value, meaningful only when Valid.
+	Value float64
+	// Requests is the number of requests behind Value, when the provider
+	// knows it (-1 when it does not).
+	Requests int64
+	// Valid is false when there was no data.
+	Valid bool
+}
+
+// Measurement is a metric measured for the canary and the stable over the
+// same window.
+type Measurement struct {
+	Canary, Stable Value
+}
+
+// Query asks a provider for one metric over [Now-Window, Now).
+type Query struct {
+	Metric Metric
+	Canary Target
+	// Stable may be zero (no stable revision, e.g. the first rollout);
+	// relative thresholds are then Inconclusive.
+	Stable Target
+	Window time.Duration
+	Now    time.Time
+}
+
+// Provider measures metrics. Implementations must be safe for concurrent
+// use.
+type Provider interface {
+	// Measure measures q. An error means Error, never Pass.
+	Measure(ctx context.Context, q Query) (Measurement, error)
+}
+
+// Result is one metric's judgement.
+type Result struct {
+	Metric  string
+	Phase   Phase
+	Canary  Value
+	Stable  Value
+	Message string // one line, for humans
+}
+
+// Spec is one measurement round.
+type Spec struct {
+	Canary, Stable Target
+	Window         time.Duration
+	// MinRequests is the number of canary requests needed in the window;
+	// fewer make the round Inconclusive.
+	MinRequests int64
+	Metrics     []Metric
+}
+
+// Report is the outcome of one measurement round.
+type Report struct {
+	// Phase combines the results: Fail if any failed, else Error if any
+	// errored, else Inconclusive if any was, else Pass. A Spec without
+	// metrics is Inconclusive.
+	Phase   Phase
+	Results []Result
+	// Message is a one-line summary; for Fail it names the failing
+	// metric, the canary and stable values and the threshold.
+	Message string
+	Time    time.Time
+}
