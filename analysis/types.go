@@ -1,10 +1,3 @@
-// Package analysis judges a canary against its stable revision: providers
-// measure metrics over a window, a threshold judge turns each measurement
-// into Pass, Fail, Inconclusive or Error with a one-line explanation, and
-// Evaluate combines them.
-//
-// It is pure Go: nothing from k8s.io or sigs.k8s.io (enforced by a test),
-// and no CRD types. Time is always passed in.
 package analysis
 
 import (
@@ -54,6 +47,19 @@ var (
 	ErrNoData = errors.New("no data")
 	// ErrUnknownMetric means a metric names neither a builtin nor a query.
 	ErrUnknownMetric = errors.New("unknown metric")
+	// ErrUnknownProvider means a metric names a provider that is not
+	// configured (Providers.For).
+	ErrUnknownProvider = errors.New("unknown provider")
+)
+
+// Provider names, the keys of Providers.
+const (
+	// BuiltinProvider measures Builtin metrics from Ramp's own telemetry
+	// (see Builtin); a Metric with an empty Provider and a Builtin uses it.
+	BuiltinProvider = "builtin"
+	// PrometheusProvider runs Query metrics as PromQL templates (see
+	// Prometheus).
+	PrometheusProvider = "prometheus"
 )
 
 // Target names the traffic being measured: one revision, optionally only
@@ -72,7 +78,8 @@ type Thresholds struct {
 	Max, Min *float64
 	// MaxIncrease limits canary - stable.
 	MaxIncrease *float64
-	// MaxRatio limits canary / stable (checked only when stable > 0).
+	// MaxRatio limits canary / stable (checked only when stable > 0; see
+	// Judge for a stable of 0).
 	MaxRatio *float64
 }
 

@@ -1,0 +1,202 @@
+package analysis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// maxParallelMeasurements bounds how many metrics Evaluate measures at
+// once.
+const maxParallelMeasurements = 4
+
+// Providers are the configured providers, by name (BuiltinProvider,
+// PrometheusProvider, ...).
+type Providers map[string]Provider
+
+// For returns the provider of m: m.Provider, or BuiltinProvider for a
+// Builtin metric without one. A provider that is not configured is an
+// error wrapping ErrUnknownProvider, never a fallback.
+func (p Providers) For(m Metric) (Provider, error) {
+	name := providerName(m)
+	if name == "" {
+		return nil, fmt.Errorf("metric %q: a query metric needs a provider (%s): %w",
+			m.Name, PrometheusProvider, ErrUnknownProvider)
+	}
+	if pr, ok := p[name]; ok && pr != nil {
+		return pr, nil
+	}
+	known := slices.Sorted(maps.Keys(p))
+	return nil, fmt.Errorf("metric %q: %w %q (configured: %s)",
+		m.Name, ErrUnknownProvider, name, strings.Join(known, ", "))
+}
+
+func providerName(m Metric) string {
+	if m.Provider == "" && m.Builtin != "" {
+		return BuiltinProvider
+	}
+	return m.Provider
+}
+
+// Validate checks spec without measuring anything: a positive window, a
+// canary revision, and for each metric a unique non-empty name, exactly
+// one of Builtin and Query, a known builtin (else an error wrapping
+// ErrUnknownMetric), a provider that fits (builtin metrics use the builtin
+// provider, query metrics another one), a Prometheus query that renders,
+// and at least one sane threshold. It returns the first problem found.
+func Validate(spec Spec) error {
+	if spec.Window <= 0 {
+		return fmt.Errorf("analysis window must be positive, got %s", spec.Window)
+	}
+	if spec.MinRequests < 0 {
+		return fmt.Errorf("minimum requests must not be negative, got %d", spec.MinRequests)
+	}
+	if spec.Canary.Revision == "" {
+		return errors.New("analysis needs a canary revision")
+	}
+	seen := make(map[string]bool, len(spec.Metrics))
+	for i, m := range spec.Metrics {
+		if m.Name == "" {
+			return fmt.Errorf("metric %d has no name", i)
+		}
+		if seen[m.Name] {
+			return fmt.Errorf("metric %q appears twice", m.Name)
+		}
+		seen[m.Name] = true
+		if err := validateMetric(m, spec.Window); err != nil {
+			return fmt.Errorf("metric %q: %w", m.Name, err)
+		}
+	}
+	return nil
+}
+
+func validateMetric(m Metric, window time.Duration) error {
+	switch {
+	case m.Builtin != "" && m.Query != "":
+		return errors.New("set either builtin or query, not both")
+	case m.Builtin == "" && m.Query == "":
+		return fmt.Errorf("%w: set builtin (%s) or query", ErrUnknownMetric, strings.Join(Builtins, ", "))
+	case m.Builtin != "":
+		if !knownBuiltin(m.Builtin) {
+			return fmt.Errorf("%w %q (want one of %s)", ErrUnknownMetric, m.Builtin, strings.Join(Builtins, ", "))
+		}
+		if p := providerName(m); p != BuiltinProvider {
+			return fmt.Errorf("builtin %s is measured by the %s provider, not %q", m.Builtin, BuiltinProvider, p)
+		}
+	default:
+		switch m.Provider {
+		case "", BuiltinProvider:
+			return fmt.Errorf("a query needs a provider such as %s", PrometheusProvider)
+		case PrometheusProvider:
+			if _, err := renderQuery(m.Query, Target{Namespace: "ns", Revision: "rev"}, window); err != nil {
+				return err
+			}
+		}
+	}
+	t := m.Thresholds
+	if t.Max == nil && t.Min == nil && t.MaxIncrease == nil && t.MaxRatio == nil {
+		return errors.New("no threshold: set max, min, maxIncrease or maxRatio")
+	}
+	for _, th := range []struct {
+		name string
+		v    *float64
+	}{{"max", t.Max}, {"min", t.Min}, {"maxIncrease", t.MaxIncrease}, {"maxRatio", t.MaxRatio}} {
+		if th.v != nil && !finite(*th.v) {
+			return fmt.Errorf("%s is %v, want a finite number", th.name, *th.v)
+		}
+	}
+	if t.MaxRatio != nil && *t.MaxRatio <= 0 {
+		return fmt.Errorf("maxRatio must be greater than 0, got %v", *t.MaxRatio)
+	}
+	if t.Min != nil && t.Max != nil && *t.Min > *t.Max {
+		f := func(v float64) string { return FormatValue(m.Builtin, v) }
+		return fmt.Errorf("min %s is above max %s", f(*t.Min), f(*t.Max))
+	}
+	return nil
+}
+
+// Evaluate runs one measurement round at now: it validates spec (an
+// invalid spec is an Error report), measures every metric over
+// [now-spec.Window, now) with its provider (a few at a time), judges each
+// with Judge and combines the results as described on Report. A provider
+// error is an Error result; ErrNoData is Inconclusive.
+func Evaluate(ctx context.Context, providers Providers, spec Spec, now time.Time) Report {
+	rep := Report{Time: now}
+	if err := Validate(spec); err != nil {
+		rep.Phase, rep.Message = Error, "invalid analysis: "+err.Error()
+		return rep
+	}
+	rep.Results = make([]Result, len(spec.Metrics))
+	sem := make(chan struct{}, maxParallelMeasurements)
+	var wg sync.WaitGroup
+	for i, m := range spec.Metrics {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			rep.Results[i] = evaluateMetric(ctx, providers, spec, m, now)
+		})
+	}
+	wg.Wait()
+	rep.Phase, rep.Message = combine(rep.Results)
+	return rep
+}
+
+func evaluateMetric(ctx context.Context, providers Providers, spec Spec, m Metric, now time.Time) Result {
+	p, err := providers.For(m)
+	if err != nil {
+		return Result{Metric: m.Name, Phase: Error, Message: oneLine(err.Error())}
+	}
+	meas, err := p.Measure(ctx, Query{Metric: m, Canary: spec.Canary, Stable: spec.Stable, Window: spec.Window, Now: now})
+	switch {
+	case errors.Is(err, ErrNoData):
+		return Result{Metric: m.Name, Phase: Inconclusive, Message: oneLine(m.Name + ": " + err.Error())}
+	case err != nil:
+		return Result{Metric: m.Name, Phase: Error, Message: oneLine(m.Name + ": measuring: " + err.Error())}
+	}
+	return Judge(m, meas, spec.MinRequests)
+}
+
+// combine folds results into a phase, Fail > Error > Inconclusive > Pass,
+// and a message: the first deciding result's, with a count of the others
+// of the same phase, or a summary for Pass.
+func combine(results []Result) (Phase, string) {
+	if len(results) == 0 {
+		return Inconclusive, "no metrics to evaluate"
+	}
+	for _, p := range []Phase{Fail, Error, Inconclusive} {
+		var first *Result
+		n := 0
+		for i := range results {
+			if results[i].Phase == p {
+				if first == nil {
+					first = &results[i]
+				}
+				n++
+			}
+		}
+		switch {
+		case n == 1:
+			return p, first.Message
+		case n > 1:
+			return p, fmt.Sprintf("%s (%d more %s)", first.Message, n-1, pastTense[p])
+		}
+	}
+	if len(results) == 1 {
+		return Pass, results[0].Message
+	}
+	names := make([]string, len(results))
+	for i, r := range results {
+		names[i] = r.Metric
+	}
+	return Pass, fmt.Sprintf("all %d metrics passed: %s", len(results), strings.Join(names, ", "))
+}
+
+var pastTense = map[Phase]string{Fail: "failed", Error: "errored", Inconclusive: "inconclusive"}
+
+// oneLine keeps provider errors on one line.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
