@@ -1,0 +1,152 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// Action is one request from a user to change a Rollout.
+type Action struct {
+	Namespace string
+	Rollout   string
+	// Verb is one of VerbApprove, VerbAbort, VerbPromote and VerbRetry.
+	Verb string
+	// ID is the same for repeats of one request (a second click on the same
+	// button, a retried delivery), so applying an action is idempotent.
+	ID string
+	// User is the Slack user ID of whoever asked.
+	User string
+}
+
+// Actor applies actions to Rollouts and reports their status. Both methods
+// return a message for people.
+type Actor interface {
+	Act(ctx context.Context, a Action) (string, error)
+	Status(ctx context.Context, namespace, name string) (string, error)
+}
+
+// ErrNotFound is wrapped when the target Rollout does not exist.
+var ErrNotFound = errors.New("not found")
+
+// The annotations through which RolloutActor hands an action to the Rollout
+// controller. The controller applies an action once per action ID.
+const (
+	AnnotationAction   = "rollouts.ramp.dev/action"
+	AnnotationActionID = "rollouts.ramp.dev/action-id"
+	AnnotationActionBy = "rollouts.ramp.dev/action-by"
+)
+
+// RolloutGVK is the Rollout kind. RolloutActor reads and patches Rollouts as
+// unstructured objects, so this package does not depend on the API types.
+var RolloutGVK = schema.GroupVersionKind{Group: "rollouts.ramp.dev", Version: "v1alpha1", Kind: "Rollout"}
+
+// RolloutActor applies actions by annotating Rollouts; the Rollout controller
+// does the rest.
+type RolloutActor struct {
+	Client client.Client
+}
+
+var _ Actor = (*RolloutActor)(nil)
+
+// Act implements Actor. It merge-patches the action annotations onto the
+// Rollout, unless the Rollout already carries the action's ID.
+func (r *RolloutActor) Act(ctx context.Context, a Action) (string, error) {
+	if !IsVerb(a.Verb) {
+		return "", fmt.Errorf("unknown action %q for rollout %s/%s", a.Verb, a.Namespace, a.Rollout)
+	}
+	u, err := r.get(ctx, a.Namespace, a.Rollout)
+	if err != nil {
+		return "", err
+	}
+	if u.GetAnnotations()[AnnotationActionID] == a.ID {
+		return fmt.Sprintf("%s of rollout %s/%s was already requested", capitalise(a.Verb), a.Namespace, a.Rollout), nil
+	}
+	patch, err := json.Marshal(map[string]any{
+		"metadata": map[string]any{
+			"annotations": map[string]string{
+				AnnotationAction:   a.Verb,
+				AnnotationActionID: a.ID,
+				AnnotationActionBy: "slack:" + a.User,
+			},
+		},
+	})
+	if err != nil {
+		return "", fmt.Errorf("encoding the %s patch for rollout %s/%s: %w", a.Verb, a.Namespace, a.Rollout, err)
+	}
+	if err := r.Client.Patch(ctx, u, client.RawPatch(types.MergePatchType, patch)); err != nil {
+		if apierrors.IsNotFound(err) {
+			return "", fmt.Errorf("rollout %s/%s %w", a.Namespace, a.Rollout, ErrNotFound)
+		}
+		return "", fmt.Errorf("patching rollout %s/%s: %w", a.Namespace, a.Rollout, err)
+	}
+	return fmt.Sprintf("%s requested for rollout %s/%s", capitalise(a.Verb), a.Namespace, a.Rollout), nil
+}
+
+// Status implements Actor. It reads status.phase, status.currentStepIndex,
+// status.canaryWeight and status.message.
+func (r *RolloutActor) Status(ctx context.Context, namespace, name string) (string, error) {
+	u, err := r.get(ctx, namespace, name)
+	if err != nil {
+		return "", err
+	}
+	phase, _, _ := unstructured.NestedString(u.Object, "status", "phase")
+	if phase == "" {
+		phase = "unknown"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Rollout %s/%s: phase %s", namespace, name, phase)
+	if step, ok := nestedInt(u.Object, "status", "currentStepIndex"); ok {
+		fmt.Fprintf(&b, ", step %d", step+1)
+	}
+	if weight, ok := nestedInt(u.Object, "status", "canaryWeight"); ok {
+		fmt.Fprintf(&b, ", canary weight %d%%", weight)
+	}
+	if msg, _, _ := unstructured.NestedString(u.Object, "status", "message"); msg != "" {
+		fmt.Fprintf(&b, ". %s", msg)
+	}
+	return b.String(), nil
+}
+
+func (r *RolloutActor) get(ctx context.Context, namespace, name string) (*unstructured.Unstructured, error) {
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(RolloutGVK)
+	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, u); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("rollout %s/%s %w", namespace, name, ErrNotFound)
+		}
+		return nil, fmt.Errorf("getting rollout %s/%s: %w", namespace, name, err)
+	}
+	return u, nil
+}
+
+// nestedInt reads an integer field that JSON decoding may have made an int64
+// or a float64.
+func nestedInt(obj map[string]any, fields ...string) (int64, bool) {
+	v, found, err := unstructured.NestedFieldNoCopy(obj, fields...)
+	if !found || err != nil {
+		return 0, false
+	}
+	switch n := v.(type) {
+	case int64:
+		return n, true
+	case int:
+		return int64(n), true
+	case float64:
+		return int64(n), true
+	case json.Number:
+		i, err := strconv.ParseInt(string(n), 10, 64)
+		return i, err == nil
+	default:
+		return 0, false
+	}
+}

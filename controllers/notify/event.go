@@ -1,0 +1,125 @@
+package notify
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// The verbs a user can apply to a Rollout, as button actions and slash
+// commands. They are also the values of the Action annotation.
+const (
+	VerbApprove = "approve"
+	VerbAbort   = "abort"
+	VerbPromote = "promote"
+	VerbRetry   = "retry"
+)
+
+// Verbs lists every verb in the order buttons are rendered.
+var Verbs = []string{VerbApprove, VerbPromote, VerbRetry, VerbAbort}
+
+// IsVerb reports whether v is one of Verbs.
+func IsVerb(v string) bool { return slices.Contains(Verbs, v) }
+
+// Event is one phase change of a Rollout. It is a plain struct, so notifiers
+// do not depend on the API types.
+type Event struct {
+	Namespace string
+	Rollout   string
+
+	Phase         string
+	PreviousPhase string
+	// Step is the current step index, or -1 when the rollout is not on a step.
+	Step int
+	// Steps is the number of steps in the strategy.
+	Steps        int
+	CanaryWeight int
+
+	StableRevision string
+	CanaryRevision string
+
+	Reason  string
+	Message string
+	Time    time.Time
+
+	// Actions are the verbs that make sense now, such as approve and abort
+	// while the rollout waits for approval. Each becomes a button.
+	Actions []string
+	// Channel overrides the notifier's default channel when set.
+	Channel string
+}
+
+// ID identifies the rollout state the event describes: the namespace, the
+// name, the canary revision, the step and the phase. Two events about the same
+// state share an ID, so the buttons of one message always produce the same
+// action IDs, and a repeated click is recognised as a repeat.
+func (e Event) ID() string {
+	h := sha256.New()
+	for _, part := range []string{e.Namespace, e.Rollout, e.CanaryRevision, strconv.Itoa(e.Step), e.Phase} {
+		// The length prefix keeps ("a","bc") and ("ab","c") apart.
+		fmt.Fprintf(h, "%d:%s;", len(part), part)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:eventIDLen]
+}
+
+// eventIDLen is the number of hex digits of an event ID.
+const eventIDLen = 16
+
+// Notifier sends a Rollout event somewhere people will see it. Notifications
+// are best-effort: the caller sends them after the status patch succeeds and
+// does not fail the reconcile when Post returns an error.
+type Notifier interface {
+	Post(ctx context.Context, e Event) error
+}
+
+// LogNotifier writes one structured log line per event. It is the notifier
+// when no Slack token is configured.
+type LogNotifier struct {
+	Log *zap.Logger
+}
+
+var _ Notifier = (*LogNotifier)(nil)
+
+// Post implements Notifier.
+func (n *LogNotifier) Post(_ context.Context, e Event) error {
+	n.Log.Info("Rollout phase changed",
+		zap.String("namespace", e.Namespace),
+		zap.String("rollout", e.Rollout),
+		zap.String("phase", e.Phase),
+		zap.String("previousPhase", e.PreviousPhase),
+		zap.Int("step", e.Step),
+		zap.Int("steps", e.Steps),
+		zap.Int("canaryWeight", e.CanaryWeight),
+		zap.String("stableRevision", e.StableRevision),
+		zap.String("canaryRevision", e.CanaryRevision),
+		zap.String("reason", e.Reason),
+		zap.String("message", e.Message),
+		zap.Time("time", e.Time),
+		zap.Strings("actions", e.Actions),
+		zap.String("eventID", e.ID()),
+	)
+	return nil
+}
+
+// Multi posts each event to every notifier in turn and joins their errors.
+type Multi []Notifier
+
+var _ Notifier = Multi(nil)
+
+// Post implements Notifier.
+func (m Multi) Post(ctx context.Context, e Event) error {
+	var errs []error
+	for _, n := range m {
+		if err := n.Post(ctx, e); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

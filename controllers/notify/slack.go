@@ -1,0 +1,191 @@
+package notify
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/slack-go/slack"
+)
+
+// Slack posts events to a Slack channel as Block Kit messages, with a button
+// for each of the event's Actions.
+type Slack struct {
+	client  *slack.Client
+	channel string
+}
+
+var _ Notifier = (*Slack)(nil)
+
+// NewSlack returns a Slack notifier that posts with cfg.Token to
+// cfg.DefaultChannel unless an event names its own channel. opts reach the
+// slack-go client (tests point slack.OptionAPIURL at a local server).
+func NewSlack(cfg Config, opts ...slack.Option) *Slack {
+	return &Slack{client: slack.New(cfg.Token, opts...), channel: cfg.DefaultChannel}
+}
+
+// Post implements Notifier.
+func (s *Slack) Post(ctx context.Context, e Event) error {
+	channel := e.Channel
+	if channel == "" {
+		channel = s.channel
+	}
+	_, _, err := s.client.PostMessageContext(ctx, channel,
+		slack.MsgOptionText(summary(e), false),
+		slack.MsgOptionBlocks(blocks(e)...),
+	)
+	if err != nil {
+		return fmt.Errorf("posting rollout %s/%s to Slack channel %s: %w", e.Namespace, e.Rollout, channel, err)
+	}
+	return nil
+}
+
+// Slack's limits on text in blocks.
+const (
+	maxHeaderText  = 150
+	maxSectionText = 3000
+)
+
+// actionsBlockID is the block ID of the buttons; actionIDPrefix starts every
+// button's action ID, followed by the verb.
+const (
+	actionsBlockID = "ramp_actions"
+	actionIDPrefix = "ramp_"
+)
+
+// summary is the plain-text fallback shown in notifications.
+func summary(e Event) string {
+	return fmt.Sprintf("%s %s/%s: %s", phaseEmoji(e.Phase), e.Namespace, e.Rollout, e.Phase)
+}
+
+// blocks renders e: a header with the phase, the revisions, weight and step as
+// fields, the reason and message, the time, and one button per action.
+func blocks(e Event) []slack.Block {
+	out := []slack.Block{
+		slack.NewHeaderBlock(plain(truncate(summary(e), maxHeaderText))),
+	}
+
+	phase := escape(e.Phase)
+	if e.PreviousPhase != "" && e.PreviousPhase != e.Phase {
+		phase = escape(e.PreviousPhase) + " → " + phase
+	}
+	step := "none"
+	if e.Step >= 0 {
+		step = strconv.Itoa(e.Step+1) + " of " + strconv.Itoa(e.Steps)
+	}
+	fields := []*slack.TextBlockObject{
+		mrkdwn("*Phase*\n" + phase),
+		mrkdwn("*Step*\n" + step),
+		mrkdwn("*Canary*\n" + orNone(e.CanaryRevision)),
+		mrkdwn("*Stable*\n" + orNone(e.StableRevision)),
+		mrkdwn("*Canary weight*\n" + strconv.Itoa(e.CanaryWeight) + "%"),
+	}
+	out = append(out, slack.NewSectionBlock(nil, fields, nil))
+
+	if text := reasonText(e); text != "" {
+		out = append(out, slack.NewSectionBlock(mrkdwn(truncate(text, maxSectionText)), nil, nil))
+	}
+	if !e.Time.IsZero() {
+		out = append(out, slack.NewContextBlock("", mrkdwn(e.Time.UTC().Format(time.RFC3339))))
+	}
+
+	id := e.ID()
+	var buttons []slack.BlockElement
+	for _, verb := range Verbs {
+		if !slices.Contains(e.Actions, verb) {
+			continue
+		}
+		buttons = append(buttons, button(e, verb, id))
+	}
+	if len(buttons) > 0 {
+		out = append(out, slack.NewActionBlock(actionsBlockID, buttons...))
+	}
+	return out
+}
+
+// button renders one verb. Its value carries the target and the event ID.
+func button(e Event, verb, eventID string) *slack.ButtonBlockElement {
+	b := slack.NewButtonBlockElement(actionIDPrefix+verb, buttonValue(e.Namespace, e.Rollout, verb, eventID),
+		plain(capitalise(verb)))
+	switch verb {
+	case VerbApprove, VerbPromote:
+		b = b.WithStyle(slack.StylePrimary)
+	case VerbAbort:
+		b = b.WithStyle(slack.StyleDanger)
+	}
+	if verb == VerbAbort || verb == VerbPromote {
+		b = b.WithConfirm(slack.NewConfirmationBlockObject(
+			plain(capitalise(verb)+"?"),
+			mrkdwn(fmt.Sprintf("%s rollout *%s/%s*?", capitalise(verb), e.Namespace, e.Rollout)),
+			plain("Yes"), plain("Cancel")))
+	}
+	return b
+}
+
+// buttonValue encodes a button's target as namespace/name/verb/event-id.
+// Names and namespaces cannot contain a slash, so the encoding is unambiguous.
+func buttonValue(namespace, name, verb, eventID string) string {
+	return namespace + "/" + name + "/" + verb + "/" + eventID
+}
+
+func reasonText(e Event) string {
+	switch {
+	case e.Reason != "" && e.Message != "":
+		return "*" + escape(e.Reason) + "*: " + escape(e.Message)
+	case e.Reason != "":
+		return "*" + escape(e.Reason) + "*"
+	default:
+		return escape(e.Message)
+	}
+}
+
+// phaseEmoji picks an emoji for a phase name. Unknown phases get an
+// information sign.
+func phaseEmoji(phase string) string {
+	switch strings.ToLower(phase) {
+	case "progressing":
+		return ":rocket:"
+	case "paused", "waitingforapproval", "awaitingapproval":
+		return ":hourglass_flowing_sand:"
+	case "succeeded", "healthy", "completed", "promoted":
+		return ":white_check_mark:"
+	case "rolledback", "rollingback":
+		return ":rewind:"
+	case "failed", "degraded", "aborted":
+		return ":x:"
+	default:
+		return ":information_source:"
+	}
+}
+
+func plain(s string) *slack.TextBlockObject {
+	return slack.NewTextBlockObject(slack.PlainTextType, s, true, false)
+}
+
+func mrkdwn(s string) *slack.TextBlockObject {
+	return slack.NewTextBlockObject(slack.MarkdownType, s, false, false)
+}
+
+// escape escapes the three characters Slack's mrkdwn gives meaning to.
+func escape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return escape(s)
+}
+
+// truncate shortens s to at most n runes, ending with an ellipsis.
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
