@@ -106,11 +106,11 @@ func (p *Prometheus) query(ctx context.Context, expr string, ts time.Time) (Valu
 	}
 	res, _, err := p.API.Query(ctx, expr, ts, opts...)
 	if err != nil {
-		return Value{}, fmt.Errorf("prometheus query %q: %w", expr, err)
+		return Value{}, fmt.Errorf("prometheus query `%s`: %w", expr, err)
 	}
 	v, err := sampleValue(res)
 	if err != nil {
-		return Value{}, fmt.Errorf("prometheus query %q: %w", expr, err)
+		return Value{}, fmt.Errorf("prometheus query `%s`: %w", expr, err)
 	}
 	return v, nil
 }
