@@ -45,6 +45,7 @@ func run() error {
 	flag.DurationVar(&o.ProgressDeadline, "progress-deadline", 600*time.Second, "default time a revision has to become ready")
 	flag.DurationVar(&o.ScaleToZeroGrace, "scale-to-zero-grace", 30*time.Second, "how long an unrouted revision keeps its pods")
 	flag.StringVar(&o.GatewayService, "gateway-service", "", "namespace/name of the gateway's Service; routes are Ready once every replica has their routing table")
+	flag.StringVar(&o.AutoscalerAddr, "autoscaler-bind-address", net.JoinHostPort(podIP, "8099"), "address of the autoscaler's activation and telemetry API (leader only); 0 disables")
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))

@@ -19,9 +19,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	servingv1 "github.com/rampdev/ramp/apis/serving/v1"
+	autoscaling "github.com/rampdev/ramp/controllers/autoscaler"
 	"github.com/rampdev/ramp/controllers/configuration"
 	"github.com/rampdev/ramp/controllers/revision"
 	"github.com/rampdev/ramp/controllers/route"
@@ -42,7 +44,13 @@ type Options struct {
 	// GatewayService is the gateway's Kubernetes Service ("namespace/name");
 	// when set, a Route is Ready only once every replica behind it has
 	// applied the route's routing table.
-	GatewayService     string
+	GatewayService string
+	// AutoscalerAddr is where the autoscaler serves the gateway's
+	// activation signals and the telemetry API ("0" disables it).
+	AutoscalerAddr string
+	// AutoscalerTick is the autoscaler's scrape and decision period
+	// (default 1 s).
+	AutoscalerTick     time.Duration
 	SkipNameValidation bool // for tests that start several managers
 }
 
@@ -74,12 +82,24 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	}
 	store := &servingconfig.Store{Reader: mgr.GetClient(), Namespace: o.Namespace}
 	c := mgr.GetClient()
+	scaler := autoscaling.New(c, clock.RealClock{}, mgr.GetEventRecorderFor("autoscaler"),
+		autoscaling.NewRecorder(metrics.Registry), mgr.GetLogger().WithName("autoscaler"),
+		autoscaling.Options{Namespace: o.Namespace, TickInterval: o.AutoscalerTick})
+	if err := mgr.Add(scaler); err != nil {
+		return nil, err
+	}
+	if o.AutoscalerAddr != "0" && o.AutoscalerAddr != "" {
+		if err := mgr.Add(&autoscaling.Server{Addr: o.AutoscalerAddr, Autoscaler: scaler}); err != nil {
+			return nil, err
+		}
+	}
 	setups := []func() error{
 		func() error { return (&service.Reconciler{Client: c}).SetupWithManager(mgr) },
 		func() error { return (&configuration.Reconciler{Client: c, Config: store}).SetupWithManager(mgr) },
 		func() error {
-			return (&revision.Reconciler{Client: c, Clock: clock.RealClock{}, Opts: revision.Options{
+			return (&revision.Reconciler{Client: c, Clock: clock.RealClock{}, ScaleEvents: scaler.Events(), Opts: revision.Options{
 				QueueImage: o.QueueImage, ProgressDeadline: o.ProgressDeadline, ScaleToZeroGrace: o.ScaleToZeroGrace,
+				Scaler: scaler,
 			}}).SetupWithManager(mgr)
 		},
 		func() error {

@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	servingv1 "github.com/rampdev/ramp/apis/serving/v1"
 )
@@ -17,14 +18,17 @@ import (
 // SetupWithManager registers the reconciler: Revisions, their Deployments,
 // Services and pods, and the Routes that decide whether they are routed.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		Named("revision").
 		For(&servingv1.Revision{}).
 		Owns(&appsv1.Deployment{}).
 		Owns(&corev1.Service{}).
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(podToRevision)).
-		Watches(&servingv1.Route{}, handler.EnqueueRequestsFromMapFunc(r.routeToRevisions)).
-		Complete(r)
+		Watches(&servingv1.Route{}, handler.EnqueueRequestsFromMapFunc(r.routeToRevisions))
+	if r.ScaleEvents != nil {
+		b = b.WatchesRawSource(source.Channel(r.ScaleEvents, &handler.EnqueueRequestForObject{}))
+	}
+	return b.Complete(r)
 }
 
 func podToRevision(_ context.Context, obj client.Object) []reconcile.Request {

@@ -18,6 +18,7 @@ import (
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	servingv1 "github.com/rampdev/ramp/apis/serving/v1"
@@ -32,6 +33,16 @@ type Options struct {
 	ProgressDeadline time.Duration
 	// ScaleToZeroGrace is how long an unreferenced Revision keeps its pods.
 	ScaleToZeroGrace time.Duration
+	// Scaler, when set, decides the scale of routed Revisions (the
+	// autoscaler); without it a routed Revision keeps its initial scale.
+	Scaler Scaler
+}
+
+// Scaler is the autoscaler as the Revision reconciler sees it.
+type Scaler interface {
+	// Desired returns the scale decided for a Revision, and whether one
+	// was (none before the autoscaler's first look at it).
+	Desired(namespace, name string) (int32, bool)
 }
 
 // Reconciler reconciles Revisions.
@@ -39,6 +50,9 @@ type Reconciler struct {
 	Client client.Client
 	Clock  clock.PassiveClock
 	Opts   Options
+	// ScaleEvents, when set, delivers Revisions whose decided scale
+	// changed.
+	ScaleEvents <-chan event.GenericEvent
 }
 
 // ErrNotOwned means a child with the Revision's child name belongs to
@@ -78,6 +92,13 @@ func (r *Reconciler) reconcile(ctx context.Context, rev *servingv1.Revision) (ct
 		return ctrl.Result{}, err
 	}
 	desired, requeue := desiredReplicas(rev, routed, now, r.Opts.ScaleToZeroGrace)
+	if routed && r.Opts.Scaler != nil {
+		if d, ok := r.Opts.Scaler.Desired(rev.Namespace, rev.Name); ok {
+			desired = d
+		} else if rev.Status.DesiredReplicas != nil {
+			desired = *rev.Status.DesiredReplicas // until the autoscaler has looked
+		}
+	}
 
 	if err := r.reconcileService(ctx, rev); err != nil {
 		return ctrl.Result{}, r.markChildError(rev, err)

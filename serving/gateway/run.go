@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -40,7 +42,17 @@ type Options struct {
 	// ActivationTimeout bounds how long a request waits for a revision to
 	// scale from zero.
 	ActivationTimeout time.Duration
-	Signaller         routing.ScaleSignaller
+	// Signaller asks the autoscaler to scale from zero; when nil it is an
+	// HTTPSignaller to AutoscalerService or AutoscalerURLs, or a no-op
+	// when neither is set.
+	Signaller routing.ScaleSignaller
+	// AutoscalerService is the controller's autoscaler Service
+	// ("namespace/name"), found through its EndpointSlices.
+	AutoscalerService string
+	// AutoscalerPort is the autoscaler's port on those endpoints.
+	AutoscalerPort int
+	// AutoscalerURLs are fixed base URLs of the autoscaler (tests).
+	AutoscalerURLs []string
 }
 
 // Run watches routes and endpoints, serves the external, internal and admin
@@ -70,7 +82,19 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, log *zap.Logger) erro
 	rec := NewRecorder(reg)
 	router := routing.NewRouter(rec)
 	signaller := o.Signaller
-	if signaller == nil {
+	switch {
+	case signaller != nil:
+	case o.AutoscalerService != "":
+		ns, name, ok := strings.Cut(o.AutoscalerService, "/")
+		if !ok || ns == "" || name == "" {
+			return fmt.Errorf("autoscaler service %q: want namespace/name", o.AutoscalerService)
+		}
+		signaller = NewHTTPSignaller(&ServiceResolver{Reader: mgr.GetAPIReader(),
+			Service: types.NamespacedName{Namespace: ns, Name: name}, Port: o.AutoscalerPort, TTL: 10 * time.Second}, log.Named("signal"))
+	case len(o.AutoscalerURLs) > 0:
+		signaller = NewHTTPSignaller(StaticResolver(o.AutoscalerURLs), log.Named("signal"))
+	default:
+		log.Warn("No autoscaler configured: revisions at zero wait for someone else to scale them")
 		signaller = routing.NopSignaller{}
 	}
 	act := routing.NewActivator(router, routing.ActivatorConfig{Signaller: signaller, ActivationTimeout: o.ActivationTimeout})

@@ -94,6 +94,7 @@ func (c *Cluster) StartController(ctx context.Context) error {
 	mgr, err := manager.New(c.Config, manager.Options{
 		Namespace: "ramp-system", MetricsAddr: "0", HealthAddr: "0",
 		QueueImage: "ramp/queue:e2e", ProgressDeadline: 2 * time.Minute, ScaleToZeroGrace: 30 * time.Second,
+		AutoscalerAddr: net.JoinHostPort(c.AutoscalerIP(), "8099"),
 	})
 	if err != nil {
 		return err
@@ -108,6 +109,22 @@ func (c *Cluster) StartController(ctx context.Context) error {
 		}
 	}()
 	return nil
+}
+
+// AutoscalerIP is the loopback address the in-process controller's
+// autoscaler API binds (next to GatewayIP).
+func (c *Cluster) AutoscalerIP() string {
+	_, n, err := net.ParseCIDR(c.PodCIDR())
+	if err != nil {
+		return "127.0.0.1"
+	}
+	ip := n.IP.To4()
+	return fmt.Sprintf("%d.%d.255.253", ip[0], ip[1])
+}
+
+// AutoscalerURL is the base URL of the in-process autoscaler API.
+func (c *Cluster) AutoscalerURL() string {
+	return "http://" + net.JoinHostPort(c.AutoscalerIP(), "8099")
 }
 
 // GatewayIP is the loopback address the in-process gateway of this cluster
@@ -133,7 +150,7 @@ func (c *Cluster) StartGateway(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() {
 		errc <- gateway.Run(ctx, c.Config, gateway.Options{IP: c.GatewayIP(), DrainDelay: 100 * time.Millisecond,
-			ActivationTimeout: 30 * time.Second}, log.Named("gateway"))
+			ActivationTimeout: 30 * time.Second, AutoscalerURLs: []string{c.AutoscalerURL()}}, log.Named("gateway"))
 	}()
 	ready := fmt.Sprintf("http://%s:%d/ready", c.GatewayIP(), gateway.AdminPort)
 	return Poll(ctx, 60*time.Second, 100*time.Millisecond, func(ctx context.Context) error {

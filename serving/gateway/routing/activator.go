@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -18,6 +19,13 @@ const (
 	// SignalInterval is the minimum time between two scale-up signals for
 	// the same revision.
 	SignalInterval = time.Second
+	// ActivationBurstPerPod bounds the requests in flight to one pod while
+	// waiters are released after a scale from zero. The queue-proxy queues
+	// at least 10 requests beyond containerConcurrency
+	// (queue.DefaultQueueDepth), so a burst of any size (100 requests to
+	// one new pod with containerConcurrency 1) never overflows it: the rest
+	// wait here and go as earlier ones finish or more pods become ready.
+	ActivationBurstPerPod = 10
 )
 
 // ScaleSignaller asks the autoscaler to scale a revision from zero.
@@ -70,6 +78,9 @@ type Activator struct {
 
 	mu     sync.Mutex
 	queues map[ServiceKey]*waitQueue
+	// pending counts the waiters of every queue, so the fast path can
+	// tell without the lock that nobody is being metered out.
+	pending atomic.Int64
 
 	queued func() // test hook: a waiter is queued and has signalled if due
 }
@@ -129,18 +140,23 @@ func NewActivator(r *Router, cfg ActivatorConfig) *Activator {
 // is removed from the queue.
 func (a *Activator) Wait(ctx context.Context, d Decision) (Endpoint, func(), error) {
 	key := d.ServiceKey()
-	if g, ok := a.acquire(a.r.snap.Load(), key); ok {
-		return g.ep, g.release, nil
+	if a.pending.Load() == 0 { // nobody is metered out after an activation
+		if g, ok := a.acquire(a.r.snap.Load(), key); ok {
+			return g.ep, g.release, nil
+		}
 	}
 	start := a.now()
 	a.mu.Lock()
 	// Check again under the lock: an Update that installed endpoints
 	// before we took it has already run its wake, and will not run again.
-	if g, ok := a.acquire(a.r.snap.Load(), key); ok {
-		a.mu.Unlock()
-		return g.ep, g.release, nil
-	}
+	// Requests already waiting for this Service go first.
 	q := a.queues[key]
+	if q == nil || q.waiters.Len() == 0 {
+		if g, ok := a.acquire(a.r.snap.Load(), key); ok {
+			a.mu.Unlock()
+			return g.ep, g.release, nil
+		}
+	}
 	if q == nil {
 		q = &waitQueue{}
 		a.queues[key] = q
@@ -152,9 +168,15 @@ func (a *Activator) Wait(ctx context.Context, d Decision) (Endpoint, func(), err
 	}
 	w := &waiter{grant: make(chan grant, 1)}
 	w.elem = q.waiters.PushBack(w)
-	signal := q.lastSignal.IsZero() || start.Sub(q.lastSignal) >= SignalInterval
+	a.pending.Add(1)
+	snap := a.r.snap.Load()
+	_, hasEndpoints := snap.pools[key]
+	signal := !hasEndpoints && (q.lastSignal.IsZero() || start.Sub(q.lastSignal) >= SignalInterval)
 	if signal {
 		q.lastSignal = start
+	}
+	if hasEndpoints {
+		a.releaseLocked(snap, key, q) // behind others being metered out
 	}
 	a.mu.Unlock()
 
@@ -177,6 +199,7 @@ func (a *Activator) Wait(ctx context.Context, d Decision) (Endpoint, func(), err
 	if !granted {
 		q.waiters.Remove(w.elem)
 		w.elem = nil
+		a.pending.Add(-1)
 	}
 	a.mu.Unlock()
 	if granted { // released concurrently: give the endpoint back
@@ -211,18 +234,56 @@ func (a *Activator) wake(s *snapshot) {
 	defer a.mu.Unlock()
 	for key, q := range a.queues {
 		if _, ready := s.pools[key]; ready {
-			for e := q.waiters.Front(); e != nil; e = q.waiters.Front() {
-				w := q.waiters.Remove(e).(*waiter)
-				w.elem = nil
-				g, _ := a.acquire(s, key)
-				w.grant <- g
+			a.releaseLocked(s, key, q)
+			if q.waiters.Len() == 0 {
+				delete(a.queues, key)
 			}
-			delete(a.queues, key)
 			continue
 		}
 		if q.waiters.Len() == 0 && now.Sub(q.lastSignal) >= SignalInterval {
 			delete(a.queues, key)
 		}
+	}
+}
+
+// releaseLocked grants waiters of key, in FIFO order, to the least loaded
+// pod of s while that pod has fewer than ActivationBurstPerPod requests in
+// flight. The rest stay queued and are released as granted requests
+// finish (their release calls drain) or as more pods arrive (wake).
+// Callers hold a.mu.
+func (a *Activator) releaseLocked(s *snapshot, key ServiceKey, q *waitQueue) {
+	p := s.pools[key]
+	if p == nil {
+		return
+	}
+	for e := q.waiters.Front(); e != nil; e = q.waiters.Front() {
+		pd := p.leastLoaded()
+		if pd == nil || pd.inflight.Load() >= ActivationBurstPerPod {
+			return
+		}
+		w := q.waiters.Remove(e).(*waiter)
+		w.elem = nil
+		a.pending.Add(-1)
+		rel := pd.acquire()
+		w.grant <- grant{ep: pd.ep, release: func() { rel(); a.drain(key) }}
+	}
+}
+
+// drain releases more waiters of key, if any wait, after a granted
+// request finished.
+func (a *Activator) drain(key ServiceKey) {
+	if a.pending.Load() == 0 {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	q := a.queues[key]
+	if q == nil || q.waiters.Len() == 0 {
+		return
+	}
+	a.releaseLocked(a.r.snap.Load(), key, q)
+	if q.waiters.Len() == 0 {
+		delete(a.queues, key)
 	}
 }
 

@@ -110,19 +110,28 @@ func TestActivatorScaleFromZero(t *testing.T) {
 		t.Fatalf("waiting = %d, want 100", n)
 	}
 	r.Update(warm(ep1))
-	for range 100 {
+	// The new pod gets at most ActivationBurstPerPod at once; the others
+	// go as those finish.
+	for i := range 100 {
 		res := recv(t, results, "a waiter to get an endpoint")
 		if res.err != nil || res.ep != ep1 {
 			t.Fatalf("Wait = %v, %v; want %v", res.ep, res.err, ep1)
 		}
-		defer res.release()
+		if n := r.Balancer().InFlight(ep1); n > ActivationBurstPerPod {
+			t.Fatalf("InFlight = %d after %d grants, want at most %d", n, i+1, ActivationBurstPerPod)
+		}
+		// Update granted the first burst before it returned.
+		if n := r.Balancer().InFlight(ep1); i == 0 && n != ActivationBurstPerPod {
+			t.Fatalf("InFlight = %d after the first release, want a burst of %d", n, ActivationBurstPerPod)
+		}
+		res.release()
 	}
 	elapsed := time.Since(start)
 	if n := s.n.Load(); n < 1 || float64(n) > elapsed.Seconds()+1 {
 		t.Errorf("signalled %d times in %v, want between 1 and elapsed seconds + 1", n, elapsed)
 	}
-	if n := r.Balancer().InFlight(ep1); n != 100 {
-		t.Errorf("InFlight = %d, want 100", n)
+	if n := r.Balancer().InFlight(ep1); n != 0 {
+		t.Errorf("InFlight = %d after every release, want 0", n)
 	}
 	if a.waiting(svcKey) != 0 || m.activated != 100 {
 		t.Errorf("waiting = %d, activated = %d; want 0, 100", a.waiting(svcKey), m.activated)

@@ -100,6 +100,17 @@ func (pd *pod) acquire() func() {
 	}
 }
 
+// leastLoaded returns the pod with the fewest requests in flight, or nil.
+func (p *pool) leastLoaded() *pod {
+	var best *pod
+	for _, pd := range p.pods {
+		if best == nil || pd.inflight.Load() < best.inflight.Load() {
+			best = pd
+		}
+	}
+	return best
+}
+
 // choose returns the pod chosen among those not in tried, or nil.
 func (p *pool) choose(tried []Endpoint) *pod {
 	cands := p.pods

@@ -1,0 +1,176 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"go.uber.org/zap"
+
+	"github.com/rampdev/ramp/serving/gateway/routing"
+)
+
+// activatePath is the autoscaler's activation endpoint
+// (controllers/autoscaler.ActivatePath; the gateway does not import the
+// controller).
+const activatePath = "/activate/"
+
+// Resolver lists the base URLs of the autoscaler's replicas.
+type Resolver interface {
+	Resolve(ctx context.Context) ([]string, error)
+}
+
+// StaticResolver always returns the same URLs.
+type StaticResolver []string
+
+// Resolve implements Resolver.
+func (s StaticResolver) Resolve(context.Context) ([]string, error) { return s, nil }
+
+// ServiceResolver finds the autoscaler through its Service's ready
+// EndpointSlice addresses (there is no cluster DNS or kube-proxy on the
+// local cluster, and only the leader answers). It reads the API directly,
+// caching the answer for TTL.
+type ServiceResolver struct {
+	Reader  client.Reader
+	Service types.NamespacedName
+	Port    int
+	TTL     time.Duration
+
+	mu      sync.Mutex
+	urls    []string
+	fetched time.Time
+}
+
+// Resolve implements Resolver.
+func (r *ServiceResolver) Resolve(ctx context.Context) ([]string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.urls) > 0 && time.Since(r.fetched) < r.TTL {
+		return r.urls, nil
+	}
+	var slices discoveryv1.EndpointSliceList
+	err := r.Reader.List(ctx, &slices, client.InNamespace(r.Service.Namespace),
+		client.MatchingLabels{discoveryv1.LabelServiceName: r.Service.Name})
+	if err != nil {
+		return nil, fmt.Errorf("listing endpoints of %s: %w", r.Service, err)
+	}
+	var urls []string
+	for _, s := range slices.Items {
+		for _, ep := range s.Endpoints {
+			if ep.Conditions.Ready != nil && !*ep.Conditions.Ready {
+				continue
+			}
+			for _, a := range ep.Addresses {
+				urls = append(urls, "http://"+net.JoinHostPort(a, strconv.Itoa(r.Port)))
+			}
+		}
+	}
+	if len(urls) == 0 {
+		return nil, fmt.Errorf("no ready endpoint of autoscaler service %s", r.Service)
+	}
+	r.urls, r.fetched = urls, time.Now()
+	return urls, nil
+}
+
+// forget drops the cache after a failed signal.
+func (r *ServiceResolver) forget() {
+	r.mu.Lock()
+	r.urls = nil
+	r.mu.Unlock()
+}
+
+// HTTPSignaller asks the autoscaler to scale a revision from zero by
+// POSTing to its activation endpoint on every replica until one (the
+// leader) accepts. When no replica accepts (a leader change, say), it keeps
+// retrying in the background every RetryInterval until the waiting
+// request's context ends, so requests already waiting are not stranded.
+type HTTPSignaller struct {
+	Resolver      Resolver
+	Client        *http.Client
+	Log           *zap.Logger
+	RetryInterval time.Duration
+}
+
+var _ routing.ScaleSignaller = (*HTTPSignaller)(nil)
+
+// NewHTTPSignaller returns a signaller with a short-timeout client.
+func NewHTTPSignaller(r Resolver, log *zap.Logger) *HTTPSignaller {
+	return &HTTPSignaller{Resolver: r, Client: &http.Client{Timeout: 2 * time.Second}, Log: log,
+		RetryInterval: 500 * time.Millisecond}
+}
+
+// Signal implements routing.ScaleSignaller: one attempt now, and on
+// failure retries in the background while ctx lasts.
+func (s *HTTPSignaller) Signal(ctx context.Context, namespace, revision string) error {
+	err := s.signal(ctx, namespace, revision)
+	if err == nil {
+		return nil
+	}
+	s.Log.Warn("Scale-from-zero signal failed; retrying while requests wait",
+		zap.String("namespace", namespace), zap.String("revision", revision), zap.Error(err))
+	go func() {
+		t := time.NewTicker(s.RetryInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if s.signal(ctx, namespace, revision) == nil {
+					s.Log.Info("Scale-from-zero signal delivered after retrying",
+						zap.String("namespace", namespace), zap.String("revision", revision))
+					return
+				}
+			}
+		}
+	}()
+	return err
+}
+
+func (s *HTTPSignaller) signal(ctx context.Context, namespace, revision string) error {
+	urls, err := s.Resolver.Resolve(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, base := range urls {
+		err := s.post(ctx, base+activatePath+url.PathEscape(namespace)+"/"+url.PathEscape(revision))
+		if err == nil {
+			return nil
+		}
+		errs = append(errs, err)
+	}
+	if f, ok := s.Resolver.(interface{ forget() }); ok {
+		f.forget()
+	}
+	return fmt.Errorf("signalling scale-from-zero of %s/%s: %w", namespace, revision, errors.Join(errs...))
+}
+
+func (s *HTTPSignaller) post(ctx context.Context, u string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := s.Client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("%s: %d %s", u, resp.StatusCode, strings.TrimSpace(string(body)))
+	}
+	return nil
+}
