@@ -1,0 +1,433 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	servingv1 "github.com/rampdev/ramp/apis/serving/v1"
+)
+
+// RolloutSpec is what a Rollout delivers and how.
+type RolloutSpec struct {
+	// Template is the Revision template, with the same schema as a serving
+	// Service's. Each change creates a new Revision, the canary, which the
+	// strategy brings in front of users while the previous one, the stable,
+	// keeps the rest of the traffic.
+	Template servingv1.RevisionTemplateSpec `json:"template"`
+
+	// Strategy is how the canary gets traffic: canary steps or blue/green.
+	Strategy Strategy `json:"strategy"`
+
+	// Analysis compares the canary with the stable revision at every
+	// interval while the canary is being rolled out. Without it, steps pass
+	// as soon as the gateway has applied their traffic.
+	// +optional
+	Analysis *Analysis `json:"analysis,omitempty"`
+
+	// ProgressDeadline bounds how long the canary revision may take to
+	// become Ready, and each step's traffic to be applied by the gateway.
+	// Past it the Rollout rolls back to the stable revision. Default 10m.
+	// +optional
+	// +kubebuilder:default="10m"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ms|s|m|h))+$') && duration(self) > duration('0s')",message="must be a positive duration such as 90s, 10m or 1h30m"
+	ProgressDeadline *metav1.Duration `json:"progressDeadline,omitempty"`
+}
+
+// Strategy selects canary steps or blue/green.
+// +kubebuilder:validation:XValidation:rule="has(self.canary) != has(self.blueGreen)",message="exactly one of canary and blueGreen must be set"
+type Strategy struct {
+	// Canary moves a growing share of the traffic to the canary, step by
+	// step.
+	// +optional
+	Canary *CanaryStrategy `json:"canary,omitempty"`
+
+	// BlueGreen deploys the canary next to the stable with no traffic but a
+	// preview URL, then flips all traffic to it at once.
+	// +optional
+	BlueGreen *BlueGreenStrategy `json:"blueGreen,omitempty"`
+}
+
+// CanaryStrategy is a list of steps. After the last one the canary gets
+// 100% of the traffic and becomes the stable revision.
+type CanaryStrategy struct {
+	// Steps run in order. Weights must not decrease.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:XValidation:rule="self.filter(s, has(s.weight)).map(s, s.weight).isSorted()",message="step weights must not decrease"
+	// +listType=atomic
+	Steps []CanaryStep `json:"steps"`
+}
+
+// CanaryStep is one stage of a canary rollout: either a weight (optionally
+// followed by a pause), a pause alone, or an approval gate.
+//
+// A weight step sends that percentage of the traffic to the canary, waits
+// until the gateway has applied it, and passes at the first passing
+// analysis measurement (at once without analysis); its pause, if any, then
+// runs before the next step. A pause alone keeps the weight for that long.
+// An approval keeps the weight until an approve (or promote) action.
+// Analysis keeps measuring during pauses and approvals: failures still roll
+// back.
+// +kubebuilder:validation:XValidation:rule="!(has(self.weight) && has(self.approval))",message="a step sets weight or approval, not both"
+// +kubebuilder:validation:XValidation:rule="!(has(self.pause) && has(self.approval))",message="an approval step cannot have a pause"
+// +kubebuilder:validation:XValidation:rule="has(self.weight) || has(self.pause) || has(self.approval)",message="a step needs a weight, a pause or an approval"
+type CanaryStep struct {
+	// Weight is the percentage of the traffic sent to the canary.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	Weight *int32 `json:"weight,omitempty"`
+
+	// Pause waits this long: after the weight step has passed, or on its own.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ms|s|m|h))+$') && duration(self) > duration('0s')",message="must be a positive duration such as 90s, 10m or 1h30m"
+	Pause *metav1.Duration `json:"pause,omitempty"`
+
+	// Approval waits for an approve (or promote) action: the annotations
+	// rollouts.ramp.dev/action: approve and rollouts.ramp.dev/action-id.
+	// +optional
+	Approval *Approval `json:"approval,omitempty"`
+}
+
+// Approval is a gate that waits for an approve action. It has no fields:
+// write `approval: {}`.
+type Approval struct{}
+
+// BlueGreenStrategy runs the new revision next to the stable one with 0% of
+// the traffic and a tag URL, then sends it all the traffic at once: on an
+// approve or promote action, or automatically after AutoPromoteAfter if the
+// analysis passes.
+type BlueGreenStrategy struct {
+	// PreviewTag is the tag of the new revision while it is previewed: it is
+	// reachable at <previewTag>-<name>.<namespace>.<domain>. Default
+	// "preview".
+	// +optional
+	// +kubebuilder:default=preview
+	// +kubebuilder:validation:MaxLength=40
+	// +kubebuilder:validation:Pattern=`^[a-z]([-a-z0-9]*[a-z0-9])?$`
+	// +kubebuilder:validation:XValidation:rule="self != 'stable'",message="previewTag \"stable\" is reserved for the stable revision"
+	PreviewTag string `json:"previewTag,omitempty"`
+
+	// AutoPromoteAfter promotes the preview this long after the gateway
+	// published it, provided the last analysis measurement passed (or there
+	// is no analysis). Without it, promotion waits for an action.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ms|s|m|h))+$') && duration(self) > duration('0s')",message="must be a positive duration such as 90s, 10m or 1h30m"
+	AutoPromoteAfter *metav1.Duration `json:"autoPromoteAfter,omitempty"`
+}
+
+// Analysis measures the canary against the stable revision. Each
+// measurement judges every metric: Pass, Fail, Inconclusive (not enough
+// data) or Error (the measurement itself failed).
+//
+// FailureLimit consecutive failed measurements roll the Rollout back; a
+// pass resets the count, inconclusive and error measurements do not.
+// InconclusiveLimit consecutive measurements that are Inconclusive or Error
+// (an error counts like an inconclusive one and is never a pass) pause the
+// Rollout until an approve (resume) or retry action.
+// +kubebuilder:validation:XValidation:rule="!has(self.interval) || !self.interval.matches('^([0-9]+([.][0-9]+)?(ms|s|m|h))+$') || duration(self.interval) >= duration('1s')",message="interval must be at least 1s",fieldPath=".interval"
+// +kubebuilder:validation:XValidation:rule="!has(self.window) || !has(self.interval) || !self.window.matches('^([0-9]+([.][0-9]+)?(ms|s|m|h))+$') || !self.interval.matches('^([0-9]+([.][0-9]+)?(ms|s|m|h))+$') || duration(self.window) >= duration(self.interval)",message="window must be at least the interval",fieldPath=".window"
+// +kubebuilder:validation:XValidation:rule="self.metrics.all(m, self.metrics.exists_one(n, n.name == m.name))",message="metric names must be unique",fieldPath=".metrics"
+type Analysis struct {
+	// Interval between measurements. Default 10s, at least 1s.
+	// +optional
+	// +kubebuilder:default="10s"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ms|s|m|h))+$') && duration(self) > duration('0s')",message="must be a positive duration such as 90s, 10m or 1h30m"
+	Interval *metav1.Duration `json:"interval,omitempty"`
+
+	// Window is how far back each measurement looks. Default 1m, at least
+	// the interval.
+	// +optional
+	// +kubebuilder:default="1m"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ms|s|m|h))+$') && duration(self) > duration('0s')",message="must be a positive duration such as 90s, 10m or 1h30m"
+	Window *metav1.Duration `json:"window,omitempty"`
+
+	// MinRequests is the number of canary requests a window needs; with
+	// fewer, the measurement is Inconclusive. Default 50.
+	// +optional
+	// +kubebuilder:default=50
+	// +kubebuilder:validation:Minimum=0
+	MinRequests int64 `json:"minRequests,omitempty"`
+
+	// FailureLimit is the number of consecutive failed measurements that
+	// roll back. Default 2.
+	// +optional
+	// +kubebuilder:default=2
+	// +kubebuilder:validation:Minimum=1
+	FailureLimit int32 `json:"failureLimit,omitempty"`
+
+	// InconclusiveLimit is the number of consecutive inconclusive (or error)
+	// measurements that pause the Rollout. Default 12.
+	// +optional
+	// +kubebuilder:default=12
+	// +kubebuilder:validation:Minimum=1
+	InconclusiveLimit int32 `json:"inconclusiveLimit,omitempty"`
+
+	// Metrics to judge; each needs at least one threshold.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=16
+	// +listType=atomic
+	Metrics []Metric `json:"metrics"`
+}
+
+// Builtin metrics, measured from Ramp's own queue-proxy telemetry.
+// +kubebuilder:validation:Enum=errorRate;latencyP50;latencyP90;latencyP99;requestRate
+type Builtin string
+
+// Threshold is a limit on a metric: a percentage ("1%", for error rates), a
+// duration ("500ms", for latencies) or a plain number (a fraction for error
+// rates, seconds for latencies, requests per second for request rates, the
+// query's own unit for Prometheus).
+// +kubebuilder:validation:MaxLength=32
+// +kubebuilder:validation:XValidation:rule="self.matches('^(-?[0-9]+([.][0-9]+)?([eE][-+]?[0-9]+)?|[0-9]+([.][0-9]+)?%|([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+)$')",message="must be a percentage (1%), a duration (500ms) or a number (0.01)"
+type Threshold string
+
+// Ratio is a limit on canary / stable: a number ("1.5") or a percentage
+// ("150%").
+// +kubebuilder:validation:MaxLength=32
+// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?%?)$')",message="must be a number (1.5) or a percentage (150%)"
+type Ratio string
+
+// Metric is one measurement and its thresholds. Exactly one of builtin and
+// prometheus names what to measure.
+// +kubebuilder:validation:XValidation:rule="has(self.builtin) != has(self.prometheus)",message="exactly one of builtin and prometheus must be set"
+// +kubebuilder:validation:XValidation:rule="has(self.max) || has(self.min) || has(self.maxIncrease) || has(self.maxRatio)",message="at least one of max, min, maxIncrease and maxRatio must be set"
+// +kubebuilder:validation:XValidation:rule="!has(self.builtin) || !self.builtin.startsWith('latency') || [has(self.max) ? self.max : '0', has(self.min) ? self.min : '0', has(self.maxIncrease) ? self.maxIncrease : '0'].all(t, !t.endsWith('%'))",message="latency thresholds are durations (500ms) or seconds, not percentages"
+// +kubebuilder:validation:XValidation:rule="!has(self.builtin) || self.builtin.startsWith('latency') || [has(self.max) ? self.max : '0', has(self.min) ? self.min : '0', has(self.maxIncrease) ? self.maxIncrease : '0'].all(t, !t.matches('[a-z]$'))",message="only latency thresholds may be durations"
+// +kubebuilder:validation:XValidation:rule="!has(self.builtin) || self.builtin != 'requestRate' || [has(self.max) ? self.max : '0', has(self.min) ? self.min : '0', has(self.maxIncrease) ? self.maxIncrease : '0'].all(t, !t.endsWith('%'))",message="requestRate thresholds are requests per second, not percentages"
+type Metric struct {
+	// Name identifies the metric in measurements and messages.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Name string `json:"name"`
+
+	// Builtin measures one of Ramp's own metrics: errorRate (share of 5xx
+	// answers), latencyP50, latencyP90, latencyP99 or requestRate.
+	// +optional
+	Builtin Builtin `json:"builtin,omitempty"`
+
+	// Prometheus measures the result of a PromQL query.
+	// +optional
+	Prometheus *PrometheusQuery `json:"prometheus,omitempty"`
+
+	// Max is the highest acceptable canary value.
+	// +optional
+	Max *Threshold `json:"max,omitempty"`
+	// Min is the lowest acceptable canary value.
+	// +optional
+	Min *Threshold `json:"min,omitempty"`
+	// MaxIncrease limits how much higher than the stable's the canary's
+	// value may be (canary - stable).
+	// +optional
+	MaxIncrease *Threshold `json:"maxIncrease,omitempty"`
+	// MaxRatio limits canary / stable; checked only when the stable's value
+	// is above zero.
+	// +optional
+	MaxRatio *Ratio `json:"maxRatio,omitempty"`
+}
+
+// PrometheusQuery is a PromQL query measuring one revision. The query is a
+// template: see the analysis package's Prometheus provider for the
+// variables (the revision, the namespace, the window).
+type PrometheusQuery struct {
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=4096
+	Query string `json:"query"`
+}
+
+// RolloutStatus is the observed state of a Rollout. Everything the
+// controller needs to resume after a restart is here.
+type RolloutStatus struct {
+	// ObservedGeneration is the generation the status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// Conditions: Ready summarises Progressing and Analysis.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// Phase is Progressing, Paused, Healthy, RolledBack or Aborted.
+	// +optional
+	Phase Phase `json:"phase,omitempty"`
+
+	// Message explains the phase in one line: for RolledBack, the metric,
+	// the canary and stable values and the threshold.
+	// +optional
+	Message string `json:"message,omitempty"`
+
+	// StableRevision serves the traffic the canary does not get.
+	// +optional
+	StableRevision string `json:"stableRevision,omitempty"`
+
+	// CanaryRevision is the Revision of the template being rolled out.
+	// +optional
+	CanaryRevision string `json:"canaryRevision,omitempty"`
+
+	// TemplateHash identifies the template the rollout is for; a template
+	// with another hash starts a new rollout.
+	// +optional
+	TemplateHash string `json:"templateHash,omitempty"`
+
+	// CurrentStepIndex is the step being run. It is unset while the canary
+	// revision is not Ready yet, and equals the number of steps while the
+	// canary is being promoted to 100%. Blue/green has one step: the
+	// preview.
+	// +optional
+	CurrentStepIndex *int32 `json:"currentStepIndex,omitempty"`
+
+	// CanaryWeight is the percentage of the traffic the canary gets.
+	// +optional
+	CanaryWeight int32 `json:"canaryWeight"`
+
+	// StepStartedAt is when the current step began (or, before the first
+	// step, when the rollout began); deadlines count from it.
+	// +optional
+	StepStartedAt *metav1.Time `json:"stepStartedAt,omitempty"`
+
+	// StepReadyAt is when the gateway was seen to have applied the current
+	// step's traffic.
+	// +optional
+	StepReadyAt *metav1.Time `json:"stepReadyAt,omitempty"`
+
+	// PauseUntil is when the current step's pause ends.
+	// +optional
+	PauseUntil *metav1.Time `json:"pauseUntil,omitempty"`
+
+	// NextMeasurementAt is when the next analysis measurement is due.
+	// +optional
+	NextMeasurementAt *metav1.Time `json:"nextMeasurementAt,omitempty"`
+
+	// ConsecutiveFailures counts failed measurements since the last pass.
+	// +optional
+	ConsecutiveFailures int32 `json:"consecutiveFailures,omitempty"`
+
+	// ConsecutiveInconclusive counts inconclusive or error measurements
+	// since the last pass or failure.
+	// +optional
+	ConsecutiveInconclusive int32 `json:"consecutiveInconclusive,omitempty"`
+
+	// Measurements are the last 10 analysis measurements, oldest first.
+	// +optional
+	// +kubebuilder:validation:MaxItems=10
+	// +listType=atomic
+	Measurements []Measurement `json:"measurements,omitempty"`
+
+	// LastAction is the last action applied (or refused); an action is
+	// applied only if its id differs from this one's.
+	// +optional
+	LastAction *ActionRecord `json:"lastAction,omitempty"`
+}
+
+// Phase of a Rollout.
+type Phase string
+
+// Phases.
+const (
+	// PhaseProgressing: a canary is being rolled out.
+	PhaseProgressing Phase = "Progressing"
+	// PhasePaused: too many inconclusive measurements; waiting for an
+	// approve (resume) or retry action. Traffic stays where it was.
+	PhasePaused Phase = "Paused"
+	// PhaseHealthy: the stable revision has all the traffic.
+	PhaseHealthy Phase = "Healthy"
+	// PhaseRolledBack: the canary failed (analysis or deadline); all the
+	// traffic is back on the stable revision.
+	PhaseRolledBack Phase = "RolledBack"
+	// PhaseAborted: an abort action sent all the traffic back to the stable
+	// revision.
+	PhaseAborted Phase = "Aborted"
+)
+
+// Measurement is one analysis round.
+type Measurement struct {
+	Time metav1.Time `json:"time"`
+	// Phase is Pass, Fail, Inconclusive or Error.
+	Phase string `json:"phase"`
+	// Step is the step index the measurement was taken at.
+	// +optional
+	Step *int32 `json:"step,omitempty"`
+	// +optional
+	Message string `json:"message,omitempty"`
+	// +optional
+	// +listType=atomic
+	Metrics []MetricResult `json:"metrics,omitempty"`
+}
+
+// MetricResult is one metric of a measurement; values are formatted for
+// humans ("" when there was no data).
+type MetricResult struct {
+	Name  string `json:"name"`
+	Phase string `json:"phase"`
+	// +optional
+	Canary string `json:"canary,omitempty"`
+	// +optional
+	Stable string `json:"stable,omitempty"`
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
+// ActionRecord is an action the controller has handled.
+type ActionRecord struct {
+	// ID is the rollouts.ramp.dev/action-id annotation.
+	ID string `json:"id"`
+	// Action is promote, abort, retry or approve.
+	Action string `json:"action"`
+	// By is the rollouts.ramp.dev/action-by annotation.
+	// +optional
+	By   string      `json:"by,omitempty"`
+	Time metav1.Time `json:"time"`
+	// Result says what the action did, or why it did nothing.
+	Result string `json:"result"`
+}
+
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:categories=ramp;rollouts,shortName=ro
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Step",type=integer,JSONPath=`.status.currentStepIndex`
+// +kubebuilder:printcolumn:name="Weight",type=integer,JSONPath=`.status.canaryWeight`
+// +kubebuilder:printcolumn:name="Canary",type=string,JSONPath=`.status.canaryRevision`
+// +kubebuilder:printcolumn:name="Stable",type=string,JSONPath=`.status.stableRevision`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 56",message="metadata.name must be at most 56 characters: the tag hosts stable-<name> and canary-<name> are DNS labels of at most 63"
+// +kubebuilder:validation:XValidation:rule="!has(self.spec.template.metadata) || !has(self.spec.template.metadata.name) || self.spec.template.metadata.name.startsWith(self.metadata.name + '-')",message="template.metadata.name must start with the rollout's name and a dash",fieldPath=".spec.template.metadata.name"
+// +kubebuilder:validation:XValidation:rule="!has(self.spec.strategy.blueGreen) || size(self.spec.strategy.blueGreen.previewTag) + size(self.metadata.name) < 63",message="the preview host label <previewTag>-<name> must be at most 63 characters",fieldPath=".spec.strategy.blueGreen.previewTag"
+
+// Rollout delivers a serving Service progressively. It owns the serving
+// Service of its name and is the only writer of that Service's traffic: a
+// template change creates a new Revision (the canary), which the strategy
+// brings from 0% to 100% of the traffic while analysis compares it with
+// the previous Revision (the stable). A failing canary is rolled back.
+//
+// Actions are annotations: rollouts.ramp.dev/action (promote, abort, retry
+// or approve) with a unique rollouts.ramp.dev/action-id, and optionally
+// rollouts.ramp.dev/action-by. An action runs once per id; the annotations
+// are never removed.
+type Rollout struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   RolloutSpec   `json:"spec,omitempty"`
+	Status RolloutStatus `json:"status,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+
+// RolloutList is a list of Rollouts.
+type RolloutList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Rollout `json:"items"`
+}

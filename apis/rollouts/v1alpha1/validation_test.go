@@ -1,0 +1,269 @@
+package v1alpha1_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	rolloutsv1alpha1 "github.com/rampdev/ramp/apis/rollouts/v1alpha1"
+	"github.com/rampdev/ramp/test/framework"
+)
+
+// TestAdmission checks the Rollout CRD's OpenAPI and CEL validation against
+// a real API server: one envtest for every case in this file.
+func TestAdmission(t *testing.T) {
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	if err := rolloutsv1alpha1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	env := framework.StartEnvtest(t, scheme, "../../../charts/ramp/templates/crds")
+	c := env.Client
+	ctx := context.Background()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "admission"}}
+	if err := c.Create(ctx, ns); err != nil {
+		t.Fatalf("creating namespace: %v", err)
+	}
+
+	t.Run("Create", func(t *testing.T) { testCreate(ctx, t, c, ns.Name) })
+	t.Run("Defaults", func(t *testing.T) { testDefaults(ctx, t, c, ns.Name) })
+	t.Run("IssueExample", func(t *testing.T) { testIssueExample(ctx, t, c, ns.Name) })
+	t.Run("Durations", func(t *testing.T) { testDurations(ctx, t, c, ns.Name) })
+}
+
+func testCreate(ctx context.Context, t *testing.T, c client.Client, ns string) {
+	const (
+		steps    = `spec.strategy.canary.steps`
+		metric0  = `spec.analysis.metrics[0]`
+		duration = `must be a positive duration such as 90s, 10m or 1h30m`
+		thresh   = `must be a percentage (1%), a duration (500ms) or a number (0.01)`
+	)
+	errRate := rolloutsv1alpha1.Builtin("errorRate")
+	p99 := rolloutsv1alpha1.Builtin("latencyP99")
+	rps := rolloutsv1alpha1.Builtin("requestRate")
+	good := builtin("error-rate", errRate, "1%")
+	withMetric := func(mutate func(*rolloutsv1alpha1.Metric)) roMutator {
+		m := good
+		mutate(&m)
+		return withMetrics(m)
+	}
+	threshold := func(s string) *rolloutsv1alpha1.Threshold { return ptr(rolloutsv1alpha1.Threshold(s)) }
+
+	cases := map[string]struct {
+		obj     *rolloutsv1alpha1.Rollout
+		wantErr string
+	}{
+		// Valid objects.
+		"minimal":       {obj: rollout()},
+		"pause-alone":   {obj: rollout(withSteps(weight(10), pause(time.Minute), weight(50)))},
+		"weight-pause":  {obj: rollout(withSteps(weightPause(10, time.Minute), approval(), weight(100)))},
+		"weight-0":      {obj: rollout(withSteps(weight(0), approval(), weight(100)))},
+		"equal-weights": {obj: rollout(withSteps(weight(20), weightPause(20, time.Minute)))},
+		"blue-green":    {obj: rollout(withoutCanary(), withBlueGreen(&rolloutsv1alpha1.BlueGreenStrategy{}))},
+		"prometheus":    {obj: rollout(withMetrics(promQuery("p", `sum(rate(x[1m]))`, "0.5")))},
+		"metrics":       {obj: rollout(withMetrics(good, builtin("p99", p99, "500ms"), builtin("p99-s", p99, "0.5"), builtin("rps", rps, "1000")))},
+		"min-and-ratio": {obj: rollout(withMetric(func(m *rolloutsv1alpha1.Metric) {
+			m.Max, m.Min, m.MaxRatio = nil, threshold("0"), ptr(rolloutsv1alpha1.Ratio("1.5"))
+		}))},
+		"ratio-percent":  {obj: rollout(withMetric(func(m *rolloutsv1alpha1.Metric) { m.MaxRatio = ptr(rolloutsv1alpha1.Ratio("150%")) }))},
+		"interval-1s":    {obj: rollout(withAnalysis(rolloutsv1alpha1.Analysis{Interval: ptr(dur(time.Second)), Window: ptr(dur(time.Second)), Metrics: []rolloutsv1alpha1.Metric{good}}))},
+		"action-approve": {obj: rollout(withAnnotation(rolloutsv1alpha1.AnnotationAction, "approve"))},
+		"template-name":  {obj: rollout(named("template-name"), withTemplateName("template-name-v2"))},
+		"name-56":        {obj: rollout(named(strings.Repeat("n", 56)))},
+
+		// Strategy: exactly one of canary and blueGreen.
+		"both-strategies": {obj: rollout(withBlueGreen(&rolloutsv1alpha1.BlueGreenStrategy{})),
+			wantErr: `spec.strategy: Invalid value: exactly one of canary and blueGreen must be set`},
+		"no-strategy": {obj: rollout(withoutCanary()),
+			wantErr: `spec.strategy: Invalid value: exactly one of canary and blueGreen must be set`},
+		"no-steps": {obj: rollout(withSteps([]rolloutsv1alpha1.CanaryStep{}...)),
+			wantErr: steps + `: Invalid value: 0: ` + steps + ` in body should have at least 1 items`},
+
+		// Steps: weight, pause, approval.
+		"weight-and-approval": {obj: rollout(withSteps(weight(10), rolloutsv1alpha1.CanaryStep{Weight: ptr[int32](20), Approval: &rolloutsv1alpha1.Approval{}})),
+			wantErr: steps + `[1]: Invalid value: a step sets weight or approval, not both`},
+		"pause-and-approval": {obj: rollout(withSteps(rolloutsv1alpha1.CanaryStep{Pause: ptr(dur(time.Minute)), Approval: &rolloutsv1alpha1.Approval{}})),
+			wantErr: steps + `[0]: Invalid value: an approval step cannot have a pause`},
+		"empty-step": {obj: rollout(withSteps(weight(10), rolloutsv1alpha1.CanaryStep{})),
+			wantErr: steps + `[1]: Invalid value: a step needs a weight, a pause or an approval`},
+		"weight-101": {obj: rollout(withSteps(weight(101))),
+			wantErr: steps + `[0].weight: Invalid value: 101: ` + steps + `[0].weight in body should be less than or equal to 100`},
+		"weight-negative": {obj: rollout(withSteps(weight(-1))),
+			wantErr: steps + `[0].weight: Invalid value: -1: ` + steps + `[0].weight in body should be greater than or equal to 0`},
+		"decreasing": {obj: rollout(withSteps(weight(50), approval(), weight(20))),
+			wantErr: steps + `: Invalid value: step weights must not decrease`},
+		// Analysis.
+		"duplicate-metrics": {obj: rollout(withMetrics(good, builtin("error-rate", p99, "1s"))),
+			wantErr: `spec.analysis.metrics: Invalid value: metric names must be unique`},
+		"builtin-and-prometheus": {obj: rollout(withMetric(func(m *rolloutsv1alpha1.Metric) { m.Prometheus = &rolloutsv1alpha1.PrometheusQuery{Query: "up"} })),
+			wantErr: metric0 + `: Invalid value: exactly one of builtin and prometheus must be set`},
+		"neither-builtin-nor-prometheus": {obj: rollout(withMetric(func(m *rolloutsv1alpha1.Metric) { m.Builtin = "" })),
+			wantErr: metric0 + `: Invalid value: exactly one of builtin and prometheus must be set`},
+		"unknown-builtin": {obj: rollout(withMetric(func(m *rolloutsv1alpha1.Metric) { m.Builtin = "errors" })),
+			wantErr: metric0 + `.builtin: Unsupported value: "errors": supported values: "errorRate", "latencyP50", "latencyP90", "latencyP99", "requestRate"`},
+		"no-threshold": {obj: rollout(withMetric(func(m *rolloutsv1alpha1.Metric) { m.Max = nil })),
+			wantErr: metric0 + `: Invalid value: at least one of max, min, maxIncrease and maxRatio must be set`},
+		"bad-threshold": {obj: rollout(withMetric(func(m *rolloutsv1alpha1.Metric) { m.Max = threshold("1 percent") })),
+			wantErr: metric0 + `.max: Invalid value: "1 percent": ` + thresh},
+		"bad-min": {obj: rollout(withMetric(func(m *rolloutsv1alpha1.Metric) { m.Min = threshold("%1") })),
+			wantErr: metric0 + `.min: Invalid value: "%1": ` + thresh},
+		"bad-ratio": {obj: rollout(withMetric(func(m *rolloutsv1alpha1.Metric) { m.MaxRatio = ptr(rolloutsv1alpha1.Ratio("2x")) })),
+			wantErr: metric0 + `.maxRatio: Invalid value: "2x": must be a number (1.5) or a percentage (150%)`},
+		"latency-percent": {obj: rollout(withMetrics(builtin("p99", p99, "5%"))),
+			wantErr: metric0 + `: Invalid value: latency thresholds are durations (500ms) or seconds, not percentages`},
+		"error-rate-duration": {obj: rollout(withMetric(func(m *rolloutsv1alpha1.Metric) { m.MaxIncrease = threshold("10ms") })),
+			wantErr: metric0 + `: Invalid value: only latency thresholds may be durations`},
+		"request-rate-percent": {obj: rollout(withMetrics(builtin("rps", rps, "50%"))),
+			wantErr: metric0 + `: Invalid value: requestRate thresholds are requests per second, not percentages`},
+		"bad-metric-name": {obj: rollout(withMetrics(builtin("Error_Rate", errRate, "1%"))),
+			wantErr: metric0 + `.name: Invalid value: "Error_Rate": ` + metric0 + `.name in body should match`},
+		"no-metrics": {obj: rollout(withMetrics([]rolloutsv1alpha1.Metric{}...)),
+			wantErr: `spec.analysis.metrics: Invalid value: 0: spec.analysis.metrics in body should have at least 1 items`},
+		"interval-500ms": {obj: rollout(withAnalysis(rolloutsv1alpha1.Analysis{Interval: ptr(dur(500 * time.Millisecond)), Metrics: []rolloutsv1alpha1.Metric{good}})),
+			wantErr: `spec.analysis.interval: Invalid value: interval must be at least 1s`},
+		"window-below-interval": {obj: rollout(withAnalysis(rolloutsv1alpha1.Analysis{Interval: ptr(dur(time.Minute)), Window: ptr(dur(30 * time.Second)), Metrics: []rolloutsv1alpha1.Metric{good}})),
+			wantErr: `spec.analysis.window: Invalid value: window must be at least the interval`},
+		"failure-limit-0": {obj: rollout(func(ro *rolloutsv1alpha1.Rollout) {
+			ro.Spec.Analysis = &rolloutsv1alpha1.Analysis{FailureLimit: -1, Metrics: []rolloutsv1alpha1.Metric{good}}
+		}), wantErr: `spec.analysis.failureLimit: Invalid value: -1: spec.analysis.failureLimit in body should be greater than or equal to 1`},
+
+		// Durations.
+		"deadline-0": {obj: rollout(withDeadline(0)), wantErr: `spec.progressDeadline: Invalid value: "0s": ` + duration},
+
+		// Blue/green.
+		"preview-stable": {obj: rollout(withoutCanary(), withBlueGreen(&rolloutsv1alpha1.BlueGreenStrategy{PreviewTag: "stable"})),
+			wantErr: `spec.strategy.blueGreen.previewTag: Invalid value: "stable": previewTag "stable" is reserved for the stable revision`},
+		"preview-bad": {obj: rollout(withoutCanary(), withBlueGreen(&rolloutsv1alpha1.BlueGreenStrategy{PreviewTag: "Pre_view"})),
+			wantErr: `spec.strategy.blueGreen.previewTag: Invalid value: "Pre_view": spec.strategy.blueGreen.previewTag in body should match`},
+		"preview-too-long": {obj: rollout(named(strings.Repeat("p", 40)), withoutCanary(), withBlueGreen(&rolloutsv1alpha1.BlueGreenStrategy{PreviewTag: strings.Repeat("t", 23)})),
+			wantErr: `spec.strategy.blueGreen.previewTag: Invalid value: the preview host label <previewTag>-<name> must be at most 63 characters`},
+
+		// Root rules.
+		"name-57": {obj: rollout(named(strings.Repeat("n", 57))),
+			wantErr: `Invalid value: metadata.name must be at most 56 characters: the tag hosts stable-<name> and canary-<name> are DNS labels of at most 63`},
+		"template-name-wrong": {obj: rollout(named("template-name-wrong"), withTemplateName("other-v2")),
+			wantErr: `spec.template.metadata.name: Invalid value: template.metadata.name must start with the rollout's name and a dash`},
+		"template-checked": {obj: rollout(func(ro *rolloutsv1alpha1.Rollout) { ro.Spec.Template.Spec.Containers = nil }),
+			wantErr: `spec.template.spec.containers: Required value`},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			obj := tc.obj
+			if obj.Name == "" {
+				obj.Name = name
+			}
+			obj.Namespace = ns
+			err := c.Create(ctx, obj)
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("Create: unexpected error:\n%v", err)
+			case tc.wantErr == "":
+			case err == nil:
+				t.Fatalf("Create succeeded, want an Invalid error containing\n%s", tc.wantErr)
+			case !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), tc.wantErr):
+				t.Fatalf("Create: got error (invalid=%v)\n%v\nwant an Invalid error containing\n%s", apierrors.IsInvalid(err), err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func testDefaults(ctx context.Context, t *testing.T, c client.Client, ns string) {
+	ro := rollout(withoutCanary(), withBlueGreen(&rolloutsv1alpha1.BlueGreenStrategy{}),
+		withMetrics(builtin("error-rate", "errorRate", "1%")))
+	ro.Namespace, ro.Name = ns, "defaults"
+	if err := c.Create(ctx, ro); err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	got := &rolloutsv1alpha1.Rollout{}
+	if err := c.Get(ctx, client.ObjectKeyFromObject(ro), got); err != nil {
+		t.Fatal(err)
+	}
+	if p := got.Spec.Strategy.BlueGreen.PreviewTag; p != "preview" {
+		t.Errorf("previewTag = %q, want preview", p)
+	}
+	a := got.Spec.Analysis
+	type defaults struct {
+		Interval, Window, Deadline      time.Duration
+		MinRequests                     int64
+		FailureLimit, InconclusiveLimit int32
+	}
+	want := defaults{10 * time.Second, time.Minute, 10 * time.Minute, 50, 2, 12}
+	gotD := defaults{a.Interval.Duration, a.Window.Duration, got.Spec.ProgressDeadline.Duration, a.MinRequests, a.FailureLimit, a.InconclusiveLimit}
+	if diff := cmp.Diff(want, gotD); diff != "" {
+		t.Errorf("defaults (-want +got):\n%s", diff)
+	}
+}
+
+func testIssueExample(ctx context.Context, t *testing.T, c client.Client, ns string) {
+	u := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal([]byte(issueExample), &u.Object); err != nil {
+		t.Fatal(err)
+	}
+	u.SetNamespace(ns)
+	if err := c.Create(ctx, u); err != nil {
+		t.Fatalf("creating the issue's Rollout: %v", err)
+	}
+	got := &rolloutsv1alpha1.Rollout{}
+	if err := c.Get(ctx, client.ObjectKeyFromObject(u), got); err != nil {
+		t.Fatal(err)
+	}
+	if n := got.Spec.NumSteps(); n != 5 {
+		t.Errorf("steps = %d, want 5", n)
+	}
+	if d := got.Spec.Strategy.Canary.Steps[1].Pause.Duration; d != 2*time.Minute {
+		t.Errorf("step 1 pause = %s, want 2m", d)
+	}
+}
+
+// testDurations writes duration strings Go would never marshal.
+func testDurations(ctx context.Context, t *testing.T, c client.Client, ns string) {
+	const msg = `must be a positive duration such as 90s, 10m or 1h30m`
+	cases := map[string]struct {
+		path    []string
+		value   any
+		wantErr string
+	}{
+		"deadline-words":  {path: []string{"spec", "progressDeadline"}, value: "10 minutes", wantErr: `spec.progressDeadline: Invalid value: "10 minutes": ` + msg},
+		"deadline-1h30m":  {path: []string{"spec", "progressDeadline"}, value: "1h30m"},
+		"deadline-1.5h":   {path: []string{"spec", "progressDeadline"}, value: "1.5h"},
+		"interval-days":   {path: []string{"spec", "analysis", "interval"}, value: "1d", wantErr: `spec.analysis.interval: Invalid value: "1d": ` + msg},
+		"window-negative": {path: []string{"spec", "analysis", "window"}, value: "-1m", wantErr: `spec.analysis.window: Invalid value: "-1m": ` + msg},
+		"pause-bare":      {path: []string{"spec", "strategy", "canary", "steps"}, value: []any{map[string]any{"pause": "30"}}, wantErr: `spec.strategy.canary.steps[0].pause: Invalid value: "30": ` + msg},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			u := &unstructured.Unstructured{}
+			if err := yaml.Unmarshal([]byte(issueExample), &u.Object); err != nil {
+				t.Fatal(err)
+			}
+			u.SetNamespace(ns)
+			u.SetName(name)
+			if err := unstructured.SetNestedField(u.Object, tc.value, tc.path...); err != nil {
+				t.Fatal(err)
+			}
+			err := c.Create(ctx, u)
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("Create: unexpected error:\n%v", err)
+			case tc.wantErr == "":
+			case err == nil:
+				t.Fatalf("Create succeeded, want an Invalid error containing\n%s", tc.wantErr)
+			case !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), tc.wantErr):
+				t.Fatalf("Create: got error (invalid=%v)\n%v\nwant an Invalid error containing\n%s", apierrors.IsInvalid(err), err, tc.wantErr)
+			}
+		})
+	}
+}
