@@ -183,27 +183,30 @@ type Analysis struct {
 // +kubebuilder:validation:Enum=errorRate;latencyP50;latencyP90;latencyP99;requestRate
 type Builtin string
 
-// Threshold is a limit on a metric: a percentage ("1%", for error rates), a
-// duration ("500ms", for latencies) or a plain number (a fraction for error
-// rates, seconds for latencies, requests per second for request rates, the
-// query's own unit for Prometheus).
+// Threshold is a limit on a metric, in the metric's natural unit:
+//
+//	errorRate            a percentage "1%" or a fraction "0.01" (0 to 1)
+//	latencyP50/P90/P99   a duration "500ms", "1.5s", or seconds "0.5"
+//	requestRate          requests per second "10", "10/s", "10 req/s"
+//	prometheus queries   a number "0.5", or a percentage "5%" (0.05)
+//
 // +kubebuilder:validation:MaxLength=32
-// +kubebuilder:validation:XValidation:rule="self.matches('^(-?[0-9]+([.][0-9]+)?([eE][-+]?[0-9]+)?|[0-9]+([.][0-9]+)?%|([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+)$')",message="must be a percentage (1%), a duration (500ms) or a number (0.01)"
+// +kubebuilder:validation:XValidation:rule="self.matches('^(-?[0-9]+([.][0-9]+)?([eE][-+]?[0-9]+)?|[0-9]+([.][0-9]+)?%|([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+|[0-9]+([.][0-9]+)? ?(/s|req/s|rps))$')",message="must be a percentage (1%), a duration (500ms), a rate (10/s) or a number (0.01)"
 type Threshold string
 
-// Ratio is a limit on canary / stable: a number ("1.5") or a percentage
-// ("150%").
+// Ratio is a limit on canary / stable: a number greater than 0 ("1.2"
+// lets the canary be 20% above the stable).
 // +kubebuilder:validation:MaxLength=32
-// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?%?)$')",message="must be a number (1.5) or a percentage (150%)"
+// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9]+([.][0-9]+)?$') && double(self) > 0.0",message="must be a number greater than 0, such as 1.2"
 type Ratio string
 
 // Metric is one measurement and its thresholds. Exactly one of builtin and
 // prometheus names what to measure.
 // +kubebuilder:validation:XValidation:rule="has(self.builtin) != has(self.prometheus)",message="exactly one of builtin and prometheus must be set"
 // +kubebuilder:validation:XValidation:rule="has(self.max) || has(self.min) || has(self.maxIncrease) || has(self.maxRatio)",message="at least one of max, min, maxIncrease and maxRatio must be set"
-// +kubebuilder:validation:XValidation:rule="!has(self.builtin) || !self.builtin.startsWith('latency') || [has(self.max) ? self.max : '0', has(self.min) ? self.min : '0', has(self.maxIncrease) ? self.maxIncrease : '0'].all(t, !t.endsWith('%'))",message="latency thresholds are durations (500ms) or seconds, not percentages"
-// +kubebuilder:validation:XValidation:rule="!has(self.builtin) || self.builtin.startsWith('latency') || [has(self.max) ? self.max : '0', has(self.min) ? self.min : '0', has(self.maxIncrease) ? self.maxIncrease : '0'].all(t, !t.matches('[a-z]$'))",message="only latency thresholds may be durations"
-// +kubebuilder:validation:XValidation:rule="!has(self.builtin) || self.builtin != 'requestRate' || [has(self.max) ? self.max : '0', has(self.min) ? self.min : '0', has(self.maxIncrease) ? self.maxIncrease : '0'].all(t, !t.endsWith('%'))",message="requestRate thresholds are requests per second, not percentages"
+// +kubebuilder:validation:XValidation:rule="!has(self.builtin) || !self.builtin.startsWith('latency') || [has(self.max) ? self.max : '0', has(self.min) ? self.min : '0', has(self.maxIncrease) ? self.maxIncrease : '0'].all(t, t.matches('^-?[0-9]+([.][0-9]+)?([eE][-+]?[0-9]+)?$') || t.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$'))",message="latency thresholds are durations (500ms) or seconds (0.5)"
+// +kubebuilder:validation:XValidation:rule="!has(self.builtin) || self.builtin != 'requestRate' || [has(self.max) ? self.max : '0', has(self.min) ? self.min : '0', has(self.maxIncrease) ? self.maxIncrease : '0'].all(t, t.matches('^[0-9]+([.][0-9]+)?( ?(/s|req/s|rps))?$'))",message="requestRate thresholds are requests per second (10, 10/s or 10 req/s)"
+// +kubebuilder:validation:XValidation:rule="(has(self.builtin) && self.builtin != 'errorRate') || [has(self.max) ? self.max : '0', has(self.min) ? self.min : '0', has(self.maxIncrease) ? self.maxIncrease : '0'].all(t, t.matches('^-?[0-9]+([.][0-9]+)?([eE][-+]?[0-9]+)?$') || t.matches('^[0-9]+([.][0-9]+)?%$'))",message="errorRate and prometheus thresholds are percentages (1%) or numbers (0.01)"
 type Metric struct {
 	// Name identifies the metric in measurements and messages.
 	// +kubebuilder:validation:MinLength=1

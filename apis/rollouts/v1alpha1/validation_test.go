@@ -49,7 +49,7 @@ func testCreate(ctx context.Context, t *testing.T, c client.Client, ns string) {
 		steps    = `spec.strategy.canary.steps`
 		metric0  = `spec.analysis.metrics[0]`
 		duration = `must be a positive duration such as 90s, 10m or 1h30m`
-		thresh   = `must be a percentage (1%), a duration (500ms) or a number (0.01)`
+		thresh   = `must be a percentage (1%), a duration (500ms), a rate (10/s) or a number (0.01)`
 	)
 	errRate := rolloutsv1alpha1.Builtin("errorRate")
 	p99 := rolloutsv1alpha1.Builtin("latencyP99")
@@ -78,7 +78,8 @@ func testCreate(ctx context.Context, t *testing.T, c client.Client, ns string) {
 		"min-and-ratio": {obj: rollout(withMetric(func(m *rolloutsv1alpha1.Metric) {
 			m.Max, m.Min, m.MaxRatio = nil, threshold("0"), ptr(rolloutsv1alpha1.Ratio("1.5"))
 		}))},
-		"ratio-percent":  {obj: rollout(withMetric(func(m *rolloutsv1alpha1.Metric) { m.MaxRatio = ptr(rolloutsv1alpha1.Ratio("150%")) }))},
+		"rate-units":     {obj: rollout(withMetrics(builtin("rps", rps, "10/s"), builtin("rps2", rps, "10 req/s"), builtin("rps3", rps, "10rps")))},
+		"query-percent":  {obj: rollout(withMetrics(promQuery("q", "up", "5%")))},
 		"interval-1s":    {obj: rollout(withAnalysis(rolloutsv1alpha1.Analysis{Interval: ptr(dur(time.Second)), Window: ptr(dur(time.Second)), Metrics: []rolloutsv1alpha1.Metric{good}}))},
 		"action-approve": {obj: rollout(withAnnotation(rolloutsv1alpha1.AnnotationAction, "approve"))},
 		"template-name":  {obj: rollout(named("template-name"), withTemplateName("template-name-v2"))},
@@ -121,13 +122,19 @@ func testCreate(ctx context.Context, t *testing.T, c client.Client, ns string) {
 		"bad-min": {obj: rollout(withMetric(func(m *rolloutsv1alpha1.Metric) { m.Min = threshold("%1") })),
 			wantErr: metric0 + `.min: Invalid value: "%1": ` + thresh},
 		"bad-ratio": {obj: rollout(withMetric(func(m *rolloutsv1alpha1.Metric) { m.MaxRatio = ptr(rolloutsv1alpha1.Ratio("2x")) })),
-			wantErr: metric0 + `.maxRatio: Invalid value: "2x": must be a number (1.5) or a percentage (150%)`},
+			wantErr: metric0 + `.maxRatio: Invalid value: "2x": must be a number greater than 0, such as 1.2`},
 		"latency-percent": {obj: rollout(withMetrics(builtin("p99", p99, "5%"))),
-			wantErr: metric0 + `: Invalid value: latency thresholds are durations (500ms) or seconds, not percentages`},
+			wantErr: metric0 + `: Invalid value: latency thresholds are durations (500ms) or seconds (0.5)`},
 		"error-rate-duration": {obj: rollout(withMetric(func(m *rolloutsv1alpha1.Metric) { m.MaxIncrease = threshold("10ms") })),
-			wantErr: metric0 + `: Invalid value: only latency thresholds may be durations`},
+			wantErr: metric0 + `: Invalid value: errorRate and prometheus thresholds are percentages (1%) or numbers (0.01)`},
+		"query-rate": {obj: rollout(withMetrics(promQuery("q", "up", "10/s"))),
+			wantErr: metric0 + `: Invalid value: errorRate and prometheus thresholds are percentages (1%) or numbers (0.01)`},
 		"request-rate-percent": {obj: rollout(withMetrics(builtin("rps", rps, "50%"))),
-			wantErr: metric0 + `: Invalid value: requestRate thresholds are requests per second, not percentages`},
+			wantErr: metric0 + `: Invalid value: requestRate thresholds are requests per second (10, 10/s or 10 req/s)`},
+		"request-rate-duration": {obj: rollout(withMetrics(builtin("rps", rps, "10s"))),
+			wantErr: metric0 + `: Invalid value: requestRate thresholds are requests per second (10, 10/s or 10 req/s)`},
+		"ratio-zero": {obj: rollout(withMetric(func(m *rolloutsv1alpha1.Metric) { m.MaxRatio = ptr(rolloutsv1alpha1.Ratio("0")) })),
+			wantErr: metric0 + `.maxRatio: Invalid value: "0": must be a number greater than 0, such as 1.2`},
 		"bad-metric-name": {obj: rollout(withMetrics(builtin("Error_Rate", errRate, "1%"))),
 			wantErr: metric0 + `.name: Invalid value: "Error_Rate": ` + metric0 + `.name in body should match`},
 		"no-metrics": {obj: rollout(withMetrics([]rolloutsv1alpha1.Metric{}...)),
