@@ -118,7 +118,9 @@ func TestHandlerRejectsRequests(t *testing.T) {
 			},
 			wantCode: http.StatusUnauthorized,
 		},
-		"unsigned":            {req: func() *http.Request { return httptest.NewRequest(http.MethodPost, ActionsPath, strings.NewReader(valid)) }, wantCode: http.StatusUnauthorized},
+		"unsigned": {req: func() *http.Request {
+			return httptest.NewRequest(http.MethodPost, ActionsPath, strings.NewReader(valid))
+		}, wantCode: http.StatusUnauthorized},
 		"expired":             {req: func() *http.Request { return signedRequest(CommandsPath, testNow.Add(-6*time.Minute), valid) }, wantCode: http.StatusUnauthorized},
 		"from the future":     {req: func() *http.Request { return signedRequest(ActionsPath, testNow.Add(6*time.Minute), valid) }, wantCode: http.StatusUnauthorized},
 		"body over 64 KiB":    {req: func() *http.Request { return signedRequest(CommandsPath, testNow, valid+strings.Repeat("x", 64<<10)) }, wantCode: http.StatusRequestEntityTooLarge},

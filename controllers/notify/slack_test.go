@@ -116,7 +116,11 @@ func TestSlackPost(t *testing.T) {
 			event: func() Event { e := waitingEvent(); e.Channel, e.Actions = "#shop", nil; return e }(), wantChannel: "#shop",
 		},
 		"all actions": {
-			event: func() Event { e := waitingEvent(); e.Actions = []string{VerbRetry, VerbPromote, VerbAbort, VerbApprove}; return e }(),
+			event: func() Event {
+				e := waitingEvent()
+				e.Actions = []string{VerbRetry, VerbPromote, VerbAbort, VerbApprove}
+				return e
+			}(),
 			wantChannel: "#deploys",
 			wantButtons: []renderedButton{
 				{ActionID: "ramp_approve", Value: "shop/web/approve/" + id, Style: "primary"},

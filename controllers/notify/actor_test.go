@@ -1,0 +1,211 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+)
+
+// rollout builds an unstructured Rollout.
+func rollout(namespace, name string, annotations map[string]string, status map[string]any) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{Object: map[string]any{}}
+	u.SetGroupVersionKind(RolloutGVK)
+	u.SetNamespace(namespace)
+	u.SetName(name)
+	u.SetAnnotations(annotations)
+	if status != nil {
+		u.Object["status"] = status
+	}
+	return u
+}
+
+func fakeClient(funcs *interceptor.Funcs, objs ...client.Object) client.Client {
+	scheme := runtime.NewScheme()
+	scheme.AddKnownTypeWithName(RolloutGVK, &unstructured.Unstructured{})
+	scheme.AddKnownTypeWithName(RolloutGVK.GroupVersion().WithKind("RolloutList"), &unstructured.UnstructuredList{})
+	b := fake.NewClientBuilder().WithScheme(scheme).WithObjects(objs...)
+	if funcs != nil {
+		b = b.WithInterceptorFuncs(*funcs)
+	}
+	return b.Build()
+}
+
+func TestRolloutActorAct(t *testing.T) {
+	approve := Action{Namespace: "shop", Rollout: "web", Verb: VerbApprove, ID: "approve-0123456789abcdef", User: "U1"}
+	tests := map[string]struct {
+		existing        *unstructured.Unstructured
+		action          Action
+		funcs           *interceptor.Funcs
+		wantMsg         string
+		wantErr         error
+		wantErrText     string
+		wantAnnotations map[string]string
+		wantPatches     int
+	}{
+		"annotates the rollout": {
+			existing: rollout("shop", "web", map[string]string{"team": "shop"}, nil),
+			action:   approve,
+			wantMsg:  "Approve requested for rollout shop/web",
+			wantAnnotations: map[string]string{
+				"team":             "shop",
+				AnnotationAction:   VerbApprove,
+				AnnotationActionID: "approve-0123456789abcdef",
+				AnnotationActionBy: "slack:U1",
+			},
+			wantPatches: 1,
+		},
+		"replaces an earlier action": {
+			existing: rollout("shop", "web", map[string]string{
+				AnnotationAction: VerbAbort, AnnotationActionID: "abort-1", AnnotationActionBy: "slack:U2",
+			}, nil),
+			action:  approve,
+			wantMsg: "Approve requested for rollout shop/web",
+			wantAnnotations: map[string]string{
+				AnnotationAction: VerbApprove, AnnotationActionID: "approve-0123456789abcdef", AnnotationActionBy: "slack:U1",
+			},
+			wantPatches: 1,
+		},
+		"same ID again does not patch": {
+			existing: rollout("shop", "web", map[string]string{
+				AnnotationAction: VerbApprove, AnnotationActionID: "approve-0123456789abcdef", AnnotationActionBy: "slack:U2",
+			}, nil),
+			action:  approve,
+			wantMsg: "Approve of rollout shop/web was already requested",
+			wantAnnotations: map[string]string{
+				AnnotationAction: VerbApprove, AnnotationActionID: "approve-0123456789abcdef", AnnotationActionBy: "slack:U2",
+			},
+		},
+		"not found": {
+			action:      approve,
+			wantErr:     ErrNotFound,
+			wantErrText: "rollout shop/web not found",
+		},
+		"patch fails": {
+			existing: rollout("shop", "web", nil, nil),
+			action:   approve,
+			funcs: &interceptor.Funcs{Patch: func(context.Context, client.WithWatch, client.Object, client.Patch, ...client.PatchOption) error {
+				return errors.New("etcd is down")
+			}},
+			wantErrText: "patching rollout shop/web: etcd is down",
+		},
+		"unknown verb": {
+			existing:    rollout("shop", "web", nil, nil),
+			action:      Action{Namespace: "shop", Rollout: "web", Verb: "delete", ID: "x"},
+			wantErrText: `unknown action "delete" for rollout shop/web`,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			patches := 0
+			funcs := tc.funcs
+			if funcs == nil {
+				funcs = &interceptor.Funcs{Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, p client.Patch, opts ...client.PatchOption) error {
+					patches++
+					return c.Patch(ctx, obj, p, opts...)
+				}}
+			}
+			var objs []client.Object
+			if tc.existing != nil {
+				objs = append(objs, tc.existing)
+			}
+			c := fakeClient(funcs, objs...)
+			actor := &RolloutActor{Client: c}
+
+			msg, err := actor.Act(context.Background(), tc.action)
+
+			if tc.wantErrText != "" {
+				if err == nil || err.Error() != tc.wantErrText || (tc.wantErr != nil && !errors.Is(err, tc.wantErr)) {
+					t.Fatalf("Act() = %q, %v, want error %q", msg, err, tc.wantErrText)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Act() = %v", err)
+			}
+			if msg != tc.wantMsg {
+				t.Errorf("Act() = %q, want %q", msg, tc.wantMsg)
+			}
+			if patches != tc.wantPatches {
+				t.Errorf("%d patches, want %d", patches, tc.wantPatches)
+			}
+			got := rollout("", "", nil, nil)
+			if err := c.Get(context.Background(), client.ObjectKey{Namespace: "shop", Name: "web"}, got); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.wantAnnotations, got.GetAnnotations()); diff != "" {
+				t.Errorf("annotations (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestRolloutActorStatus(t *testing.T) {
+	tests := map[string]struct {
+		existing *unstructured.Unstructured
+		funcs    *interceptor.Funcs
+		want     string
+		wantErr  string
+	}{
+		"full status": {
+			existing: rollout("shop", "web", nil, map[string]any{
+				"phase": "Progressing", "currentStepIndex": int64(1), "canaryWeight": int64(20), "message": "Analysis passed",
+			}),
+			want: "Rollout shop/web: phase Progressing, step 2, canary weight 20%. Analysis passed",
+		},
+		"no status": {
+			existing: rollout("shop", "web", nil, nil),
+			want:     "Rollout shop/web: phase unknown",
+		},
+		"not found": {wantErr: "rollout shop/web not found"},
+		"get fails": {
+			existing: rollout("shop", "web", nil, nil),
+			funcs: &interceptor.Funcs{Get: func(context.Context, client.WithWatch, client.ObjectKey, client.Object, ...client.GetOption) error {
+				return errors.New("timeout")
+			}},
+			wantErr: "getting rollout shop/web: timeout",
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			var objs []client.Object
+			if tc.existing != nil {
+				objs = append(objs, tc.existing)
+			}
+			actor := &RolloutActor{Client: fakeClient(tc.funcs, objs...)}
+
+			got, err := actor.Status(context.Background(), "shop", "web")
+
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("Status() = %q, %v, want error %q", got, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Status() = %v", err)
+			}
+			if got != tc.want {
+				t.Errorf("Status() = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestNestedInt(t *testing.T) {
+	for _, v := range []any{int64(3), 3, float64(3)} {
+		if got, ok := nestedInt(map[string]any{"n": v}, "n"); !ok || got != 3 {
+			t.Errorf("nestedInt(%T) = %d, %v, want 3, true", v, got, ok)
+		}
+	}
+	if _, ok := nestedInt(map[string]any{"n": "3"}, "n"); ok {
+		t.Error("nestedInt(string) ok, want not ok")
+	}
+}
