@@ -59,8 +59,8 @@
 //
 // Only the users in Config.AllowedUsers may approve, abort, promote or retry.
 // An entry matches a Slack user ID (U012AB3CD, found under "Copy member ID" in
-// a profile) or a username; prefer IDs, because people can change their
-// usernames. An empty list means nobody may act: every button and slash
+// a profile) or a username, with or without a leading @; prefer IDs, because
+// people can change their usernames. An empty list means nobody may act: every button and slash
 // command is refused, and the controller logs a warning at startup. Refusals
 // are answered only to the user and logged. Anyone who can use the slash
 // command may read a rollout's status and the help.
@@ -78,8 +78,9 @@
 //
 //   - a button's value is <namespace>/<rollout>/<action>/<event-id>, where the
 //     event ID is a hash of the namespace, the name, the canary revision, the
-//     step and the phase; the action ID is the action and the event ID, so
-//     every click on the same button, by anyone, names the same action;
+//     attempt (the retry count), the step and the phase; the action ID is the
+//     action and the event ID, so every click on the same button, by anyone,
+//     names the same action;
 //   - a slash command's action ID is a hash of its request body, which holds
 //     the invocation's trigger_id, so a redelivery of one command names the
 //     same action and typing the command again names a new one.

@@ -45,6 +45,11 @@ type Event struct {
 	StableRevision string
 	CanaryRevision string
 
+	// Attempt counts the times the rollout was retried. It keeps the IDs of a
+	// retried rollout apart from those of the attempt before, which may reach
+	// the same step of the same canary revision.
+	Attempt int
+
 	Reason  string
 	Message string
 	Time    time.Time
@@ -57,12 +62,12 @@ type Event struct {
 }
 
 // ID identifies the rollout state the event describes: the namespace, the
-// name, the canary revision, the step and the phase. Two events about the same
+// name, the canary revision, the attempt, the step and the phase. Two events about the same
 // state share an ID, so the buttons of one message always produce the same
 // action IDs, and a repeated click is recognised as a repeat.
 func (e Event) ID() string {
 	h := sha256.New()
-	for _, part := range []string{e.Namespace, e.Rollout, e.CanaryRevision, strconv.Itoa(e.Step), e.Phase} {
+	for _, part := range []string{e.Namespace, e.Rollout, e.CanaryRevision, strconv.Itoa(e.Attempt), strconv.Itoa(e.Step), e.Phase} {
 		// The length prefix keeps ("a","bc") and ("ab","c") apart.
 		fmt.Fprintf(h, "%d:%s;", len(part), part)
 	}
@@ -97,6 +102,7 @@ func (n *LogNotifier) Post(_ context.Context, e Event) error {
 		zap.Int("step", e.Step),
 		zap.Int("steps", e.Steps),
 		zap.Int("canaryWeight", e.CanaryWeight),
+		zap.Int("attempt", e.Attempt),
 		zap.String("stableRevision", e.StableRevision),
 		zap.String("canaryRevision", e.CanaryRevision),
 		zap.String("reason", e.Reason),

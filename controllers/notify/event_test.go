@@ -31,6 +31,7 @@ func TestEventID(t *testing.T) {
 		"rollout":         func(e *Event) { e.Rollout = "other" },
 		"canary revision": func(e *Event) { e.CanaryRevision = "web-00003" },
 		"step":            func(e *Event) { e.Step = 3 },
+		"attempt":         func(e *Event) { e.Attempt = 1 },
 		"phase":           func(e *Event) { e.Phase = "Progressing" },
 		"boundaries":      func(e *Event) { e.Namespace, e.Rollout = "shopw", "eb" },
 	}

@@ -30,8 +30,9 @@ const (
 	maxBodyBytes = 64 << 10
 	// signatureWindow is how far a request's timestamp may be from now.
 	signatureWindow = 5 * time.Minute
-	// respondTimeout bounds a post to an interaction's response_url.
-	respondTimeout = 5 * time.Second
+	// respondTimeout bounds a post to an interaction's response_url, so the
+	// acknowledgement still reaches Slack within its 3 seconds.
+	respondTimeout = 2 * time.Second
 )
 
 // Signature errors.
@@ -51,9 +52,12 @@ type handler struct {
 
 // NewHandler serves Slack's interactivity requests on ActionsPath and slash
 // commands on CommandsPath. Every request must carry a valid Slack signature
-// made within 5 minutes of clock(); others get 401. Only cfg.AllowedUsers may
-// act; an empty list means nobody may.
+// made within 5 minutes of clock() (time.Now when nil); others get 401. Only
+// cfg.AllowedUsers may act; an empty list means nobody may.
 func NewHandler(cfg Config, actor Actor, log *zap.Logger, clock func() time.Time) http.Handler {
+	if clock == nil {
+		clock = time.Now
+	}
 	if cfg.SigningSecret == "" {
 		log.Warn("No Slack signing secret is configured: every Slack request will be rejected")
 	}

@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -36,6 +37,9 @@ func RunSocketMode(ctx context.Context, cfg Config, actor Actor, log *zap.Logger
 		case err := <-done:
 			if ctx.Err() != nil {
 				return nil
+			}
+			if err == nil {
+				return errors.New("slack socket mode stopped")
 			}
 			return fmt.Errorf("running Slack socket mode: %w", err)
 		}
