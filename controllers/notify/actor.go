@@ -92,29 +92,71 @@ func (r *RolloutActor) Act(ctx context.Context, a Action) (string, error) {
 	return fmt.Sprintf("%s requested for rollout %s/%s", capitalise(a.Verb), a.Namespace, a.Rollout), nil
 }
 
-// Status implements Actor. It reads status.phase, status.currentStepIndex,
-// status.canaryWeight and status.message.
+// Status implements Actor. It reads the phase, the step (out of
+// spec.strategy.canary.steps, or the one step of blue/green), the canary
+// weight, the revisions, the message and the last action from the status.
 func (r *RolloutActor) Status(ctx context.Context, namespace, name string) (string, error) {
 	u, err := r.get(ctx, namespace, name)
 	if err != nil {
 		return "", err
 	}
-	phase, _, _ := unstructured.NestedString(u.Object, "status", "phase")
+	status := func(field string) string {
+		v, _, _ := unstructured.NestedString(u.Object, "status", field)
+		return v
+	}
+	phase := status("phase")
 	if phase == "" {
 		phase = "unknown"
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "Rollout %s/%s: phase %s", namespace, name, phase)
 	if step, ok := nestedInt(u.Object, "status", "currentStepIndex"); ok {
-		fmt.Fprintf(&b, ", step %d", step+1)
+		switch steps := stepCount(u); {
+		case steps == 0:
+			fmt.Fprintf(&b, ", step %d", step+1)
+		case step >= steps:
+			b.WriteString(", promoting")
+		default:
+			fmt.Fprintf(&b, ", step %d of %d", step+1, steps)
+		}
 	}
 	if weight, ok := nestedInt(u.Object, "status", "canaryWeight"); ok {
 		fmt.Fprintf(&b, ", canary weight %d%%", weight)
 	}
-	if msg, _, _ := unstructured.NestedString(u.Object, "status", "message"); msg != "" {
+	if canary := status("canaryRevision"); canary != "" {
+		fmt.Fprintf(&b, ", canary %s", canary)
+	}
+	if stable := status("stableRevision"); stable != "" {
+		fmt.Fprintf(&b, ", stable %s", stable)
+	}
+	if msg := status("message"); msg != "" {
 		fmt.Fprintf(&b, ". %s", msg)
 	}
+	lastAction := func(field string) string {
+		v, _, _ := unstructured.NestedString(u.Object, "status", "lastAction", field)
+		return v
+	}
+	if action := lastAction("action"); action != "" {
+		fmt.Fprintf(&b, "\nLast action: %s", action)
+		if by := lastAction("by"); by != "" {
+			fmt.Fprintf(&b, " by %s", by)
+		}
+		if result := lastAction("result"); result != "" {
+			fmt.Fprintf(&b, ": %s", result)
+		}
+	}
 	return b.String(), nil
+}
+
+// stepCount is the number of steps of the Rollout's strategy, 0 if unknown.
+func stepCount(u *unstructured.Unstructured) int64 {
+	if steps, found, _ := unstructured.NestedSlice(u.Object, "spec", "strategy", "canary", "steps"); found {
+		return int64(len(steps))
+	}
+	if _, found, _ := unstructured.NestedMap(u.Object, "spec", "strategy", "blueGreen"); found {
+		return 1
+	}
+	return 0
 }
 
 func (r *RolloutActor) get(ctx context.Context, namespace, name string) (*unstructured.Unstructured, error) {

@@ -27,6 +27,16 @@ func rollout(namespace, name string, annotations map[string]string, status map[s
 	return u
 }
 
+// withSteps gives u a canary strategy of n steps.
+func withSteps(u *unstructured.Unstructured, n int) *unstructured.Unstructured {
+	steps := make([]any, n)
+	for i := range steps {
+		steps[i] = map[string]any{"weight": int64(10 * (i + 1))}
+	}
+	u.Object["spec"] = map[string]any{"strategy": map[string]any{"canary": map[string]any{"steps": steps}}}
+	return u
+}
+
 func fakeClient(funcs *interceptor.Funcs, objs ...client.Object) client.Client {
 	scheme := runtime.NewScheme()
 	scheme.AddKnownTypeWithName(RolloutGVK, &unstructured.Unstructured{})
@@ -154,11 +164,30 @@ func TestRolloutActorStatus(t *testing.T) {
 		want     string
 		wantErr  string
 	}{
-		"full status": {
-			existing: rollout("shop", "web", nil, map[string]any{
+		"canary": {
+			existing: withSteps(rollout("shop", "web", nil, map[string]any{
 				"phase": "Progressing", "currentStepIndex": int64(1), "canaryWeight": int64(20), "message": "Analysis passed",
-			}),
-			want: "Rollout shop/web: phase Progressing, step 2, canary weight 20%. Analysis passed",
+				"canaryRevision": "web-00002", "stableRevision": "web-00001",
+				"lastAction": map[string]any{"id": "approve-1", "action": "approve", "by": "slack:U1", "result": "Approval passed", "time": "2024-05-01T12:00:00Z"},
+			}), 4),
+			want: "Rollout shop/web: phase Progressing, step 2 of 4, canary weight 20%, canary web-00002, stable web-00001. Analysis passed\n" +
+				"Last action: approve by slack:U1: Approval passed",
+		},
+		"promoting after the last step": {
+			existing: withSteps(rollout("shop", "web", nil, map[string]any{"phase": "Progressing", "currentStepIndex": int64(4), "canaryWeight": int64(100)}), 4),
+			want:     "Rollout shop/web: phase Progressing, promoting, canary weight 100%",
+		},
+		"blue/green preview": {
+			existing: func() *unstructured.Unstructured {
+				u := rollout("shop", "web", nil, map[string]any{"phase": "Progressing", "currentStepIndex": int64(0), "canaryWeight": int64(0)})
+				u.Object["spec"] = map[string]any{"strategy": map[string]any{"blueGreen": map[string]any{"previewTag": "preview"}}}
+				return u
+			}(),
+			want: "Rollout shop/web: phase Progressing, step 1 of 1, canary weight 0%",
+		},
+		"unknown strategy": {
+			existing: rollout("shop", "web", nil, map[string]any{"phase": "Paused", "currentStepIndex": int64(2)}),
+			want:     "Rollout shop/web: phase Paused, step 3",
 		},
 		"no status": {
 			existing: rollout("shop", "web", nil, nil),

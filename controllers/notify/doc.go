@@ -78,9 +78,10 @@
 //
 //   - a button's value is <namespace>/<rollout>/<action>/<event-id>, where the
 //     event ID is a hash of the namespace, the name, the canary revision, the
-//     attempt (the retry count), the step and the phase; the action ID is the
+//     step, the phase and the time of the transition; the action ID is the
 //     action and the event ID, so every click on the same button, by anyone,
-//     names the same action;
+//     names the same action, and a rollout that pauses again at the same step
+//     gets new buttons;
 //   - a slash command's action ID is a hash of its request body, which holds
 //     the invocation's trigger_id, so a redelivery of one command names the
 //     same action and typing the command again names a new one.

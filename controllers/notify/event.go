@@ -45,14 +45,13 @@ type Event struct {
 	StableRevision string
 	CanaryRevision string
 
-	// Attempt counts the times the rollout was retried. It keeps the IDs of a
-	// retried rollout apart from those of the attempt before, which may reach
-	// the same step of the same canary revision.
-	Attempt int
-
 	Reason  string
 	Message string
-	Time    time.Time
+	// Time is when the rollout entered this state. It is part of the ID, so
+	// set it from the status (the step's or the condition's transition time)
+	// rather than the clock: then a notification sent again for the same
+	// transition carries the same IDs.
+	Time time.Time
 
 	// Actions are the verbs that make sense now, such as approve and abort
 	// while the rollout waits for approval. Each becomes a button.
@@ -61,13 +60,17 @@ type Event struct {
 	Channel string
 }
 
-// ID identifies the rollout state the event describes: the namespace, the
-// name, the canary revision, the attempt, the step and the phase. Two events about the same
-// state share an ID, so the buttons of one message always produce the same
-// action IDs, and a repeated click is recognised as a repeat.
+// ID identifies the transition the event describes: the namespace, the name,
+// the canary revision, the step, the phase and the time to the second. The
+// buttons of one message always produce the same action IDs, so a repeated
+// click is recognised as a repeat, while a rollout that reaches the same step
+// of the same revision again (after a retry, or a second pause) gets new ones:
+// the controller applies an action only if its ID differs from the last one.
 func (e Event) ID() string {
 	h := sha256.New()
-	for _, part := range []string{e.Namespace, e.Rollout, e.CanaryRevision, strconv.Itoa(e.Attempt), strconv.Itoa(e.Step), e.Phase} {
+	for _, part := range []string{
+		e.Namespace, e.Rollout, e.CanaryRevision, strconv.Itoa(e.Step), e.Phase, strconv.FormatInt(e.Time.Unix(), 10),
+	} {
 		// The length prefix keeps ("a","bc") and ("ab","c") apart.
 		fmt.Fprintf(h, "%d:%s;", len(part), part)
 	}
@@ -102,7 +105,6 @@ func (n *LogNotifier) Post(_ context.Context, e Event) error {
 		zap.Int("step", e.Step),
 		zap.Int("steps", e.Steps),
 		zap.Int("canaryWeight", e.CanaryWeight),
-		zap.Int("attempt", e.Attempt),
 		zap.String("stableRevision", e.StableRevision),
 		zap.String("canaryRevision", e.CanaryRevision),
 		zap.String("reason", e.Reason),

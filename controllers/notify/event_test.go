@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -21,7 +22,7 @@ func TestEventID(t *testing.T) {
 	}
 
 	same := base
-	same.Message, same.Time, same.Actions, same.CanaryWeight, same.Channel = "other", same.Time.Add(1), nil, 90, "#x"
+	same.Message, same.Time, same.Actions, same.CanaryWeight, same.Channel = "other", same.Time.Add(time.Millisecond), nil, 90, "#x"
 	if got := same.ID(); got != id {
 		t.Errorf("ID changed with fields outside the rollout state: %q != %q", got, id)
 	}
@@ -31,7 +32,7 @@ func TestEventID(t *testing.T) {
 		"rollout":         func(e *Event) { e.Rollout = "other" },
 		"canary revision": func(e *Event) { e.CanaryRevision = "web-00003" },
 		"step":            func(e *Event) { e.Step = 3 },
-		"attempt":         func(e *Event) { e.Attempt = 1 },
+		"time":            func(e *Event) { e.Time = e.Time.Add(time.Second) },
 		"phase":           func(e *Event) { e.Phase = "Progressing" },
 		"boundaries":      func(e *Event) { e.Namespace, e.Rollout = "shopw", "eb" },
 	}

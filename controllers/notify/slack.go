@@ -142,19 +142,19 @@ func reasonText(e Event) string {
 	}
 }
 
-// phaseEmoji picks an emoji for a phase name. Unknown phases get an
+// phaseEmoji picks an emoji for a Rollout phase. Other phases get an
 // information sign.
 func phaseEmoji(phase string) string {
-	switch strings.ToLower(phase) {
-	case "progressing":
+	switch phase {
+	case "Progressing":
 		return ":rocket:"
-	case "paused", "waitingforapproval", "awaitingapproval":
+	case "Paused":
 		return ":hourglass_flowing_sand:"
-	case "succeeded", "healthy", "completed", "promoted":
+	case "Healthy":
 		return ":white_check_mark:"
-	case "rolledback", "rollingback":
+	case "RolledBack":
 		return ":rewind:"
-	case "failed", "degraded", "aborted":
+	case "Aborted":
 		return ":x:"
 	default:
 		return ":information_source:"
