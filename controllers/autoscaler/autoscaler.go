@@ -89,7 +89,7 @@ func New(c client.Reader, clk clock.PassiveClock, events record.EventRecorder, r
 	a := &Autoscaler{
 		client: c, clock: clk, events: events, metrics: rec, log: log, opts: o,
 		pods:    &slicePods{Client: c},
-		agg:     autoscaler.NewAggregator(autoscaler.AggregatorConfig{}),
+		agg:     autoscaler.NewAggregator(autoscaler.AggregatorConfig{StableWindow: maxStableWindow}),
 		store:   autoscaler.NewStore(o.Retention),
 		enqueue: make(chan event.GenericEvent, 1024),
 		state:   map[autoscaler.RevisionKey]*revState{},
@@ -220,7 +220,7 @@ func (a *Autoscaler) decide(ctx context.Context, now time.Time, rev *servingv1.R
 		a.log.V(1).Info("Keeping the scale of a revision with bad autoscaling annotations", "revision", key, "error", err.Error())
 		return
 	}
-	m := a.agg.Metrics(now, key)
+	m := a.agg.MetricsWindows(now, key, cfg.StableWindow, cfg.PanicWindow())
 	ready := a.pods.Ready(key)
 	a.mu.Lock()
 	st := a.state[key]

@@ -35,10 +35,12 @@ func DefaultConfig() Config {
 	return Config{Defaults: d, UnlimitedTarget: autoscaler.DefaultUnlimitedTarget, EnableScaleToZero: true}
 }
 
-// Bounds of the windows, as in Knative.
+// Bounds of the stable window. Knative allows up to an hour; Ramp keeps
+// five minutes of per-second history per revision (19 KB each), so that
+// 2,000 revisions fit in 40 MB.
 const (
 	minStableWindow = 6 * time.Second
-	maxStableWindow = time.Hour
+	maxStableWindow = 5 * time.Minute
 )
 
 // ParseConfig reads the ConfigMap's data (Knative's key names). Every bad
@@ -88,7 +90,7 @@ func ParseConfig(data map[string]string) (Config, error) {
 		case "stable-window":
 			w, err := time.ParseDuration(v)
 			if err != nil || w < minStableWindow || w > maxStableWindow || w%time.Second != 0 {
-				bad(key, v, "must be a whole number of seconds from 6s to 1h")
+				bad(key, v, "must be a whole number of seconds from 6s to 5m")
 				continue
 			}
 			d.StableWindow = w
@@ -198,7 +200,7 @@ func revisionConfig(c Config, rev *servingv1.Revision) (autoscaler.Config, error
 	ann("window", func(v string) error {
 		w, err := time.ParseDuration(v)
 		if err != nil || w < minStableWindow || w > maxStableWindow {
-			return fmt.Errorf("must be a duration from 6s to 1h")
+			return fmt.Errorf("must be a duration from 6s to 5m")
 		}
 		out.StableWindow = w
 		return nil

@@ -106,7 +106,7 @@ func TestRevisionConfig(t *testing.T) {
 		"scale to zero off keeps one": {cfg: noZero, rev: rev(1, nil),
 			want: func(c *autoscaler.Config) { c.ContainerConcurrency, c.Target, c.MinScale = 1, 0.7, 1 }},
 		"bad annotation": {cfg: DefaultConfig(), rev: rev(1, map[string]string{"autoscaling.ramp.dev/window": "1s"}),
-			wantErr: `annotation autoscaling.ramp.dev/window "1s": must be a duration from 6s to 1h`},
+			wantErr: `annotation autoscaling.ramp.dev/window "1s": must be a duration from 6s to 5m`},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

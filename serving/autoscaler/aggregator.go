@@ -196,6 +196,15 @@ type Metrics struct {
 // does not read a spurious zero); seconds before the revision's first
 // report are not counted, so a new revision is not diluted.
 func (a *Aggregator) Metrics(now time.Time, rev RevisionKey) Metrics {
+	return a.MetricsWindows(now, rev, a.cfg.StableWindow, a.cfg.PanicWindow)
+}
+
+// MetricsWindows is Metrics over the given windows instead of the
+// configured ones (a revision's own window annotation); windows longer
+// than the configured StableWindow, which sizes the history kept, are
+// cut to it.
+func (a *Aggregator) MetricsWindows(now time.Time, rev RevisionKey, stable, panic time.Duration) Metrics {
+	stable, panic = min(stable, a.cfg.StableWindow), min(panic, a.cfg.StableWindow)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	r := a.revs[rev]
@@ -207,8 +216,8 @@ func (a *Aggregator) Metrics(now time.Time, rev RevisionKey) Metrics {
 	if b := r.buckets[end%int64(len(r.buckets))]; b.sec != end {
 		end--
 	}
-	m.StableConcurrency = r.average(end, a.cfg.StableWindow, &m)
-	m.PanicConcurrency = r.average(end, a.cfg.PanicWindow, nil)
+	m.StableConcurrency = r.average(end, stable, &m)
+	m.PanicConcurrency = r.average(end, panic, nil)
 	return m
 }
 
