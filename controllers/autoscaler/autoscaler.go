@@ -28,6 +28,11 @@ import (
 	"github.com/rampdev/ramp/serving/autoscaler"
 )
 
+// +kubebuilder:rbac:groups=serving.ramp.dev,resources=revisions,verbs=get;list;watch
+// +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+
 // Options configure an Autoscaler.
 type Options struct {
 	// Namespace holds ConfigMap ramp-autoscaler.

@@ -17,6 +17,7 @@ var expectedPermissions = []string{
 	"cluster apps/deployments:list", "cluster apps/deployments:patch", "cluster apps/deployments:update",
 	"cluster apps/deployments:watch",
 	"cluster core/configmaps:get", "cluster core/configmaps:list", "cluster core/configmaps:watch",
+	"cluster core/events:create", "cluster core/events:patch",
 	"cluster core/pods:get", "cluster core/pods:list", "cluster core/pods:watch",
 	"cluster core/services:create", "cluster core/services:delete", "cluster core/services:get",
 	"cluster core/services:list", "cluster core/services:patch", "cluster core/services:update",
