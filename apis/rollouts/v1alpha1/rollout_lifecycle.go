@@ -82,7 +82,6 @@ const (
 	ReasonInconclusive          = "Inconclusive"
 	ReasonNoMeasurement         = "NoMeasurement"
 	ReasonAnalysisNotConfigured = "NotConfigured"
-	ReasonInvalidAnalysis       = "InvalidAnalysis"
 )
 
 // GetCondition returns the condition of type t, or nil.

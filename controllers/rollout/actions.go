@@ -1,0 +1,132 @@
+package rollout
+
+import (
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	rolloutsv1alpha1 "github.com/rampdev/ramp/apis/rollouts/v1alpha1"
+	"github.com/rampdev/ramp/controllers/rollout/resources"
+)
+
+// PendingAction reads the action annotations. It returns nil when there
+// is no action, or when its id is that of the last action handled: an
+// action runs once per id, and the annotations stay (a GitOps tool sees no
+// drift, a re-applied manifest replays nothing).
+func PendingAction(ro *rolloutsv1alpha1.Rollout) *Action {
+	name := ro.Annotations[rolloutsv1alpha1.AnnotationAction]
+	id := ro.Annotations[rolloutsv1alpha1.AnnotationActionID]
+	if name == "" && id == "" {
+		return nil
+	}
+	if last := ro.Status.LastAction; last != nil && last.ID == id {
+		return nil
+	}
+	return &Action{ID: id, Name: name, By: ro.Annotations[rolloutsv1alpha1.AnnotationActionBy]}
+}
+
+type outcome int
+
+const (
+	applied outcome = iota
+	ignored
+	rejected
+)
+
+// action applies a, records it in status.lastAction and as an event.
+func (p *planner) action(a Action) {
+	result, o := p.apply(a)
+	p.st.LastAction = &rolloutsv1alpha1.ActionRecord{ID: a.ID, Action: a.Name, By: a.By, Time: metav1.NewTime(p.now), Result: result}
+	who := ""
+	if a.By != "" {
+		who = " by " + a.By
+	}
+	switch o {
+	case applied:
+		p.event(corev1.EventTypeNormal, "ActionApplied", "Action %s (id %s)%s: %s", a.Name, a.ID, who, result)
+	case ignored:
+		p.event(corev1.EventTypeWarning, "ActionIgnored", "Action %s (id %s)%s: %s", a.Name, a.ID, who, result)
+	default:
+		p.event(corev1.EventTypeWarning, "ActionRejected", "Action %q (id %s)%s: %s", a.Name, a.ID, who, result)
+	}
+}
+
+func (p *planner) apply(a Action) (string, outcome) {
+	st := p.st
+	if a.ID == "" {
+		return fmt.Sprintf("rejected: annotation %s is missing; each action needs a unique id", rolloutsv1alpha1.AnnotationActionID), rejected
+	}
+	active := st.Phase == rolloutsv1alpha1.PhaseProgressing || st.Phase == rolloutsv1alpha1.PhasePaused
+	n := p.spec.NumSteps()
+	switch a.Name {
+	case rolloutsv1alpha1.ActionPromote:
+		switch {
+		case !active:
+			return fmt.Sprintf("ignored: nothing to promote, the rollout is %s", st.Phase), ignored
+		case st.CurrentStepIndex == nil:
+			return fmt.Sprintf("ignored: the canary revision %s is not ready yet", orNone(st.CanaryRevision)), ignored
+		case *st.CurrentStepIndex >= n:
+			return "ignored: already promoting", ignored
+		}
+		st.Phase, st.Message = rolloutsv1alpha1.PhaseProgressing, ""
+		p.enterStep(n)
+		return fmt.Sprintf("promoting %s to 100%% now", st.CanaryRevision), applied
+
+	case rolloutsv1alpha1.ActionAbort:
+		switch {
+		case !active:
+			return fmt.Sprintf("ignored: nothing to abort, the rollout is %s", st.Phase), ignored
+		case st.StableRevision == "":
+			return "ignored: there is no stable revision to go back to", ignored
+		}
+		where := "before its first step"
+		if st.CurrentStepIndex != nil {
+			where = "at " + p.stepName(*st.CurrentStepIndex)
+		}
+		msg := fmt.Sprintf("Aborted %s: all traffic back to %s", where, st.StableRevision)
+		p.stop(rolloutsv1alpha1.PhaseAborted, rolloutsv1alpha1.ReasonAborted, msg)
+		return "aborted: all traffic back to " + st.StableRevision, applied
+
+	case rolloutsv1alpha1.ActionRetry:
+		switch st.Phase {
+		case rolloutsv1alpha1.PhaseAborted, rolloutsv1alpha1.PhaseRolledBack, rolloutsv1alpha1.PhasePaused:
+		default:
+			return fmt.Sprintf("ignored: retry applies to an Aborted, RolledBack or Paused rollout, this one is %s", st.Phase), ignored
+		}
+		p.start()
+		return fmt.Sprintf("starting the rollout of %s over from the first step", orNone(st.CanaryRevision)), applied
+
+	case rolloutsv1alpha1.ActionApprove:
+		if st.Phase == rolloutsv1alpha1.PhasePaused {
+			st.Phase, st.Message = rolloutsv1alpha1.PhaseProgressing, ""
+			st.ConsecutiveFailures, st.ConsecutiveInconclusive = 0, 0
+			if st.StepReadyAt != nil && p.spec.Analysis != nil {
+				st.NextMeasurementAt = p.at(resources.Interval(p.spec.Analysis))
+			}
+			return "resumed", applied
+		}
+		if st.Phase == rolloutsv1alpha1.PhaseProgressing && st.CurrentStepIndex != nil && *st.CurrentStepIndex < n {
+			i := *st.CurrentStepIndex
+			if !p.spec.IsCanary() {
+				p.enterStep(n)
+				return fmt.Sprintf("approved the preview: promoting %s to 100%%", st.CanaryRevision), applied
+			}
+			if s := p.step(i); s.Approval != nil {
+				name := p.stepName(i)
+				p.enterStep(i + 1)
+				return "approved " + name, applied
+			}
+		}
+		return "ignored: nothing waits for an approval", ignored
+	}
+	return fmt.Sprintf("rejected: unknown action %q (want %s, %s, %s or %s)", a.Name,
+		rolloutsv1alpha1.ActionPromote, rolloutsv1alpha1.ActionAbort, rolloutsv1alpha1.ActionRetry, rolloutsv1alpha1.ActionApprove), rejected
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(not created yet)"
+	}
+	return s
+}

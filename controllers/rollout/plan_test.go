@@ -1,0 +1,431 @@
+package rollout
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	rolloutsv1alpha1 "github.com/rampdev/ramp/apis/rollouts/v1alpha1"
+	"github.com/rampdev/ramp/analysis"
+	"github.com/rampdev/ramp/controllers/rollout/resources"
+)
+
+const failMsg = "error-rate: canary 5.20% > max 1.00% (stable 0.10%)"
+
+// TestRun drives the planner through the canary and blue/green state
+// machines, one round per case. Unless a case says otherwise, the current
+// template hash is h2, the route serves the traffic of the given status,
+// and now is t0.
+func TestRun(t *testing.T) {
+	canary := canarySpec()
+	base := func(ms ...stMutator) *rolloutsv1alpha1.RolloutStatus {
+		return status(append([]stMutator{waiting("r1", "r2", -10*time.Minute)}, ms...)...)
+	}
+	const stepped = 5 * time.Minute // how long ago the current step started in most cases
+	cases := map[string]struct {
+		spec       *rolloutsv1alpha1.RolloutSpec
+		given      *rolloutsv1alpha1.RolloutStatus
+		hash       string // current template hash, default h2
+		revision   RevisionState
+		routeAt    *rolloutsv1alpha1.RolloutStatus // the status whose traffic the route serves; default given
+		routeEmpty bool                            // no route yet
+		action     *Action
+		report     *analysis.Report
+		now        time.Duration
+
+		want         *rolloutsv1alpha1.RolloutStatus
+		wantEvents   []string
+		wantMeasured analysis.Phase
+		wantRequeue  time.Duration
+	}{
+		// The first rollout goes straight to 100%.
+		"new rollout waits for its revision": {
+			given: status(), routeEmpty: true,
+			want:       status(phase(rolloutsv1alpha1.PhaseProgressing, ""), func(st *rolloutsv1alpha1.RolloutStatus) { st.TemplateHash, st.StepStartedAt = "h2", at(0) }),
+			wantEvents: []string{"RolloutStarted"}, wantRequeue: 10 * time.Minute,
+		},
+		"first revision ready: promoted to 100%": {
+			given: status(waiting("", "r1", -time.Minute)), revision: revision("r1", true), routeEmpty: true,
+			want:       status(waiting("", "r1", 0), step(5, 100, 0)),
+			wantEvents: []string{"Promoting"}, wantRequeue: 10 * time.Minute,
+		},
+		"first revision applied: healthy": {
+			given: status(waiting("", "r1", -time.Minute), step(5, 100, -time.Minute)), revision: revision("r1", true),
+			want:       status(healthy("r1"), func(st *rolloutsv1alpha1.RolloutStatus) { st.TemplateHash = "h2" }),
+			wantEvents: []string{"Healthy"},
+		},
+		"first revision past the deadline: keeps waiting": {
+			given: status(waiting("", "r1", -10*time.Minute)), revision: revision("r1", false), routeEmpty: true,
+			want: status(waiting("", "r1", -10*time.Minute)),
+		},
+
+		// Canary steps.
+		"template change while healthy": {
+			given: status(healthy("r1")), revision: RevisionState{},
+			want:       status(waiting("r1", "", 0)),
+			wantEvents: []string{"RolloutStarted"}, wantRequeue: 10 * time.Minute,
+		},
+		"canary ready: first step": {
+			given: base(), revision: revision("r2", true),
+			want:       base(step(0, 5, 0)),
+			wantEvents: []string{"StepStarted"}, wantRequeue: 10 * time.Minute,
+		},
+		"step applied: measurements start": {
+			given: base(step(0, 5, -stepped)), revision: revision("r2", true),
+			want:        base(step(0, 5, -stepped), ready(0), nextMeasurement(10*time.Second)),
+			wantRequeue: 10 * time.Second,
+		},
+		"step not applied yet: waits": {
+			given: base(step(0, 5, -stepped)), revision: revision("r2", true), routeAt: base(),
+			want:        base(step(0, 5, -stepped)),
+			wantRequeue: 5 * time.Minute,
+		},
+		"pass at a weight step: next step": {
+			given: base(step(0, 5, -stepped), ready(-stepped), nextMeasurement(0)), revision: revision("r2", true),
+			report:     report(analysis.Pass, "error-rate: canary 0.10% <= max 1.00%"),
+			want:       base(step(1, 20, 0), measurements(measured(0, analysis.Pass, 0, "error-rate: canary 0.10% <= max 1.00%"))),
+			wantEvents: []string{"StepStarted"}, wantMeasured: analysis.Pass, wantRequeue: 10 * time.Minute,
+		},
+		"pass at a weight step with a pause: pauses": {
+			given: base(step(1, 20, -stepped), ready(-stepped), nextMeasurement(0)), revision: revision("r2", true),
+			report: report(analysis.Pass, "ok"),
+			want: base(step(1, 20, -stepped), ready(-stepped), nextMeasurement(10*time.Second), pauseUntil(2*time.Minute),
+				measurements(measured(0, analysis.Pass, 1, "ok"))),
+			wantEvents: []string{"StepPassed"}, wantMeasured: analysis.Pass, wantRequeue: 10 * time.Second,
+		},
+		"pause running": {
+			given: base(step(1, 20, -stepped), ready(-stepped), pauseUntil(time.Minute), nextMeasurement(5*time.Second)), revision: revision("r2", true),
+			want:        base(step(1, 20, -stepped), ready(-stepped), pauseUntil(time.Minute), nextMeasurement(5*time.Second)),
+			wantRequeue: 5 * time.Second,
+		},
+		"pause over: the approval step is applied at once": {
+			given: base(step(1, 20, -stepped), ready(-stepped), pauseUntil(-time.Second), nextMeasurement(5*time.Second)), revision: revision("r2", true),
+			want:       base(step(2, 20, 0), ready(0), nextMeasurement(10*time.Second)),
+			wantEvents: []string{"StepStarted"}, wantRequeue: 10 * time.Second,
+		},
+		"approval waits": {
+			given: base(step(2, 20, -stepped), ready(-stepped), nextMeasurement(5*time.Second)), revision: revision("r2", true),
+			want:        base(step(2, 20, -stepped), ready(-stepped), nextMeasurement(5*time.Second)),
+			wantRequeue: 5 * time.Second,
+		},
+		"no analysis: an applied weight step passes and the next one waits for the gateway": {
+			spec:  canarySpec(noAnalysis),
+			given: base(step(0, 5, -stepped)), revision: revision("r2", true),
+			want:       base(step(1, 20, 0)),
+			wantEvents: []string{"StepStarted"}, wantRequeue: 10 * time.Minute,
+		},
+		"no analysis: a weight step with a pause pauses": {
+			spec:  canarySpec(noAnalysis),
+			given: base(step(1, 20, -stepped)), revision: revision("r2", true),
+			want:       base(step(1, 20, -stepped), ready(0), pauseUntil(2*time.Minute)),
+			wantEvents: []string{"StepPassed"}, wantRequeue: 2 * time.Minute,
+		},
+		"last step passed: promotion": {
+			given: base(step(4, 100, -stepped), ready(-stepped), nextMeasurement(0)), revision: revision("r2", true),
+			report:     report(analysis.Pass, "ok"),
+			want:       base(step(5, 100, 0), measurements(measured(0, analysis.Pass, 4, "ok"))),
+			wantEvents: []string{"Promoting"}, wantMeasured: analysis.Pass, wantRequeue: 10 * time.Minute,
+		},
+		"promotion applied: healthy": {
+			given: base(step(5, 100, -time.Minute), measurements(measured(-2*time.Minute, analysis.Pass, 4, "ok"))), revision: revision("r2", true),
+			want: status(healthy("r2"), func(st *rolloutsv1alpha1.RolloutStatus) {
+				st.TemplateHash = "h2"
+				st.Measurements = []rolloutsv1alpha1.Measurement{measured(-2*time.Minute, analysis.Pass, 4, "ok")}
+			}),
+			wantEvents: []string{"Healthy"},
+		},
+
+		// Failures and inconclusive measurements.
+		"failure below the limit": {
+			given: base(step(3, 50, -stepped), ready(-stepped), nextMeasurement(0)), revision: revision("r2", true),
+			report:     report(analysis.Fail, failMsg),
+			want:       base(step(3, 50, -stepped), ready(-stepped), nextMeasurement(10*time.Second), counters(1, 0), measurements(measured(0, analysis.Fail, 3, failMsg))),
+			wantEvents: []string{"MeasurementFailed"}, wantMeasured: analysis.Fail, wantRequeue: 10 * time.Second,
+		},
+		"failure limit: rolled back": {
+			given: base(step(3, 50, -stepped), ready(-stepped), nextMeasurement(0), counters(1, 2)), revision: revision("r2", true),
+			report: report(analysis.Fail, failMsg),
+			want: base(step(3, 0, -stepped), counters(2, 0), measurements(measured(0, analysis.Fail, 3, failMsg)),
+				phase(rolloutsv1alpha1.PhaseRolledBack, "Rolled back to r1: 2 consecutive failed measurements at step 4/5 (weight 50%): "+failMsg)),
+			wantEvents: []string{"MeasurementFailed", "RolledBack"}, wantMeasured: analysis.Fail,
+		},
+		"inconclusive limit: paused": {
+			given: base(step(3, 50, -stepped), ready(-stepped), nextMeasurement(0), counters(0, 2)), revision: revision("r2", true),
+			report: report(analysis.Inconclusive, "error-rate: 12 canary requests < 50"),
+			want: base(step(3, 50, -stepped), ready(-stepped), counters(0, 3), measurements(measured(0, analysis.Inconclusive, 3, "error-rate: 12 canary requests < 50")),
+				phase(rolloutsv1alpha1.PhasePaused, "Paused at step 4/5 (weight 50%) after 3 consecutive inconclusive measurements (Inconclusive): error-rate: 12 canary requests < 50; approve to resume, retry to start over")),
+			wantEvents: []string{"Paused"}, wantMeasured: analysis.Inconclusive,
+		},
+		"error counts as inconclusive and keeps the failure streak": {
+			given: base(step(3, 50, -stepped), ready(-stepped), nextMeasurement(0), counters(1, 0)), revision: revision("r2", true),
+			report:       report(analysis.Error, "error-rate: measuring: connection refused"),
+			want:         base(step(3, 50, -stepped), ready(-stepped), nextMeasurement(10*time.Second), counters(1, 1), measurements(measured(0, analysis.Error, 3, "error-rate: measuring: connection refused"))),
+			wantMeasured: analysis.Error, wantRequeue: 10 * time.Second,
+		},
+		"pass resets the counters": {
+			given: base(step(2, 20, -stepped), ready(-stepped), nextMeasurement(0), counters(1, 2)), revision: revision("r2", true),
+			report:       report(analysis.Pass, "ok"),
+			want:         base(step(2, 20, -stepped), ready(-stepped), nextMeasurement(10*time.Second), measurements(measured(0, analysis.Pass, 2, "ok"))),
+			wantMeasured: analysis.Pass, wantRequeue: 10 * time.Second,
+		},
+
+		// Deadlines.
+		"canary not ready by the deadline: rolled back": {
+			given: base(), revision: RevisionState{Name: "r2", Message: "Container user-container is crash looping"},
+			want: base(phase(rolloutsv1alpha1.PhaseRolledBack,
+				"Rolled back to r1: revision r2 did not become ready: Container user-container is crash looping within the progress deadline 10m0s")),
+			wantEvents: []string{"RolledBack"},
+		},
+		"canary not ready before the deadline: waits": {
+			given: base(func(st *rolloutsv1alpha1.RolloutStatus) { st.StepStartedAt = at(-time.Minute) }), revision: revision("r2", false),
+			want:        base(func(st *rolloutsv1alpha1.RolloutStatus) { st.StepStartedAt = at(-time.Minute) }),
+			wantRequeue: 9 * time.Minute,
+		},
+		"gateway does not apply a step by the deadline: rolled back": {
+			given: base(step(0, 5, -10*time.Minute)), revision: revision("r2", true),
+			routeAt: base(),
+			want: base(step(0, 0, -10*time.Minute), phase(rolloutsv1alpha1.PhaseRolledBack,
+				"Rolled back to r1: the gateway did not apply the traffic of step 1/5 (weight 5%) within 10m0s")),
+			wantEvents: []string{"RolledBack"},
+		},
+
+		// A new template mid-rollout.
+		"template change mid-rollout: back to stable, new canary waits": {
+			given: base(step(3, 50, -stepped), ready(-stepped), nextMeasurement(5*time.Second), counters(1, 0), measurements(measured(-time.Minute, analysis.Fail, 3, failMsg))),
+			hash:  "h3", revision: revision("r3", false),
+			want:       status(waiting("r1", "r3", 0), func(st *rolloutsv1alpha1.RolloutStatus) { st.TemplateHash = "h3" }),
+			wantEvents: []string{"Superseded", "RolloutStarted"}, wantRequeue: 10 * time.Minute,
+		},
+
+		// Actions.
+		"approve passes the approval step": {
+			given: base(step(2, 20, -stepped), ready(-stepped), nextMeasurement(5*time.Second)), revision: revision("r2", true),
+			action:     &Action{ID: "a1", Name: "approve"},
+			want:       base(step(3, 50, 0), lastAction("a1", "approve", "approved step 3/5 (approval)", 0)),
+			wantEvents: []string{"StepStarted", "ActionApplied"}, wantRequeue: 10 * time.Minute,
+		},
+		"approve with nothing to approve is ignored": {
+			given: base(step(3, 50, -stepped), ready(-stepped), nextMeasurement(5*time.Second)), revision: revision("r2", true),
+			action:     &Action{ID: "a1", Name: "approve"},
+			want:       base(step(3, 50, -stepped), ready(-stepped), nextMeasurement(5*time.Second), lastAction("a1", "approve", "ignored: nothing waits for an approval", 0)),
+			wantEvents: []string{"ActionIgnored"}, wantRequeue: 5 * time.Second,
+		},
+		"approve resumes a paused rollout": {
+			given: base(step(3, 50, -stepped), ready(-stepped), counters(0, 3), phase(rolloutsv1alpha1.PhasePaused, "Paused")), revision: revision("r2", true),
+			action:     &Action{ID: "a2", Name: "approve"},
+			want:       base(step(3, 50, -stepped), ready(-stepped), nextMeasurement(10*time.Second), lastAction("a2", "approve", "resumed", 0)),
+			wantEvents: []string{"ActionApplied"}, wantRequeue: 10 * time.Second,
+		},
+		"promote skips to 100%": {
+			given: base(step(1, 20, -stepped), ready(-stepped), pauseUntil(time.Minute), nextMeasurement(5*time.Second)), revision: revision("r2", true),
+			action:     &Action{ID: "a3", Name: "promote"},
+			want:       base(step(5, 100, 0), lastAction("a3", "promote", "promoting r2 to 100% now", 0)),
+			wantEvents: []string{"Promoting", "ActionApplied"}, wantRequeue: 10 * time.Minute,
+		},
+		"abort: back to stable": {
+			given: base(step(3, 50, -stepped), ready(-stepped), nextMeasurement(0)), revision: revision("r2", true),
+			action: &Action{ID: "a4", Name: "abort", By: "alice"},
+			report: report(analysis.Fail, failMsg), // taken before the abort: dropped
+			want: base(step(3, 0, -stepped), phase(rolloutsv1alpha1.PhaseAborted, "Aborted at step 4/5 (weight 50%): all traffic back to r1"),
+				lastAction("a4", "abort", "aborted: all traffic back to r1", 0), func(st *rolloutsv1alpha1.RolloutStatus) { st.LastAction.By = "alice" }),
+			wantEvents: []string{"Aborted", "ActionApplied"},
+		},
+		"abort when healthy is ignored": {
+			given: status(healthy("r1")), hash: "h1",
+			action:     &Action{ID: "a5", Name: "abort"},
+			want:       status(healthy("r1"), lastAction("a5", "abort", "ignored: nothing to abort, the rollout is Healthy", 0)),
+			wantEvents: []string{"ActionIgnored"},
+		},
+		"retry after a rollback starts over from the first step": {
+			given: base(step(3, 0, -stepped), counters(2, 0), measurements(measured(-time.Minute, analysis.Fail, 3, failMsg)),
+				phase(rolloutsv1alpha1.PhaseRolledBack, "Rolled back")), revision: revision("r2", true),
+			action:     &Action{ID: "a6", Name: "retry"},
+			want:       base(step(0, 5, 0), lastAction("a6", "retry", "starting the rollout of r2 over from the first step", 0)),
+			wantEvents: []string{"ActionApplied", "StepStarted"}, wantRequeue: 10 * time.Minute,
+		},
+		"retry while progressing is ignored": {
+			given: base(step(2, 20, -stepped), ready(-stepped), nextMeasurement(5*time.Second)), revision: revision("r2", true),
+			action:     &Action{ID: "a7", Name: "retry"},
+			want:       base(step(2, 20, -stepped), ready(-stepped), nextMeasurement(5*time.Second), lastAction("a7", "retry", "ignored: retry applies to an Aborted, RolledBack or Paused rollout, this one is Progressing", 0)),
+			wantEvents: []string{"ActionIgnored"}, wantRequeue: 5 * time.Second,
+		},
+		"unknown action is rejected": {
+			given: status(healthy("r1")), hash: "h1",
+			action:     &Action{ID: "a8", Name: "deploy"},
+			want:       status(healthy("r1"), lastAction("a8", "deploy", `rejected: unknown action "deploy" (want promote, abort, retry or approve)`, 0)),
+			wantEvents: []string{"ActionRejected"},
+		},
+		"action without an id is rejected": {
+			given: status(healthy("r1")), hash: "h1",
+			action:     &Action{Name: "approve"},
+			want:       status(healthy("r1"), lastAction("", "approve", "rejected: annotation rollouts.ramp.dev/action-id is missing; each action needs a unique id", 0)),
+			wantEvents: []string{"ActionRejected"},
+		},
+
+		// Blue/green.
+		"blue/green: canary ready is previewed at 0%": {
+			spec:  canarySpec(blueGreen(0)),
+			given: base(), revision: revision("r2", true),
+			want:       base(step(0, 0, 0)),
+			wantEvents: []string{"StepStarted"}, wantRequeue: 10 * time.Minute,
+		},
+		"blue/green: preview applied": {
+			spec:  canarySpec(blueGreen(0)),
+			given: base(step(0, 0, -stepped)), revision: revision("r2", true),
+			want:        base(step(0, 0, -stepped), ready(0), nextMeasurement(10*time.Second)),
+			wantRequeue: 10 * time.Second,
+		},
+		"blue/green: a pass does not promote without autoPromoteAfter": {
+			spec:  canarySpec(blueGreen(0)),
+			given: base(step(0, 0, -stepped), ready(-stepped), nextMeasurement(0)), revision: revision("r2", true),
+			report:       report(analysis.Pass, "ok"),
+			want:         base(step(0, 0, -stepped), ready(-stepped), nextMeasurement(10*time.Second), measurements(measured(0, analysis.Pass, 0, "ok"))),
+			wantMeasured: analysis.Pass, wantRequeue: 10 * time.Second,
+		},
+		"blue/green: auto-promoted after a pass": {
+			spec:  canarySpec(blueGreen(5 * time.Minute)),
+			given: base(step(0, 0, -stepped), ready(-stepped), nextMeasurement(0)), revision: revision("r2", true),
+			report:       report(analysis.Pass, "ok"),
+			want:         base(step(1, 100, 0), measurements(measured(0, analysis.Pass, 0, "ok"))),
+			wantEvents:   []string{"AutoPromoted", "Promoting"},
+			wantMeasured: analysis.Pass, wantRequeue: 10 * time.Minute,
+		},
+		"blue/green: not auto-promoted while inconclusive": {
+			spec:  canarySpec(blueGreen(5 * time.Minute)),
+			given: base(step(0, 0, -stepped), ready(-stepped), nextMeasurement(0)), revision: revision("r2", true),
+			report:       report(analysis.Inconclusive, "no data"),
+			want:         base(step(0, 0, -stepped), ready(-stepped), nextMeasurement(10*time.Second), counters(0, 1), measurements(measured(0, analysis.Inconclusive, 0, "no data"))),
+			wantMeasured: analysis.Inconclusive, wantRequeue: 10 * time.Second,
+		},
+		"blue/green: approve promotes": {
+			spec:  canarySpec(blueGreen(0)),
+			given: base(step(0, 0, -stepped), ready(-stepped), nextMeasurement(5*time.Second)), revision: revision("r2", true),
+			action:     &Action{ID: "b1", Name: "approve"},
+			want:       base(step(1, 100, 0), lastAction("b1", "approve", "approved the preview: promoting r2 to 100%", 0)),
+			wantEvents: []string{"Promoting", "ActionApplied"}, wantRequeue: 10 * time.Minute,
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			spec := tc.spec
+			if spec == nil {
+				spec = canary
+			}
+			hash := tc.hash
+			if hash == "" {
+				hash = "h2"
+			}
+			routeAt := tc.routeAt
+			if routeAt == nil {
+				routeAt = tc.given
+			}
+			obs := Observed{TemplateHash: hash, Revision: tc.revision, Route: routeFor(spec, routeAt)}
+			if tc.routeEmpty {
+				obs.Route = RouteState{}
+			}
+			given := tc.given.DeepCopy()
+			got := Run(Input{Spec: spec, Status: tc.given, Observed: obs, Action: tc.action, Report: tc.report, Now: t0.Add(tc.now)})
+			if diff := cmp.Diff(*tc.want, got.Status); diff != "" {
+				t.Errorf("status (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.wantEvents, reasons(got.Events)); diff != "" {
+				t.Errorf("events (-want +got):\n%s\n%+v", diff, got.Events)
+			}
+			if got.Measured != tc.wantMeasured {
+				t.Errorf("measured = %q, want %q", got.Measured, tc.wantMeasured)
+			}
+			if got.RequeueAfter != tc.wantRequeue {
+				t.Errorf("requeue after %s, want %s", got.RequeueAfter, tc.wantRequeue)
+			}
+			if diff := cmp.Diff(given, tc.given); diff != "" {
+				t.Errorf("Run changed its input (-before +after):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestRunTraffic checks the traffic the planned status calls for at the
+// turning points: a rollback and an abort send everything to the stable,
+// a pause keeps the canary's weight, a new template drops the old canary.
+func TestRunTraffic(t *testing.T) {
+	spec := canarySpec()
+	atStep3 := status(waiting("r1", "r2", -time.Hour), step(3, 50, -time.Minute), ready(-time.Minute), nextMeasurement(0))
+	cases := map[string]struct {
+		given  *rolloutsv1alpha1.RolloutStatus
+		hash   string
+		action *Action
+		report *analysis.Report
+		want   string
+	}{
+		"measuring":    {given: atStep3, want: "r1=50(stable) r2=50(canary)"},
+		"rolled back":  {given: status(waiting("r1", "r2", -time.Hour), step(3, 50, -time.Minute), ready(-time.Minute), nextMeasurement(0), counters(1, 0)), report: report(analysis.Fail, failMsg), want: "r1=100(stable)"},
+		"aborted":      {given: atStep3, action: &Action{ID: "x", Name: "abort"}, want: "r1=100(stable)"},
+		"paused":       {given: status(waiting("r1", "r2", -time.Hour), step(3, 50, -time.Minute), ready(-time.Minute), nextMeasurement(0), counters(0, 2)), report: report(analysis.Error, "down"), want: "r1=50(stable) r2=50(canary)"},
+		"new template": {given: atStep3, hash: "h3", want: "r1=100(stable)"},
+		"promoting":    {given: atStep3, action: &Action{ID: "y", Name: "promote"}, want: "r2=100(stable)"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			hash := tc.hash
+			if hash == "" {
+				hash = "h2"
+			}
+			obs := Observed{TemplateHash: hash, Revision: revision("r2", true), Route: routeFor(spec, tc.given)}
+			if hash != "h2" {
+				obs.Revision = RevisionState{}
+			}
+			got := Run(Input{Spec: spec, Status: tc.given, Observed: obs, Action: tc.action, Report: tc.report, Now: t0})
+			if s := trafficString(resources.Traffic(spec, &got.Status)); s != tc.want {
+				t.Errorf("traffic = %s, want %s (phase %s)", s, tc.want, got.Status.Phase)
+			}
+		})
+	}
+}
+
+// TestMeasurementsKeepTheLastTen checks that status keeps only the last ten
+// measurements.
+func TestMeasurementsKeepTheLastTen(t *testing.T) {
+	st := status(waiting("r1", "r2", -time.Hour), step(2, 20, -time.Hour), ready(-time.Hour), nextMeasurement(0))
+	for i := range 10 {
+		st.Measurements = append(st.Measurements, measured(time.Duration(i-20)*time.Second, analysis.Pass, 2, "old"))
+	}
+	got := Run(Input{Spec: canarySpec(), Status: st, Now: t0, Report: report(analysis.Pass, "new"),
+		Observed: Observed{TemplateHash: "h2", Revision: revision("r2", true), Route: routeFor(canarySpec(), st)}})
+	ms := got.Status.Measurements
+	if len(ms) != 10 || ms[9].Message != "new" || !ms[0].Time.Equal(at(-19*time.Second)) {
+		t.Errorf("measurements = %d, last %q, first at %s; want 10, last \"new\", first at t0-19s", len(ms), ms[len(ms)-1].Message, ms[0].Time)
+	}
+}
+
+// TestPendingAction checks that an action runs once per id.
+func TestPendingAction(t *testing.T) {
+	ro := func(annotations map[string]string, last string) *rolloutsv1alpha1.Rollout {
+		r := &rolloutsv1alpha1.Rollout{}
+		r.Annotations = annotations
+		if last != "-" {
+			r.Status.LastAction = &rolloutsv1alpha1.ActionRecord{ID: last}
+		}
+		return r
+	}
+	approve := map[string]string{rolloutsv1alpha1.AnnotationAction: "approve", rolloutsv1alpha1.AnnotationActionID: "id-1", rolloutsv1alpha1.AnnotationActionBy: "bob"}
+	noID := map[string]string{rolloutsv1alpha1.AnnotationAction: "approve"}
+	cases := map[string]struct {
+		ro   *rolloutsv1alpha1.Rollout
+		want *Action
+	}{
+		"none":                    {ro: ro(nil, "-")},
+		"new":                     {ro: ro(approve, "-"), want: &Action{ID: "id-1", Name: "approve", By: "bob"}},
+		"new id":                  {ro: ro(approve, "id-0"), want: &Action{ID: "id-1", Name: "approve", By: "bob"}},
+		"already handled":         {ro: ro(approve, "id-1")},
+		"no id: handled once":     {ro: ro(noID, "-"), want: &Action{Name: "approve"}},
+		"no id: already rejected": {ro: ro(noID, "")},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, PendingAction(tc.ro)); diff != "" {
+				t.Errorf("PendingAction (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

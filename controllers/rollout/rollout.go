@@ -1,0 +1,248 @@
+package rollout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	rolloutsv1alpha1 "github.com/rampdev/ramp/apis/rollouts/v1alpha1"
+	servingv1 "github.com/rampdev/ramp/apis/serving/v1"
+	"github.com/rampdev/ramp/analysis"
+	"github.com/rampdev/ramp/controllers/rollout/resources"
+)
+
+// ErrNotOwned means a serving Service of the Rollout's name belongs to
+// something else.
+var ErrNotOwned = errors.New("service is not owned by the rollout")
+
+// ErrNoAnalyzer means the controller was built without an Analyzer.
+var ErrNoAnalyzer = errors.New("no analyzer configured")
+
+// +kubebuilder:rbac:groups=rollouts.ramp.dev,resources=rollouts,verbs=get;list;watch
+// +kubebuilder:rbac:groups=rollouts.ramp.dev,resources=rollouts/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=serving.ramp.dev,resources=services,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups=serving.ramp.dev,resources=configurations;revisions;routes,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+
+// Reconcile plans one round and writes the status once, then the Service.
+//
+// The status is written before the Service: the Service's traffic is a
+// pure function of the status, so if the Service write fails (or the
+// process stops) the next round writes it again, and no step is taken
+// until the Route shows that traffic. The status patch carries the
+// resourceVersion it was planned from, so a plan made from a stale cache
+// is refused rather than applied twice.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	ro := &rolloutsv1alpha1.Rollout{}
+	if err := r.Client.Get(ctx, req.NamespacedName, ro); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.Metrics.Forget(req.Namespace, req.Name)
+		}
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if ro.DeletionTimestamp != nil {
+		return ctrl.Result{}, nil
+	}
+	orig := ro.DeepCopy()
+	now := r.Clock.Now()
+
+	svc, obs, err := r.observe(ctx, ro)
+	if errors.Is(err, ErrNotOwned) {
+		ro.Status.ObservedGeneration = ro.Generation
+		ro.Status.MarkFalse(rolloutsv1alpha1.ConditionReady, rolloutsv1alpha1.ReasonNotOwned, err.Error())
+		if perr := r.patchStatus(ctx, orig, ro); perr != nil {
+			return ctrl.Result{}, errors.Join(err, perr)
+		}
+		return ctrl.Result{}, reconcile.TerminalError(err)
+	}
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+
+	in := Input{Spec: &ro.Spec, Status: &ro.Status, Observed: obs, Action: PendingAction(ro), Kinds: metricKinds(ro), Now: now}
+	if MeasurementDue(&ro.Spec, &ro.Status, now) {
+		rep := r.measure(ctx, ro, now)
+		in.Report = &rep
+	}
+	plan := Run(in)
+	ro.Status = plan.Status
+	ro.Status.ObservedGeneration = ro.Generation
+	SetConditions(&ro.Spec, &ro.Status, obs, now)
+
+	if err := r.patchStatus(ctx, orig, ro); err != nil {
+		return ctrl.Result{}, err
+	}
+	r.record(ctx, orig, ro, plan)
+	if err := r.applyService(ctx, ro, svc); err != nil {
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{RequeueAfter: plan.RequeueAfter}, nil
+}
+
+func (r *Reconciler) patchStatus(ctx context.Context, orig, ro *rolloutsv1alpha1.Rollout) error {
+	if equality.Semantic.DeepEqual(orig.Status, ro.Status) {
+		return nil
+	}
+	patch := client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})
+	if err := r.Client.Status().Patch(ctx, ro, patch); err != nil {
+		return fmt.Errorf("updating status of rollout %s/%s: %w", ro.Namespace, ro.Name, err)
+	}
+	return nil
+}
+
+// record emits the plan's events, logs state changes and updates the
+// metrics; it runs only once the status is written.
+func (r *Reconciler) record(ctx context.Context, orig, ro *rolloutsv1alpha1.Rollout, plan Plan) {
+	for _, e := range plan.Events {
+		if r.Events != nil {
+			r.Events.Event(ro, e.Type, e.Reason, e.Message)
+		}
+	}
+	st := &ro.Status
+	if orig.Status.Phase != st.Phase || stepLabel(orig.Status.CurrentStepIndex) != stepLabel(st.CurrentStepIndex) ||
+		orig.Status.CanaryWeight != st.CanaryWeight {
+		ctrl.LoggerFrom(ctx).V(1).Info("Rollout state changed", "phase", st.Phase, "step", stepLabel(st.CurrentStepIndex),
+			"weight", st.CanaryWeight, "canary", st.CanaryRevision, "stable", st.StableRevision, "message", st.Message)
+	}
+	r.Metrics.Transition(orig.Status.Phase, st.Phase)
+	r.Metrics.Measured(string(plan.Measured))
+	r.Metrics.Observe(ro)
+}
+
+// measure runs one analysis round for the Rollout's current canary. A
+// spec the analysis package cannot use is an Error measurement, which
+// counts like an inconclusive one.
+func (r *Reconciler) measure(ctx context.Context, ro *rolloutsv1alpha1.Rollout, now time.Time) analysis.Report {
+	spec, err := resources.MakeAnalysisSpec(ro)
+	if err == nil && r.Analyzer == nil {
+		err = ErrNoAnalyzer
+	}
+	if err != nil {
+		return analysis.Report{Phase: analysis.Error, Message: "invalid analysis: " + err.Error(), Time: now}
+	}
+	return r.Analyzer.Evaluate(ctx, spec, now)
+}
+
+func metricKinds(ro *rolloutsv1alpha1.Rollout) map[string]string {
+	if ro.Spec.Analysis == nil {
+		return nil
+	}
+	kinds := make(map[string]string, len(ro.Spec.Analysis.Metrics))
+	for i := range ro.Spec.Analysis.Metrics {
+		m := &ro.Spec.Analysis.Metrics[i]
+		kinds[m.Name] = resources.MetricKind(m)
+	}
+	return kinds
+}
+
+// observe reads the Rollout's Service (nil if it does not exist yet), the
+// Revision of the current template and the Route.
+func (r *Reconciler) observe(ctx context.Context, ro *rolloutsv1alpha1.Rollout) (*servingv1.Service, Observed, error) {
+	obs := Observed{TemplateHash: resources.TemplateHash(&ro.Spec.Template)}
+	key := types.NamespacedName{Namespace: ro.Namespace, Name: ro.Name}
+	svc := &servingv1.Service{}
+	switch err := r.Client.Get(ctx, key, svc); {
+	case apierrors.IsNotFound(err):
+		return nil, obs, nil
+	case err != nil:
+		return nil, obs, fmt.Errorf("getting service %s: %w", key, err)
+	case !metav1.IsControlledBy(svc, ro):
+		return nil, obs, fmt.Errorf("%w: service %s already exists", ErrNotOwned, key)
+	}
+
+	cfg := &servingv1.Configuration{}
+	if err := r.Client.Get(ctx, key, cfg); client.IgnoreNotFound(err) != nil {
+		return nil, obs, fmt.Errorf("getting configuration %s: %w", key, err)
+	}
+	obs.Revision.Message = conditionMessage(&cfg.Status.Status, servingv1.ConditionReady)
+	if name := cfg.Status.LatestCreatedRevisionName; name != "" {
+		rev := &servingv1.Revision{}
+		err := r.Client.Get(ctx, types.NamespacedName{Namespace: ro.Namespace, Name: name}, rev)
+		if client.IgnoreNotFound(err) != nil {
+			return nil, obs, fmt.Errorf("getting revision %s: %w", name, err)
+		}
+		if err == nil && rev.Annotations[rolloutsv1alpha1.AnnotationTemplateHash] == obs.TemplateHash {
+			obs.Revision = RevisionState{Name: rev.Name, Ready: rev.Status.IsReady(rev.Generation),
+				Message: conditionMessage(&rev.Status.Status, servingv1.ConditionReady)}
+		}
+	}
+
+	rt := &servingv1.Route{}
+	if err := r.Client.Get(ctx, key, rt); client.IgnoreNotFound(err) != nil {
+		return nil, obs, fmt.Errorf("getting route %s: %w", key, err)
+	}
+	obs.Route = RouteState{Ready: rt.Status.IsReady(rt.Generation), Traffic: rt.Status.Traffic,
+		Message: conditionMessage(&rt.Status.Status, servingv1.ConditionReady)}
+	return svc, obs, nil
+}
+
+// conditionMessage is the message of condition t unless it is True.
+func conditionMessage(st *servingv1.Status, t string) string {
+	c := st.GetCondition(t)
+	if c == nil || c.Status == metav1.ConditionTrue {
+		return ""
+	}
+	return c.Message
+}
+
+// applyService writes the Service the status calls for: the Rollout's
+// template and the traffic of resources.Traffic.
+func (r *Reconciler) applyService(ctx context.Context, ro *rolloutsv1alpha1.Rollout, have *servingv1.Service) error {
+	want := resources.MakeService(ro, resources.Traffic(&ro.Spec, &ro.Status))
+	if have == nil {
+		if err := r.Client.Create(ctx, want); err != nil {
+			// AlreadyExists: the cache is behind; the retry will see it.
+			return fmt.Errorf("creating service %s/%s: %w", want.Namespace, want.Name, err)
+		}
+		return nil
+	}
+	if equality.Semantic.DeepEqual(want.Spec, have.Spec) && sameKeys(want.Labels, have.Labels, rolloutsv1alpha1.LabelRollout, servingv1.LabelVisibility) &&
+		sameKeys(want.Annotations, have.Annotations, servingv1.AnnotationStickyMaxAge) {
+		return nil
+	}
+	have.Spec = want.Spec
+	have.Labels = copyKeys(want.Labels, have.Labels, rolloutsv1alpha1.LabelRollout, servingv1.LabelVisibility)
+	have.Annotations = copyKeys(want.Annotations, have.Annotations, servingv1.AnnotationStickyMaxAge)
+	if err := r.Client.Update(ctx, have); err != nil {
+		return fmt.Errorf("updating service %s/%s: %w", have.Namespace, have.Name, err)
+	}
+	return nil
+}
+
+// sameKeys reports whether want and have agree on keys (present with the
+// same value, or both absent); other keys belong to others.
+func sameKeys(want, have map[string]string, keys ...string) bool {
+	for _, k := range keys {
+		wv, wok := want[k]
+		hv, hok := have[k]
+		if wok != hok || wv != hv {
+			return false
+		}
+	}
+	return true
+}
+
+// copyKeys sets (or removes) keys in have as they are in want.
+func copyKeys(want, have map[string]string, keys ...string) map[string]string {
+	for _, k := range keys {
+		v, ok := want[k]
+		switch {
+		case ok && have == nil:
+			have = map[string]string{k: v}
+		case ok:
+			have[k] = v
+		default:
+			delete(have, k)
+		}
+	}
+	return have
+}

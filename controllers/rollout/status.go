@@ -1,0 +1,112 @@
+package rollout
+
+import (
+	"fmt"
+	"time"
+
+	rolloutsv1alpha1 "github.com/rampdev/ramp/apis/rollouts/v1alpha1"
+	"github.com/rampdev/ramp/analysis"
+)
+
+// SetConditions sets Progressing, Analysis and Ready from the planned
+// status and what was observed; while progressing, the message says what
+// the rollout waits for. It is pure.
+func SetConditions(spec *rolloutsv1alpha1.RolloutSpec, st *rolloutsv1alpha1.RolloutStatus, obs Observed, now time.Time) {
+	setProgressing(spec, st, obs, now)
+	setAnalysis(spec, st)
+	st.Summarize()
+}
+
+func setProgressing(spec *rolloutsv1alpha1.RolloutSpec, st *rolloutsv1alpha1.RolloutStatus, obs Observed, now time.Time) {
+	const c = rolloutsv1alpha1.ConditionProgressing
+	switch st.Phase {
+	case rolloutsv1alpha1.PhaseHealthy:
+		st.MarkFalse(c, rolloutsv1alpha1.ReasonCompleted, st.Message)
+		return
+	case rolloutsv1alpha1.PhaseRolledBack:
+		st.MarkFalse(c, rolloutsv1alpha1.ReasonRolledBack, st.Message)
+		return
+	case rolloutsv1alpha1.PhaseAborted:
+		st.MarkFalse(c, rolloutsv1alpha1.ReasonAborted, st.Message)
+		return
+	case rolloutsv1alpha1.PhasePaused:
+		st.MarkFalse(c, rolloutsv1alpha1.ReasonPaused, st.Message)
+		return
+	}
+	p := &planner{spec: spec, st: st, obs: obs, now: now}
+	reason, msg := progress(p)
+	st.Message = msg
+	if reason == rolloutsv1alpha1.ReasonProgressDeadline {
+		st.MarkFalse(c, reason, msg)
+		return
+	}
+	st.MarkTrue(c, reason, msg)
+}
+
+// progress says what a progressing rollout waits for.
+func progress(p *planner) (reason, msg string) {
+	st, spec := p.st, p.spec
+	if st.CurrentStepIndex == nil {
+		rev := p.obs.Revision
+		what := "Waiting for the Configuration to create the revision of template " + st.TemplateHash
+		if rev.Name != "" {
+			what = fmt.Sprintf("Waiting for revision %s to become ready", rev.Name)
+		}
+		if rev.Message != "" {
+			what += ": " + rev.Message
+		}
+		if p.deadlinePassed() {
+			// Only the first rollout gets here: with a stable revision the
+			// planner has rolled back.
+			return rolloutsv1alpha1.ReasonProgressDeadline, fmt.Sprintf("%s (progress deadline %s exceeded; there is no stable revision to roll back to)", what, spec.Deadline())
+		}
+		return rolloutsv1alpha1.ReasonWaitingForRevision, what
+	}
+	i := *st.CurrentStepIndex
+	name := p.stepName(i)
+	switch {
+	case i >= spec.NumSteps():
+		return rolloutsv1alpha1.ReasonPromoting, fmt.Sprintf("Promoting %s to 100%%: waiting for the gateway", st.CanaryRevision)
+	case st.StepReadyAt == nil:
+		msg := fmt.Sprintf("Started %s of %s: waiting for the gateway to apply %d%%", name, st.CanaryRevision, st.CanaryWeight)
+		if !spec.IsCanary() {
+			msg = fmt.Sprintf("Previewing %s at tag %s: waiting for the gateway", st.CanaryRevision, spec.PreviewTag())
+		}
+		if m := p.obs.Route.Message; m != "" && !p.obs.Route.Ready {
+			msg += ": " + m
+		}
+		return rolloutsv1alpha1.ReasonWaitingForTraffic, msg
+	case st.PauseUntil != nil:
+		return rolloutsv1alpha1.ReasonStepPaused, fmt.Sprintf("At %s of %s: paused until %s", name, st.CanaryRevision, st.PauseUntil.UTC().Format(time.RFC3339))
+	case !spec.IsCanary():
+		msg := fmt.Sprintf("Previewing %s at tag %s: approve or promote to send it all the traffic", st.CanaryRevision, spec.PreviewTag())
+		if at, ok := autoPromoteAt(spec, st); ok {
+			msg = fmt.Sprintf("Previewing %s at tag %s: promoting automatically from %s if the analysis passes", st.CanaryRevision, spec.PreviewTag(), at.UTC().Format(time.RFC3339))
+		}
+		return rolloutsv1alpha1.ReasonWaitingForPromotion, msg
+	case p.step(i).Approval != nil:
+		return rolloutsv1alpha1.ReasonWaitingForApproval, fmt.Sprintf("At %s of %s: waiting for an approve action (annotation %s: approve)", name, st.CanaryRevision, rolloutsv1alpha1.AnnotationAction)
+	}
+	return rolloutsv1alpha1.ReasonMeasuring, fmt.Sprintf("At %s of %s: waiting for a passing measurement", name, st.CanaryRevision)
+}
+
+func setAnalysis(spec *rolloutsv1alpha1.RolloutSpec, st *rolloutsv1alpha1.RolloutStatus) {
+	const c = rolloutsv1alpha1.ConditionAnalysis
+	if spec.Analysis == nil {
+		st.MarkTrue(c, rolloutsv1alpha1.ReasonAnalysisNotConfigured, "No analysis: steps pass once the gateway applies their traffic")
+		return
+	}
+	if len(st.Measurements) == 0 {
+		st.MarkUnknown(c, rolloutsv1alpha1.ReasonNoMeasurement, "No measurement yet")
+		return
+	}
+	last := st.Measurements[len(st.Measurements)-1]
+	switch analysis.Phase(last.Phase) {
+	case analysis.Pass:
+		st.MarkTrue(c, rolloutsv1alpha1.ReasonPassed, last.Message)
+	case analysis.Fail:
+		st.MarkFalse(c, rolloutsv1alpha1.ReasonFailed, last.Message)
+	default:
+		st.MarkUnknown(c, rolloutsv1alpha1.ReasonInconclusive, fmt.Sprintf("%s: %s", last.Phase, last.Message))
+	}
+}
