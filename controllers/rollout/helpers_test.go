@@ -8,9 +8,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
+	"github.com/rampdev/ramp/analysis"
 	rolloutsv1alpha1 "github.com/rampdev/ramp/apis/rollouts/v1alpha1"
 	servingv1 "github.com/rampdev/ramp/apis/serving/v1"
-	"github.com/rampdev/ramp/analysis"
 	"github.com/rampdev/ramp/controllers/rollout/resources"
 )
 
@@ -144,7 +144,9 @@ func report(p analysis.Phase, msg string) *analysis.Report {
 }
 
 // revision observes the current template's revision.
-func revision(name string, isReady bool) RevisionState { return RevisionState{Name: name, Ready: isReady} }
+func revision(name string, isReady bool) RevisionState {
+	return RevisionState{Name: name, Ready: isReady}
+}
 
 // routeFor observes a Ready route serving exactly what st calls for.
 func routeFor(spec *rolloutsv1alpha1.RolloutSpec, st *rolloutsv1alpha1.RolloutStatus) RouteState {

@@ -7,9 +7,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/rampdev/ramp/analysis"
 	rolloutsv1alpha1 "github.com/rampdev/ramp/apis/rollouts/v1alpha1"
 	servingv1 "github.com/rampdev/ramp/apis/serving/v1"
-	"github.com/rampdev/ramp/analysis"
 	"github.com/rampdev/ramp/controllers/rollout/resources"
 )
 
@@ -437,7 +437,7 @@ func (p *planner) record(rep analysis.Report) {
 		st.ConsecutiveInconclusive++
 		if limit := resources.InconclusiveLimit(a); st.ConsecutiveInconclusive >= limit {
 			p.pause(fmt.Sprintf("Paused at %s after %d consecutive inconclusive measurements (%s): %s; approve to resume, retry to start over",
-					p.stepName(i), st.ConsecutiveInconclusive, rep.Phase, rep.Message))
+				p.stepName(i), st.ConsecutiveInconclusive, rep.Phase, rep.Message))
 		}
 	}
 }

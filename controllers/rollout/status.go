@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"time"
 
-	rolloutsv1alpha1 "github.com/rampdev/ramp/apis/rollouts/v1alpha1"
 	"github.com/rampdev/ramp/analysis"
+	rolloutsv1alpha1 "github.com/rampdev/ramp/apis/rollouts/v1alpha1"
 )
 
 // SetConditions sets Progressing, Analysis and Ready from the planned

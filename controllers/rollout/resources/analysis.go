@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"time"
 
-	rolloutsv1alpha1 "github.com/rampdev/ramp/apis/rollouts/v1alpha1"
 	"github.com/rampdev/ramp/analysis"
+	rolloutsv1alpha1 "github.com/rampdev/ramp/apis/rollouts/v1alpha1"
 )
 
 // Analysis defaults, as in the CRD (a Rollout written before defaulting or
