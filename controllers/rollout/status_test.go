@@ -1,0 +1,131 @@
+package rollout
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/rampdev/ramp/analysis"
+	rolloutsv1alpha1 "github.com/rampdev/ramp/apis/rollouts/v1alpha1"
+)
+
+// cond is a condition's status, reason and message.
+type cond struct {
+	Status          metav1.ConditionStatus
+	Reason, Message string
+}
+
+func TestSetConditions(t *testing.T) {
+	base := func(ms ...stMutator) *rolloutsv1alpha1.RolloutStatus {
+		return status(append([]stMutator{waiting("r1", "r2", -time.Minute)}, ms...)...)
+	}
+	cases := map[string]struct {
+		spec         *rolloutsv1alpha1.RolloutSpec
+		st           *rolloutsv1alpha1.RolloutStatus
+		obs          Observed
+		wantReady    cond
+		wantProgress cond
+		wantAnalysis cond
+	}{
+		"healthy without analysis": {
+			spec:         canarySpec(noAnalysis),
+			st:           status(healthy("r1")),
+			wantReady:    cond{metav1.ConditionTrue, "Healthy", "Revision r1 has all the traffic"},
+			wantProgress: cond{metav1.ConditionFalse, "Completed", "Revision r1 has all the traffic"},
+			wantAnalysis: cond{metav1.ConditionTrue, "NotConfigured", "No analysis: steps pass once the gateway applies their traffic"},
+		},
+		"waiting for the revision": {
+			st:           base(),
+			obs:          Observed{Revision: RevisionState{Name: "r2", Message: "Waiting for the deployment"}},
+			wantReady:    cond{metav1.ConditionUnknown, "WaitingForRevision", "Waiting for revision r2 to become ready: Waiting for the deployment"},
+			wantProgress: cond{metav1.ConditionTrue, "WaitingForRevision", "Waiting for revision r2 to become ready: Waiting for the deployment"},
+			wantAnalysis: cond{metav1.ConditionUnknown, "NoMeasurement", "No measurement yet"},
+		},
+		"first revision past the deadline": {
+			st:           status(waiting("", "r1", -11*time.Minute)),
+			obs:          Observed{Revision: RevisionState{Name: "r1", Message: "Unable to fetch image"}},
+			wantReady:    cond{metav1.ConditionFalse, "ProgressDeadlineExceeded", "Waiting for revision r1 to become ready: Unable to fetch image (progress deadline 10m0s exceeded; there is no stable revision to roll back to)"},
+			wantProgress: cond{metav1.ConditionFalse, "ProgressDeadlineExceeded", "Waiting for revision r1 to become ready: Unable to fetch image (progress deadline 10m0s exceeded; there is no stable revision to roll back to)"},
+			wantAnalysis: cond{metav1.ConditionUnknown, "NoMeasurement", "No measurement yet"},
+		},
+		"waiting for the gateway": {
+			st:           base(step(0, 5, 0)),
+			obs:          Observed{Route: RouteState{Message: "Routing table abc is not on every gateway replica"}},
+			wantReady:    cond{metav1.ConditionUnknown, "WaitingForTraffic", "Started step 1/5 (weight 5%) of r2: waiting for the gateway to apply 5%: Routing table abc is not on every gateway replica"},
+			wantProgress: cond{metav1.ConditionTrue, "WaitingForTraffic", "Started step 1/5 (weight 5%) of r2: waiting for the gateway to apply 5%: Routing table abc is not on every gateway replica"},
+			wantAnalysis: cond{metav1.ConditionUnknown, "NoMeasurement", "No measurement yet"},
+		},
+		"measuring after a pass": {
+			st:           base(step(3, 50, 0), ready(0), measurements(measured(0, analysis.Pass, 3, "all 1 metrics passed"))),
+			wantReady:    cond{metav1.ConditionUnknown, "Measuring", "At step 4/5 (weight 50%) of r2: waiting for a passing measurement"},
+			wantProgress: cond{metav1.ConditionTrue, "Measuring", "At step 4/5 (weight 50%) of r2: waiting for a passing measurement"},
+			wantAnalysis: cond{metav1.ConditionTrue, "Passed", "all 1 metrics passed"},
+		},
+		"paused step after a failure": {
+			st:           base(step(1, 20, 0), ready(0), pauseUntil(2*time.Minute), measurements(measured(0, analysis.Fail, 1, failMsg))),
+			wantReady:    cond{metav1.ConditionUnknown, "StepPaused", "At step 2/5 (weight 20%, then pause 2m0s) of r2: paused until 2026-03-01T12:02:00Z"},
+			wantProgress: cond{metav1.ConditionTrue, "StepPaused", "At step 2/5 (weight 20%, then pause 2m0s) of r2: paused until 2026-03-01T12:02:00Z"},
+			wantAnalysis: cond{metav1.ConditionFalse, "Failed", failMsg},
+		},
+		"waiting for approval": {
+			st:           base(step(2, 20, 0), ready(0), measurements(measured(0, analysis.Error, 2, "down"))),
+			wantReady:    cond{metav1.ConditionUnknown, "WaitingForApproval", "At step 3/5 (approval) of r2: waiting for an approve action (annotation rollouts.ramp.dev/action: approve)"},
+			wantProgress: cond{metav1.ConditionTrue, "WaitingForApproval", "At step 3/5 (approval) of r2: waiting for an approve action (annotation rollouts.ramp.dev/action: approve)"},
+			wantAnalysis: cond{metav1.ConditionUnknown, "Inconclusive", "Error: down"},
+		},
+		"promoting": {
+			st:           base(step(5, 100, 0)),
+			wantReady:    cond{metav1.ConditionUnknown, "Promoting", "Promoting r2 to 100%: waiting for the gateway"},
+			wantProgress: cond{metav1.ConditionTrue, "Promoting", "Promoting r2 to 100%: waiting for the gateway"},
+			wantAnalysis: cond{metav1.ConditionUnknown, "NoMeasurement", "No measurement yet"},
+		},
+		"blue/green preview": {
+			spec:         canarySpec(blueGreen(5 * time.Minute)),
+			st:           base(step(0, 0, 0), ready(0)),
+			wantReady:    cond{metav1.ConditionUnknown, "WaitingForPromotion", "Previewing r2 at tag preview: promoting automatically from 2026-03-01T12:05:00Z if the analysis passes"},
+			wantProgress: cond{metav1.ConditionTrue, "WaitingForPromotion", "Previewing r2 at tag preview: promoting automatically from 2026-03-01T12:05:00Z if the analysis passes"},
+			wantAnalysis: cond{metav1.ConditionUnknown, "NoMeasurement", "No measurement yet"},
+		},
+		"paused": {
+			st:           base(step(3, 50, 0), ready(0), phase(rolloutsv1alpha1.PhasePaused, "Paused at step 4/5")),
+			wantReady:    cond{metav1.ConditionUnknown, "Paused", "Paused at step 4/5"},
+			wantProgress: cond{metav1.ConditionFalse, "Paused", "Paused at step 4/5"},
+			wantAnalysis: cond{metav1.ConditionUnknown, "NoMeasurement", "No measurement yet"},
+		},
+		"rolled back": {
+			st:           base(step(3, 0, 0), phase(rolloutsv1alpha1.PhaseRolledBack, "Rolled back to r1: "+failMsg), measurements(measured(0, analysis.Fail, 3, failMsg))),
+			wantReady:    cond{metav1.ConditionFalse, "RolledBack", "Rolled back to r1: " + failMsg},
+			wantProgress: cond{metav1.ConditionFalse, "RolledBack", "Rolled back to r1: " + failMsg},
+			wantAnalysis: cond{metav1.ConditionFalse, "Failed", failMsg},
+		},
+		"aborted": {
+			st:           base(step(3, 0, 0), phase(rolloutsv1alpha1.PhaseAborted, "Aborted at step 4/5")),
+			wantReady:    cond{metav1.ConditionFalse, "Aborted", "Aborted at step 4/5"},
+			wantProgress: cond{metav1.ConditionFalse, "Aborted", "Aborted at step 4/5"},
+			wantAnalysis: cond{metav1.ConditionUnknown, "NoMeasurement", "No measurement yet"},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			spec := tc.spec
+			if spec == nil {
+				spec = canarySpec()
+			}
+			SetConditions(spec, tc.st, tc.obs, t0)
+			get := func(typ string) cond {
+				c := tc.st.GetCondition(typ)
+				if c == nil {
+					return cond{}
+				}
+				return cond{c.Status, c.Reason, c.Message}
+			}
+			for typ, want := range map[string]cond{"Ready": tc.wantReady, "Progressing": tc.wantProgress, "Analysis": tc.wantAnalysis} {
+				if diff := cmp.Diff(want, get(typ)); diff != "" {
+					t.Errorf("%s (-want +got):\n%s", typ, diff)
+				}
+			}
+		})
+	}
+}
