@@ -9,8 +9,12 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
+
+	uberzap "go.uber.org/zap"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client/config"
@@ -46,9 +50,31 @@ func run() error {
 	flag.DurationVar(&o.ScaleToZeroGrace, "scale-to-zero-grace", 30*time.Second, "how long an unrouted revision keeps its pods")
 	flag.StringVar(&o.GatewayService, "gateway-service", "", "namespace/name of the gateway's Service; routes are Ready once every replica has their routing table")
 	flag.StringVar(&o.AutoscalerAddr, "autoscaler-bind-address", net.JoinHostPort(podIP, "8099"), "address of the autoscaler's activation and telemetry API (leader only); 0 disables")
+	flag.StringVar(&o.PrometheusURL, "prometheus-url", "", "Prometheus address for analysis metrics with a query; empty turns the prometheus provider off")
+	flag.DurationVar(&o.AnalysisDefaults.Interval, "analysis-interval", 10*time.Second, "default time between two analysis measurements")
+	flag.DurationVar(&o.AnalysisDefaults.Window, "analysis-window", time.Minute, "default history each analysis measurement looks at")
+	int32Flag(&o.AnalysisDefaults.MinRequests, "analysis-min-requests", 50, "default canary requests a measurement needs; fewer is Inconclusive")
+	int32Flag(&o.AnalysisDefaults.FailureLimit, "analysis-failure-limit", 2, "default consecutive failed measurements that roll back")
+	int32Flag(&o.AnalysisDefaults.InconclusiveLimit, "analysis-inconclusive-limit", 12, "default consecutive inconclusive measurements that pause")
+	flag.StringVar(&o.SlackMode, "slack-mode", manager.SlackOff, "off (notifications to the log), http (serve /slack/actions and /slack/commands) or socket (Socket Mode)")
+	flag.StringVar(&o.Slack.DefaultChannel, "slack-channel", "", "Slack channel of notifications")
+	users := flag.String("slack-allowed-users", "", "comma-separated Slack user IDs or names allowed to approve, abort, promote and retry; empty allows nobody")
+	flag.StringVar(&o.SlackAddr, "slack-bind-address", net.JoinHostPort(podIP, "8098"), "address of the Slack endpoints in http mode")
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	o.Slack.Token, o.Slack.SigningSecret, o.Slack.AppToken = os.Getenv("SLACK_BOT_TOKEN"), os.Getenv("SLACK_SIGNING_SECRET"), os.Getenv("SLACK_APP_TOKEN")
+	for _, u := range strings.Split(*users, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			o.Slack.AllowedUsers = append(o.Slack.AllowedUsers, u)
+		}
+	}
+	notifyLog, err := uberzap.NewProduction()
+	if err != nil {
+		return err
+	}
+	defer func() { _ = notifyLog.Sync() }()
+	o.NotifyLog = notifyLog.Named("notify")
 
 	cfg, err := config.GetConfig()
 	if err != nil {
@@ -57,4 +83,17 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	return manager.Run(ctx, cfg, o)
+}
+
+// int32Flag defines an int32 flag (the flag package has none).
+func int32Flag(p *int32, name string, value int32, usage string) {
+	*p = value
+	flag.Func(name, fmt.Sprintf("%s (default %d)", usage, value), func(s string) error {
+		n, err := strconv.ParseInt(s, 10, 32)
+		if err != nil || n < 0 {
+			return fmt.Errorf("want a non-negative integer")
+		}
+		*p = int32(n)
+		return nil
+	})
 }

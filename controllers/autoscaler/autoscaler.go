@@ -19,7 +19,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -31,7 +31,7 @@ import (
 // +kubebuilder:rbac:groups=serving.ramp.dev,resources=revisions,verbs=get;list;watch
 // +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Options configure an Autoscaler.
 type Options struct {
@@ -50,7 +50,7 @@ type Options struct {
 type Autoscaler struct {
 	client   client.Reader
 	clock    clock.PassiveClock
-	events   record.EventRecorder
+	events   events.EventRecorder
 	metrics  *Recorder
 	log      logr.Logger
 	opts     Options
@@ -84,7 +84,7 @@ type revState struct {
 
 // New returns an Autoscaler reading through c (the manager's cached
 // client), recording Events with events and metrics with rec.
-func New(c client.Reader, clk clock.PassiveClock, events record.EventRecorder, rec *Recorder, log logr.Logger, o Options) *Autoscaler {
+func New(c client.Reader, clk clock.PassiveClock, recorder events.EventRecorder, rec *Recorder, log logr.Logger, o Options) *Autoscaler {
 	if o.TickInterval <= 0 {
 		o.TickInterval = time.Second
 	}
@@ -92,7 +92,7 @@ func New(c client.Reader, clk clock.PassiveClock, events record.EventRecorder, r
 		o.ActivationHold = 2 * time.Minute
 	}
 	a := &Autoscaler{
-		client: c, clock: clk, events: events, metrics: rec, log: log, opts: o,
+		client: c, clock: clk, events: recorder, metrics: rec, log: log, opts: o,
 		pods:    &slicePods{Client: c},
 		agg:     autoscaler.NewAggregator(autoscaler.AggregatorConfig{StableWindow: maxStableWindow}),
 		store:   autoscaler.NewStore(o.Retention),
@@ -169,7 +169,8 @@ func (a *Autoscaler) reloadConfig(ctx context.Context) {
 		cfg, err = ParseConfig(cm.Data)
 		if err != nil {
 			a.log.Error(err, "Rejected autoscaler configuration; keeping the last good one", "configmap", ConfigMapName)
-			a.events.Event(cm, corev1.EventTypeWarning, "InvalidConfig", err.Error()+"; the last good configuration stays in force")
+			a.events.Eventf(cm, nil, corev1.EventTypeWarning, "InvalidConfig", "Reload",
+				"%s; the last good configuration stays in force", err.Error())
 			a.mu.Lock()
 			a.cfgRV = rv // report once per version
 			a.mu.Unlock()
@@ -204,7 +205,7 @@ func (a *Autoscaler) decideAll(ctx context.Context, now time.Time) error {
 		}
 		key := autoscaler.RevisionKey{Namespace: rev.Namespace, Name: rev.Name}
 		live[key] = true
-		a.decide(ctx, now, rev, key)
+		a.decide(now, rev, key)
 	}
 	a.mu.Lock()
 	for key := range a.state {
@@ -219,7 +220,7 @@ func (a *Autoscaler) decideAll(ctx context.Context, now time.Time) error {
 
 // decide runs Scale for one revision and enqueues it when the desired
 // scale changed. Callers hold decideMu.
-func (a *Autoscaler) decide(ctx context.Context, now time.Time, rev *servingv1.Revision, key autoscaler.RevisionKey) {
+func (a *Autoscaler) decide(now time.Time, rev *servingv1.Revision, key autoscaler.RevisionKey) {
 	cfg, err := revisionConfig(a.Config(), rev)
 	if err != nil {
 		a.log.V(1).Info("Keeping the scale of a revision with bad autoscaling annotations", "revision", key, "error", err.Error())
@@ -327,7 +328,7 @@ func (a *Autoscaler) Activate(ctx context.Context, namespace, name string) error
 	if first {
 		a.log.V(1).Info("Activation: a request waits for the revision", "revision", key)
 	}
-	a.decide(ctx, now, rev, key)
+	a.decide(now, rev, key)
 	return nil
 }
 

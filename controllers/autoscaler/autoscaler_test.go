@@ -16,7 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/tools/events"
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -58,7 +58,7 @@ func slice(rev string, pods ...string) *discoveryv1.EndpointSlice {
 type harness struct {
 	a      *Autoscaler
 	clock  *clocktesting.FakeClock
-	events *record.FakeRecorder
+	events *events.FakeRecorder
 	c      client.Client
 }
 
@@ -69,7 +69,7 @@ func newHarness(t *testing.T, objs ...client.Object) *harness {
 	_ = servingv1.AddToScheme(s)
 	c := fake.NewClientBuilder().WithScheme(s).WithObjects(objs...).Build()
 	clk := clocktesting.NewFakeClock(t0)
-	ev := record.NewFakeRecorder(10)
+	ev := events.NewFakeRecorder(10)
 	a := New(c, clk, ev, NewRecorder(prometheus.NewRegistry()), logr.Discard(), Options{Namespace: "ramp-system"})
 	return &harness{a: a, clock: clk, events: ev, c: c}
 }

@@ -95,7 +95,7 @@ func (r *Recorder) observeRevision(k autoscaler.RevisionKey, d autoscaler.Decisi
 	}
 	r.errRatio.WithLabelValues(l...).Set(ratio)
 	for _, q := range quantiles {
-		lq := append(l[:2:2], strconv.FormatFloat(q, 'f', -1, 64))
+		lq := []string{k.Namespace, k.Name, strconv.FormatFloat(q, 'f', -1, 64)}
 		if m.Latency.Count() == 0 {
 			r.latency.DeleteLabelValues(lq...)
 			continue

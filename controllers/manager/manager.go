@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -25,6 +26,7 @@ import (
 	servingv1 "github.com/rampdev/ramp/apis/serving/v1"
 	autoscaling "github.com/rampdev/ramp/controllers/autoscaler"
 	"github.com/rampdev/ramp/controllers/configuration"
+	"github.com/rampdev/ramp/controllers/notify"
 	"github.com/rampdev/ramp/controllers/revision"
 	"github.com/rampdev/ramp/controllers/route"
 	"github.com/rampdev/ramp/controllers/service"
@@ -52,6 +54,28 @@ type Options struct {
 	// (default 1 s).
 	AutoscalerTick     time.Duration
 	SkipNameValidation bool // for tests that start several managers
+	// Slack configures notifications and interactive actions; with no
+	// token, notifications go to NotifyLog.
+	Slack notify.Config
+	// SlackMode is "off" (notifications to the log, no Slack endpoints),
+	// "http" (serve /slack/actions and /slack/commands on SlackAddr) or
+	// "socket" (Slack's Socket Mode, leader only).
+	SlackMode string
+	SlackAddr string
+	// NotifyLog receives notifications when Slack is off, and the Slack
+	// integration's own logs.
+	NotifyLog *zap.Logger
+	// PrometheusURL, when set, enables the "prometheus" analysis provider.
+	PrometheusURL string
+	// AnalysisDefaults apply to Rollouts that omit them.
+	AnalysisDefaults AnalysisDefaults
+}
+
+// AnalysisDefaults are the analysis settings a Rollout gets when it
+// leaves them out.
+type AnalysisDefaults struct {
+	Interval, Window                             time.Duration
+	MinRequests, FailureLimit, InconclusiveLimit int32
 }
 
 // Scheme holds every type the controller uses.
@@ -82,7 +106,7 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	}
 	store := &servingconfig.Store{Reader: mgr.GetClient(), Namespace: o.Namespace}
 	c := mgr.GetClient()
-	scaler := autoscaling.New(c, clock.RealClock{}, mgr.GetEventRecorderFor("autoscaler"),
+	scaler := autoscaling.New(c, clock.RealClock{}, mgr.GetEventRecorder("autoscaler"),
 		autoscaling.NewRecorder(metrics.Registry), mgr.GetLogger().WithName("autoscaler"),
 		autoscaling.Options{Namespace: o.Namespace, TickInterval: o.AutoscalerTick})
 	if err := mgr.Add(scaler); err != nil {
@@ -113,6 +137,9 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 			}
 			return r.SetupWithManager(mgr, o.Namespace)
 		},
+	}
+	if err := addSlack(mgr, o); err != nil {
+		return nil, err
 	}
 	for _, setup := range setups {
 		if err := setup(); err != nil {

@@ -18,6 +18,7 @@ var expectedPermissions = []string{
 	"cluster apps/deployments:watch",
 	"cluster core/configmaps:get", "cluster core/configmaps:list", "cluster core/configmaps:watch",
 	"cluster core/events:create", "cluster core/events:patch",
+	"cluster events.k8s.io/events:create", "cluster events.k8s.io/events:patch",
 	"cluster core/pods:get", "cluster core/pods:list", "cluster core/pods:watch",
 	"cluster core/services:create", "cluster core/services:delete", "cluster core/services:get",
 	"cluster core/services:list", "cluster core/services:patch", "cluster core/services:update",
