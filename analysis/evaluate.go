@@ -31,9 +31,11 @@ func (p Providers) For(m Metric) (Provider, error) {
 	if pr, ok := p[name]; ok && pr != nil {
 		return pr, nil
 	}
-	known := slices.Sorted(maps.Keys(p))
-	return nil, fmt.Errorf("metric %q: %w %q (configured: %s)",
-		m.Name, ErrUnknownProvider, name, strings.Join(known, ", "))
+	known := "none configured"
+	if len(p) > 0 {
+		known = "configured: " + strings.Join(slices.Sorted(maps.Keys(p)), ", ")
+	}
+	return nil, fmt.Errorf("metric %q: %w %q (%s)", m.Name, ErrUnknownProvider, name, known)
 }
 
 func providerName(m Metric) string {

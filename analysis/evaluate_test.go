@@ -250,6 +250,8 @@ func TestProvidersFor(t *testing.T) {
 		"not configured": {providers: Providers{BuiltinProvider: builtin},
 			metric:  Metric{Name: "q", Query: "up", Provider: PrometheusProvider},
 			wantErr: `unknown provider "prometheus" (configured: builtin)`},
+		"none configured": {providers: nil, metric: Metric{Name: "e", Builtin: ErrorRate},
+			wantErr: `unknown provider "builtin" (none configured)`},
 		"configured as nil": {providers: Providers{BuiltinProvider: nil}, metric: Metric{Name: "e", Builtin: ErrorRate},
 			wantErr: `unknown provider "builtin"`},
 	}
