@@ -51,6 +51,10 @@ func (a ProviderAnalyzer) Evaluate(ctx context.Context, spec analysis.Spec, now 
 // Reconciler reconciles Rollouts.
 type Reconciler struct {
 	Client client.Client
+	// APIReader reads uncached, to confirm a Rollout is current before its
+	// Service is written without a status change; SetupWithManager sets it
+	// to the manager's when nil.
+	APIReader client.Reader
 	// Analyzer measures canaries; nil makes every measurement an Error.
 	Analyzer Analyzer
 	Clock    clock.PassiveClock
@@ -63,6 +67,9 @@ type Reconciler struct {
 // SetupWithManager registers the reconciler: Rollouts, the Services they
 // own, and the Configurations, Revisions and Routes of those Services.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.APIReader == nil {
+		r.APIReader = mgr.GetAPIReader()
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("rollout").
 		For(&rolloutsv1alpha1.Rollout{}).

@@ -59,7 +59,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if errors.Is(err, ErrNotOwned) {
 		ro.Status.ObservedGeneration = ro.Generation
 		ro.Status.MarkFalse(rolloutsv1alpha1.ConditionReady, rolloutsv1alpha1.ReasonNotOwned, err.Error())
-		if perr := r.patchStatus(ctx, orig, ro); perr != nil {
+		if _, perr := r.patchStatus(ctx, orig, ro); perr != nil {
 			return ctrl.Result{}, errors.Join(err, perr)
 		}
 		return ctrl.Result{}, reconcile.TerminalError(err)
@@ -78,25 +78,39 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	ro.Status.ObservedGeneration = ro.Generation
 	SetConditions(&ro.Spec, &ro.Status, obs, now)
 
-	if err := r.patchStatus(ctx, orig, ro); err != nil {
+	written, err := r.patchStatus(ctx, orig, ro)
+	if err != nil {
 		return ctrl.Result{}, err
 	}
 	r.record(ctx, orig, ro, plan)
-	if err := r.applyService(ctx, ro, svc); err != nil {
+	if err := r.applyService(ctx, ro, svc, written); err != nil {
 		return ctrl.Result{}, err
 	}
 	return ctrl.Result{RequeueAfter: plan.RequeueAfter}, nil
 }
 
-func (r *Reconciler) patchStatus(ctx context.Context, orig, ro *rolloutsv1alpha1.Rollout) error {
+// patchStatus writes the status if it changed, and reports whether it did.
+func (r *Reconciler) patchStatus(ctx context.Context, orig, ro *rolloutsv1alpha1.Rollout) (bool, error) {
 	if equality.Semantic.DeepEqual(orig.Status, ro.Status) {
-		return nil
+		return false, nil
 	}
 	patch := client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})
 	if err := r.Client.Status().Patch(ctx, ro, patch); err != nil {
-		return fmt.Errorf("updating status of rollout %s/%s: %w", ro.Namespace, ro.Name, err)
+		return false, fmt.Errorf("updating status of rollout %s/%s: %w", ro.Namespace, ro.Name, err)
 	}
-	return nil
+	return true, nil
+}
+
+// stale reports whether the API server has a newer Rollout than ro: its
+// status may call for other traffic, which the newer version's reconcile
+// will write.
+func (r *Reconciler) stale(ctx context.Context, ro *rolloutsv1alpha1.Rollout) (bool, error) {
+	fresh := &metav1.PartialObjectMetadata{}
+	fresh.SetGroupVersionKind(rolloutsv1alpha1.GroupVersion.WithKind("Rollout"))
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(ro), fresh); err != nil {
+		return false, fmt.Errorf("reading rollout %s/%s: %w", ro.Namespace, ro.Name, client.IgnoreNotFound(err))
+	}
+	return fresh.ResourceVersion != ro.ResourceVersion, nil
 }
 
 // record emits the plan's events, logs state changes and updates the
@@ -196,17 +210,33 @@ func conditionMessage(st *servingv1.Status, t string) string {
 
 // applyService writes the Service the status calls for: the Rollout's
 // template and the traffic of resources.Traffic.
-func (r *Reconciler) applyService(ctx context.Context, ro *rolloutsv1alpha1.Rollout, have *servingv1.Service) error {
+//
+// The Service is written only from a Rollout known to be current: one
+// whose status this reconcile has just written (with optimistic locking),
+// or, when the status did not change, one the API server confirms. A
+// Rollout read from a cache that lags behind would otherwise send the
+// traffic back to an earlier step for a moment.
+func (r *Reconciler) applyService(ctx context.Context, ro *rolloutsv1alpha1.Rollout, have *servingv1.Service, current bool) error {
 	want := resources.MakeService(ro, resources.Traffic(&ro.Spec, &ro.Status))
+	if have != nil && equality.Semantic.DeepEqual(want.Spec, have.Spec) &&
+		sameKeys(want.Labels, have.Labels, rolloutsv1alpha1.LabelRollout, servingv1.LabelVisibility) &&
+		sameKeys(want.Annotations, have.Annotations, servingv1.AnnotationStickyMaxAge) {
+		return nil
+	}
+	if !current {
+		stale, err := r.stale(ctx, ro)
+		if err != nil || stale {
+			if stale {
+				ctrl.LoggerFrom(ctx).V(1).Info("Cached rollout is stale: the service waits for the next reconcile")
+			}
+			return err
+		}
+	}
 	if have == nil {
 		if err := r.Client.Create(ctx, want); err != nil {
 			// AlreadyExists: the cache is behind; the retry will see it.
 			return fmt.Errorf("creating service %s/%s: %w", want.Namespace, want.Name, err)
 		}
-		return nil
-	}
-	if equality.Semantic.DeepEqual(want.Spec, have.Spec) && sameKeys(want.Labels, have.Labels, rolloutsv1alpha1.LabelRollout, servingv1.LabelVisibility) &&
-		sameKeys(want.Annotations, have.Annotations, servingv1.AnnotationStickyMaxAge) {
 		return nil
 	}
 	have.Spec = want.Spec

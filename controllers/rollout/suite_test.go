@@ -1,0 +1,253 @@
+package rollout_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
+	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/rampdev/ramp/analysis"
+	rolloutsv1alpha1 "github.com/rampdev/ramp/apis/rollouts/v1alpha1"
+	servingv1 "github.com/rampdev/ramp/apis/serving/v1"
+	"github.com/rampdev/ramp/controllers/configuration"
+	"github.com/rampdev/ramp/controllers/revision"
+	"github.com/rampdev/ramp/controllers/rollout"
+	"github.com/rampdev/ramp/controllers/route"
+	"github.com/rampdev/ramp/controllers/service"
+	"github.com/rampdev/ramp/controllers/servingconfig"
+	"github.com/rampdev/ramp/test/framework"
+)
+
+const (
+	timeout         = 30 * time.Second
+	systemNamespace = "ramp-system"
+)
+
+var (
+	ctx = context.Background()
+	// k8s talks to the API server directly, without a cache.
+	k8s client.Client
+)
+
+// TestRollouts runs the serving reconcilers and the rollout reconciler on
+// one manager against an envtest API server (no Deployment controller, no
+// pods, no gateway: tests mark Deployments ready, and a Route is Ready once
+// its routing table is published). Analysis comes from a fake analyzer.
+// Each subtest works in a namespace of its own; they run one after another
+// because the restart test replaces the manager.
+func TestRollouts(t *testing.T) {
+	root, err := framework.RepoRoot()
+	must(t, err)
+	scheme := runtime.NewScheme()
+	must(t, clientgoscheme.AddToScheme(scheme))
+	must(t, servingv1.AddToScheme(scheme))
+	must(t, rolloutsv1alpha1.AddToScheme(scheme))
+	env := framework.StartEnvtest(t, scheme, filepath.Join(root, "charts", "ramp", "templates", "crds"))
+	k8s = env.Client
+	must(t, k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: systemNamespace}}))
+	if os.Getenv("RAMP_TEST_LOG") != "" {
+		ctrl.SetLogger(zap.New(zap.UseDevMode(true))) // RAMP_TEST_LOG=1: controller logs
+	} else {
+		ctrl.SetLogger(logr.Discard())
+	}
+
+	h := &harness{cfg: env.Config, scheme: scheme, analyzer: newFakeAnalyzer(), events: &eventLog{}}
+	h.start(t)
+	t.Cleanup(func() { h.stop(t) })
+
+	t.Run("first rollout is healthy", func(t *testing.T) { testFirstRollout(t, h) })
+	t.Run("good canary steps through to healthy", func(t *testing.T) { testGoodCanary(t, h) })
+	t.Run("failing analysis rolls back", func(t *testing.T) { testFailingCanary(t, h) })
+	t.Run("approval waits for the action", func(t *testing.T) { testApproval(t, h) })
+	t.Run("new template mid-rollout starts over", func(t *testing.T) { testNewTemplateMidRollout(t, h) })
+	t.Run("restart between steps does not repeat a step", func(t *testing.T) { testRestart(t, h) })
+}
+
+// harness runs (and restarts) the manager.
+type harness struct {
+	cfg      *rest.Config
+	scheme   *runtime.Scheme
+	analyzer *fakeAnalyzer
+	events   *eventLog
+	cancel   context.CancelFunc
+	done     chan error
+}
+
+// start builds a new manager, as a restarted controller process would,
+// and runs it.
+func (h *harness) start(t testing.TB) {
+	t.Helper()
+	mgr, err := ctrl.NewManager(h.cfg, manager.Options{
+		Scheme:                 h.scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	must(t, err)
+	c := mgr.GetClient()
+	store := &servingconfig.Store{Reader: c, Namespace: systemNamespace}
+	metrics, err := rollout.NewRecorder(prometheus.NewRegistry())
+	must(t, err)
+	must(t, (&service.Reconciler{Client: c}).SetupWithManager(mgr))
+	must(t, (&configuration.Reconciler{Client: c, Config: store}).SetupWithManager(mgr))
+	must(t, (&revision.Reconciler{Client: c, Clock: clock.RealClock{}, Opts: revision.Options{
+		QueueImage: "ramp/queue:test", ProgressDeadline: 10 * time.Minute, ScaleToZeroGrace: time.Hour,
+	}}).SetupWithManager(mgr))
+	must(t, (&route.Reconciler{Client: c, Config: store}).SetupWithManager(mgr, systemNamespace))
+	must(t, (&rollout.Reconciler{Client: c, Analyzer: h.analyzer, Clock: clock.RealClock{}, Events: h.events, Metrics: metrics}).SetupWithManager(mgr))
+	mgrCtx, cancel := context.WithCancel(ctx)
+	h.cancel, h.done = cancel, make(chan error, 1)
+	go func() { h.done <- mgr.Start(mgrCtx) }()
+}
+
+// stop stops the manager and waits for it.
+func (h *harness) stop(t testing.TB) {
+	t.Helper()
+	if h.cancel == nil {
+		return
+	}
+	h.cancel()
+	if err := <-h.done; err != nil {
+		t.Errorf("manager: %v", err)
+	}
+	h.cancel = nil
+}
+
+// fakeAnalyzer passes every canary unless told otherwise, and counts the
+// measurements of each canary revision.
+type fakeAnalyzer struct {
+	mu      sync.Mutex
+	reports map[string]analysis.Report
+	calls   map[string]int
+}
+
+var _ rollout.Analyzer = (*fakeAnalyzer)(nil)
+
+func newFakeAnalyzer() *fakeAnalyzer {
+	return &fakeAnalyzer{reports: map[string]analysis.Report{}, calls: map[string]int{}}
+}
+
+func (f *fakeAnalyzer) Evaluate(_ context.Context, spec analysis.Spec, now time.Time) analysis.Report {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls[spec.Canary.Namespace+"/"+spec.Canary.Revision]++
+	rep, ok := f.reports[spec.Canary.Namespace+"/"+spec.Canary.Revision]
+	if !ok {
+		rep = analysis.Report{Phase: analysis.Pass, Message: "all 1 metrics passed: error-rate"}
+	}
+	rep.Time = now
+	return rep
+}
+
+// judge makes every measurement of a canary revision rep.
+func (f *fakeAnalyzer) judge(ns, rev string, rep analysis.Report) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reports[ns+"/"+rev] = rep
+}
+
+func (f *fakeAnalyzer) measurements(ns, rev string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls[ns+"/"+rev]
+}
+
+// eventLog records events.
+type eventLog struct {
+	mu     sync.Mutex
+	events []string // "namespace/name Reason: message"
+}
+
+func (l *eventLog) Event(obj runtime.Object, _, reason, message string) {
+	m, ok := obj.(metav1.Object)
+	if !ok {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.events = append(l.events, fmt.Sprintf("%s/%s %s: %s", m.GetNamespace(), m.GetName(), reason, message))
+}
+
+func (l *eventLog) Eventf(obj runtime.Object, typ, reason, format string, args ...any) {
+	l.Event(obj, typ, reason, fmt.Sprintf(format, args...))
+}
+
+func (l *eventLog) AnnotatedEventf(obj runtime.Object, _ map[string]string, typ, reason, format string, args ...any) {
+	l.Eventf(obj, typ, reason, format, args...)
+}
+
+// reasons lists the reasons of the events of one Rollout, in order.
+func (l *eventLog) reasons(ns, name string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, e := range l.events {
+		if rest, ok := strings.CutPrefix(e, ns+"/"+name+" "); ok {
+			reason, _, _ := strings.Cut(rest, ":")
+			out = append(out, reason)
+		}
+	}
+	return out
+}
+
+// markReady plays the Deployment controller envtest lacks: it reports the
+// Revision's Deployment as rolled out with one ready replica.
+func markReady(t testing.TB, ns, rev string) {
+	t.Helper()
+	d := &appsv1.Deployment{}
+	key := types.NamespacedName{Namespace: ns, Name: rev + "-deployment"}
+	eventually(t, timeout, func() error { return k8s.Get(ctx, key, d) })
+	must(t, retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := k8s.Get(ctx, key, d); err != nil {
+			return err
+		}
+		d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: 1,
+			UpdatedReplicas: 1, ReadyReplicas: 1, AvailableReplicas: 1}
+		return k8s.Status().Update(ctx, d)
+	}))
+}
+
+func eventually(t testing.TB, timeout time.Duration, check func() error) {
+	t.Helper()
+	framework.Eventually(t, timeout, func(context.Context) error { return check() })
+}
+
+// consistently fails the test as soon as check returns an error during d.
+func consistently(t testing.TB, d time.Duration, check func() error) {
+	t.Helper()
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
+		if err := check(); err != nil {
+			t.Fatalf("stopped holding: %v", err)
+		}
+	}
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
