@@ -1,0 +1,31 @@
+{{/*
+Checks that values.schema.json cannot express: ranges of durations and
+relations between values. The controller's Deployment includes it, so a bad
+combination fails `helm install` instead of the controller at run time.
+*/}}
+{{- define "ramp.validate" -}}
+{{- $c := .Values.controller -}}
+{{- if and (gt (int $c.replicas) 1) (not $c.leaderElection) -}}
+{{- fail "controller.replicas > 1 requires controller.leaderElection=true: replicas without leader election reconcile the same objects at once" -}}
+{{- end -}}
+{{- $as := .Values.autoscaler -}}
+{{- $w := include "ramp.seconds" $as.stableWindow | float64 -}}
+{{- if or (lt $w 6.0) (gt $w 300.0) -}}
+{{- fail (printf "autoscaler.stableWindow %s: must be a whole number of seconds from 6s to 5m" $as.stableWindow) -}}
+{{- end -}}
+{{- $g := include "ramp.seconds" $as.scaleToZeroGracePeriod | float64 -}}
+{{- if gt $g 3600.0 -}}
+{{- fail (printf "autoscaler.scaleToZeroGracePeriod %s: must be a duration from 0s to 1h" $as.scaleToZeroGracePeriod) -}}
+{{- end -}}
+{{- if and (gt (int64 $as.maxScale) 0) (gt (int64 $as.minScale) (int64 $as.maxScale)) -}}
+{{- fail (printf "autoscaler.minScale %d is above autoscaler.maxScale %d (0 means unbounded)" (int64 $as.minScale) (int64 $as.maxScale)) -}}
+{{- end -}}
+{{- $an := .Values.analysis -}}
+{{- $interval := include "ramp.seconds" $an.interval | float64 -}}
+{{- if lt $interval 1.0 -}}
+{{- fail (printf "analysis.interval %s: must be at least 1s" $an.interval) -}}
+{{- end -}}
+{{- if lt (include "ramp.seconds" $an.window | float64) $interval -}}
+{{- fail (printf "analysis.window %s: must be at least analysis.interval (%s)" $an.window $an.interval) -}}
+{{- end -}}
+{{- end -}}
