@@ -79,6 +79,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	SetConditions(&ro.Spec, &ro.Status, obs, now)
 
 	written, err := r.patchStatus(ctx, orig, ro)
+	if apierrors.IsConflict(err) {
+		// Planned from a stale cache: the newer Rollout is on its way to
+		// the cache and its event will plan again.
+		ctrl.LoggerFrom(ctx).V(1).Info("Rollout changed since it was read; planning again", "error", err.Error())
+		return ctrl.Result{}, nil
+	}
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -233,16 +239,23 @@ func (r *Reconciler) applyService(ctx context.Context, ro *rolloutsv1alpha1.Roll
 		}
 	}
 	if have == nil {
-		if err := r.Client.Create(ctx, want); err != nil {
-			// AlreadyExists: the cache is behind; the retry will see it.
+		err := r.Client.Create(ctx, want)
+		if apierrors.IsAlreadyExists(err) {
+			// The cache is behind; the Service's event brings it.
+			return nil
+		}
+		if err != nil {
 			return fmt.Errorf("creating service %s/%s: %w", want.Namespace, want.Name, err)
 		}
 		return nil
 	}
+	// A merge patch: the Service's status changes often and must not make
+	// this write conflict. The Rollout is the only writer of the spec.
+	patch := client.MergeFrom(have.DeepCopy())
 	have.Spec = want.Spec
 	have.Labels = copyKeys(want.Labels, have.Labels, rolloutsv1alpha1.LabelRollout, servingv1.LabelVisibility)
 	have.Annotations = copyKeys(want.Annotations, have.Annotations, servingv1.AnnotationStickyMaxAge)
-	if err := r.Client.Update(ctx, have); err != nil {
+	if err := r.Client.Patch(ctx, have, patch); err != nil {
 		return fmt.Errorf("updating service %s/%s: %w", have.Namespace, have.Name, err)
 	}
 	return nil
