@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -58,8 +58,9 @@ type Reconciler struct {
 	// Analyzer measures canaries; nil makes every measurement an Error.
 	Analyzer Analyzer
 	Clock    clock.PassiveClock
-	// Events records an event for each transition.
-	Events record.EventRecorder
+	// Events records an event for each transition (events.k8s.io, from
+	// mgr.GetEventRecorder); nil records none.
+	Events events.EventRecorder
 	// Metrics may be nil.
 	Metrics *Recorder
 }

@@ -24,6 +24,9 @@ import (
 // something else.
 var ErrNotOwned = errors.New("service is not owned by the rollout")
 
+// eventAction is the action of the Rollout's events (events.k8s.io).
+const eventAction = "Rollout"
+
 // ErrNoAnalyzer means the controller was built without an Analyzer.
 var ErrNoAnalyzer = errors.New("no analyzer configured")
 
@@ -31,7 +34,7 @@ var ErrNoAnalyzer = errors.New("no analyzer configured")
 // +kubebuilder:rbac:groups=rollouts.ramp.dev,resources=rollouts/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=serving.ramp.dev,resources=services,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups=serving.ramp.dev,resources=configurations;revisions;routes,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile plans one round and writes the status once, then the Service.
 //
@@ -124,7 +127,7 @@ func (r *Reconciler) stale(ctx context.Context, ro *rolloutsv1alpha1.Rollout) (b
 func (r *Reconciler) record(ctx context.Context, orig, ro *rolloutsv1alpha1.Rollout, plan Plan) {
 	for _, e := range plan.Events {
 		if r.Events != nil {
-			r.Events.Event(ro, e.Type, e.Reason, e.Message)
+			r.Events.Eventf(ro, nil, e.Type, e.Reason, eventAction, "%s", e.Message)
 		}
 	}
 	st := &ro.Status

@@ -2,6 +2,7 @@ package rollout
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/rampdev/ramp/analysis"
@@ -14,6 +15,7 @@ import (
 func SetConditions(spec *rolloutsv1alpha1.RolloutSpec, st *rolloutsv1alpha1.RolloutStatus, obs Observed, now time.Time) {
 	setProgressing(spec, st, obs, now)
 	setAnalysis(spec, st)
+	setAction(st)
 	st.Summarize()
 }
 
@@ -108,5 +110,22 @@ func setAnalysis(spec *rolloutsv1alpha1.RolloutSpec, st *rolloutsv1alpha1.Rollou
 		st.MarkFalse(c, rolloutsv1alpha1.ReasonFailed, last.Message)
 	default:
 		st.MarkUnknown(c, rolloutsv1alpha1.ReasonInconclusive, fmt.Sprintf("%s: %s", last.Phase, last.Message))
+	}
+}
+
+func setAction(st *rolloutsv1alpha1.RolloutStatus) {
+	a := st.LastAction
+	if a == nil {
+		return
+	}
+	const c = rolloutsv1alpha1.ConditionAction
+	msg := fmt.Sprintf("%s (id %q): %s", a.Action, a.ID, a.Result)
+	switch {
+	case strings.HasPrefix(a.Result, "rejected:"):
+		st.MarkFalse(c, rolloutsv1alpha1.ReasonActionRejected, msg)
+	case strings.HasPrefix(a.Result, "ignored:"):
+		st.MarkFalse(c, rolloutsv1alpha1.ReasonActionIgnored, msg)
+	default:
+		st.MarkTrue(c, rolloutsv1alpha1.ReasonActionApplied, msg)
 	}
 }

@@ -129,3 +129,35 @@ func TestSetConditions(t *testing.T) {
 		})
 	}
 }
+
+func TestActionCondition(t *testing.T) {
+	cases := map[string]struct {
+		last *rolloutsv1alpha1.ActionRecord
+		want *cond
+	}{
+		"no action": {},
+		"applied": {last: &rolloutsv1alpha1.ActionRecord{ID: "a1", Action: "approve", Result: "approved step 3/5 (approval)"},
+			want: &cond{metav1.ConditionTrue, "Applied", `approve (id "a1"): approved step 3/5 (approval)`}},
+		"ignored": {last: &rolloutsv1alpha1.ActionRecord{ID: "a2", Action: "abort", Result: "ignored: nothing to abort, the rollout is Healthy"},
+			want: &cond{metav1.ConditionFalse, "Ignored", `abort (id "a2"): ignored: nothing to abort, the rollout is Healthy`}},
+		"rejected": {last: &rolloutsv1alpha1.ActionRecord{ID: "a3", Action: "deploy", Result: `rejected: unknown action "deploy"`},
+			want: &cond{metav1.ConditionFalse, "Rejected", `deploy (id "a3"): rejected: unknown action "deploy"`}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			st := status(healthy("r1"))
+			st.LastAction = tc.last
+			SetConditions(canarySpec(), st, Observed{}, t0)
+			var got *cond
+			if c := st.GetCondition(rolloutsv1alpha1.ConditionAction); c != nil {
+				got = &cond{c.Status, c.Reason, c.Message}
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("Action condition (-want +got):\n%s", diff)
+			}
+			if r := st.GetCondition(rolloutsv1alpha1.ConditionReady); r == nil || r.Status != metav1.ConditionTrue {
+				t.Errorf("Ready = %+v, want True whatever the action", r)
+			}
+		})
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
@@ -181,22 +182,16 @@ type eventLog struct {
 	events []string // "namespace/name Reason: message"
 }
 
-func (l *eventLog) Event(obj runtime.Object, _, reason, message string) {
-	m, ok := obj.(metav1.Object)
+var _ events.EventRecorder = (*eventLog)(nil)
+
+func (l *eventLog) Eventf(regarding, _ runtime.Object, _, reason, _, note string, args ...any) {
+	m, ok := regarding.(metav1.Object)
 	if !ok {
 		return
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.events = append(l.events, fmt.Sprintf("%s/%s %s: %s", m.GetNamespace(), m.GetName(), reason, message))
-}
-
-func (l *eventLog) Eventf(obj runtime.Object, typ, reason, format string, args ...any) {
-	l.Event(obj, typ, reason, fmt.Sprintf(format, args...))
-}
-
-func (l *eventLog) AnnotatedEventf(obj runtime.Object, _ map[string]string, typ, reason, format string, args ...any) {
-	l.Eventf(obj, typ, reason, format, args...)
+	l.events = append(l.events, fmt.Sprintf("%s/%s %s: %s", m.GetNamespace(), m.GetName(), reason, fmt.Sprintf(note, args...)))
 }
 
 // reasons lists the reasons of the events of one Rollout, in order.

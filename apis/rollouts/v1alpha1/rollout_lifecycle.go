@@ -59,6 +59,10 @@ const (
 	// ConditionAnalysis reflects the last measurement: True if it passed,
 	// False if it failed, Unknown otherwise.
 	ConditionAnalysis = "Analysis"
+	// ConditionAction reflects the last action: True if it was applied,
+	// False if it was ignored (nothing to act on) or rejected (an unknown
+	// action, or no id). It is not part of Ready.
+	ConditionAction = "Action"
 )
 
 // Condition reasons.
@@ -82,6 +86,9 @@ const (
 	ReasonInconclusive          = "Inconclusive"
 	ReasonNoMeasurement         = "NoMeasurement"
 	ReasonAnalysisNotConfigured = "NotConfigured"
+	ReasonActionApplied         = "Applied"
+	ReasonActionIgnored         = "Ignored"
+	ReasonActionRejected        = "Rejected"
 )
 
 // GetCondition returns the condition of type t, or nil.

@@ -391,7 +391,9 @@ type ActionRecord struct {
 	// +optional
 	By   string      `json:"by,omitempty"`
 	Time metav1.Time `json:"time"`
-	// Result says what the action did, or why it did nothing.
+	// Result says what the action did, or why it did nothing: then it
+	// starts with "ignored:" (nothing to act on) or "rejected:" (an unknown
+	// action, or no id).
 	Result string `json:"result"`
 }
 
