@@ -198,9 +198,11 @@ func TestGracefulPodDeletionUnderLoadDropsNothing(t *testing.T) {
 	ns := cluster.Namespace(t)
 	ctx := context.Background()
 
-	// Given a revision with two pods serving through the gateway
+	// Given a revision with two pods serving through the gateway (min-scale
+	// 2: the autoscaler would make do with one for this load)
 	svc := notifications(ns, "1.0.0")
-	svc.Spec.Template.Metadata.Annotations = map[string]string{servingv1.AnnotationInitialScale: "2"}
+	svc.Spec.Template.Metadata.Annotations = map[string]string{servingv1.AnnotationInitialScale: "2",
+		"autoscaling.ramp.dev/min-scale": "2"}
 	if err := cluster.Client.Create(ctx, svc); err != nil {
 		t.Fatal(err)
 	}
