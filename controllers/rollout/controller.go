@@ -26,6 +26,7 @@ import (
 	"github.com/rampdev/ramp/analysis"
 	rolloutsv1alpha1 "github.com/rampdev/ramp/apis/rollouts/v1alpha1"
 	servingv1 "github.com/rampdev/ramp/apis/serving/v1"
+	"github.com/rampdev/ramp/serving/autoscaler"
 )
 
 // Analyzer runs one analysis measurement round.
@@ -46,6 +47,25 @@ var _ Analyzer = ProviderAnalyzer{}
 // Evaluate implements Analyzer.
 func (a ProviderAnalyzer) Evaluate(ctx context.Context, spec analysis.Spec, now time.Time) analysis.Report {
 	return analysis.Evaluate(ctx, a.Providers, spec, now)
+}
+
+// prometheusTimeout bounds each Prometheus query.
+const prometheusTimeout = 10 * time.Second
+
+// Providers builds the analysis providers: the builtin one, reading the
+// queue-proxies' request telemetry, and the Prometheus one when
+// prometheusURL is set. A metric naming a provider that is not configured
+// is an Error measurement.
+func Providers(telemetry autoscaler.Telemetry, prometheusURL string) (analysis.Providers, error) {
+	providers := analysis.Providers{analysis.BuiltinProvider: &analysis.Builtin{Telemetry: telemetry}}
+	if prometheusURL != "" {
+		p, err := analysis.NewPrometheus(prometheusURL, prometheusTimeout)
+		if err != nil {
+			return nil, err
+		}
+		providers[analysis.PrometheusProvider] = p
+	}
+	return providers, nil
 }
 
 // Reconciler reconciles Rollouts.

@@ -24,6 +24,10 @@ import (
 // something else.
 var ErrNotOwned = errors.New("service is not owned by the rollout")
 
+// measureTimeout bounds one measurement round: a provider that hangs
+// makes it an Error measurement instead of stalling the reconcile.
+const measureTimeout = 30 * time.Second
+
 // eventAction is the action of the Rollout's events (events.k8s.io).
 const eventAction = "Rollout"
 
@@ -152,6 +156,8 @@ func (r *Reconciler) measure(ctx context.Context, ro *rolloutsv1alpha1.Rollout, 
 	if err != nil {
 		return analysis.Report{Phase: analysis.Error, Message: "invalid analysis: " + err.Error(), Time: now}
 	}
+	ctx, cancel := context.WithTimeout(ctx, measureTimeout)
+	defer cancel()
 	return r.Analyzer.Evaluate(ctx, spec, now)
 }
 
