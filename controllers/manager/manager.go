@@ -23,11 +23,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	rolloutsv1alpha1 "github.com/rampdev/ramp/apis/rollouts/v1alpha1"
 	servingv1 "github.com/rampdev/ramp/apis/serving/v1"
 	autoscaling "github.com/rampdev/ramp/controllers/autoscaler"
 	"github.com/rampdev/ramp/controllers/configuration"
 	"github.com/rampdev/ramp/controllers/notify"
 	"github.com/rampdev/ramp/controllers/revision"
+	"github.com/rampdev/ramp/controllers/rollout"
 	"github.com/rampdev/ramp/controllers/route"
 	"github.com/rampdev/ramp/controllers/service"
 	"github.com/rampdev/ramp/controllers/servingconfig"
@@ -83,6 +85,7 @@ func Scheme() *runtime.Scheme {
 	s := runtime.NewScheme()
 	_ = clientgoscheme.AddToScheme(s)
 	_ = servingv1.AddToScheme(s)
+	_ = rolloutsv1alpha1.AddToScheme(s)
 	return s
 }
 
@@ -136,6 +139,18 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 				r.Gateway = &route.HTTPProber{Client: c, Service: types.NamespacedName{Namespace: ns, Name: name}}
 			}
 			return r.SetupWithManager(mgr, o.Namespace)
+		},
+		func() error {
+			providers, err := rollout.Providers(scaler.Telemetry(), o.PrometheusURL)
+			if err != nil {
+				return err
+			}
+			rec, err := rollout.NewRecorder(metrics.Registry)
+			if err != nil {
+				return err
+			}
+			return (&rollout.Reconciler{Client: c, Analyzer: rollout.ProviderAnalyzer{Providers: providers}, Clock: clock.RealClock{},
+				Events: mgr.GetEventRecorder("rollout-controller"), Metrics: rec}).SetupWithManager(mgr)
 		},
 	}
 	if err := addSlack(mgr, o); err != nil {
