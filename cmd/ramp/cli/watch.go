@@ -151,8 +151,7 @@ func (w *watcher) visit(ro *rolloutsv1alpha1.Rollout) (bool, error) {
 	st, prev := &ro.Status, w.last
 	w.last = ro
 	if prev == nil || progressChanged(prev, ro) {
-		line := fmt.Sprintf("%s  %-11s  %s; canary %s at %d%%", stamp(time.Now()), orDash(string(st.Phase)),
-			stepName(ro), orDash(st.CanaryRevision), st.CanaryWeight)
+		line := fmt.Sprintf("%s  %-11s  %s", stamp(time.Now()), orDash(string(st.Phase)), progressText(ro))
 		if !observed(ro) {
 			line += fmt.Sprintf(" (generation %d not observed yet)", ro.Generation)
 		}
@@ -185,6 +184,19 @@ func (w *watcher) visit(ro *rolloutsv1alpha1.Rollout) (bool, error) {
 			ro.Name, orDash(st.Message), w.hint(rolloutsv1alpha1.ActionApprove), w.hint(rolloutsv1alpha1.ActionRetry))}
 	}
 	return false, nil
+}
+
+// progressText is the step, while a rollout runs, and the traffic.
+func progressText(ro *rolloutsv1alpha1.Rollout) string {
+	st := &ro.Status
+	traffic := fmt.Sprintf("canary %s at %d%%", st.CanaryRevision, st.CanaryWeight)
+	if st.CanaryRevision == "" {
+		traffic = fmt.Sprintf("stable %s at 100%%", orDash(st.StableRevision))
+	}
+	if st.Phase == rolloutsv1alpha1.PhaseProgressing || st.Phase == rolloutsv1alpha1.PhasePaused {
+		return stepName(ro) + "; " + traffic
+	}
+	return traffic
 }
 
 // progressChanged reports a change worth a line: phase, step, weight,

@@ -52,7 +52,7 @@ func (s *suite) testWatch(t *testing.T) {
 
 		// When watching it while the controller rolls the canary out
 		out, done := s.start(t, newRootCommand("ramp"), "rollout", "watch", "web", "-n", ns)
-		waitFor(t, out, "Healthy      no step; canary - at 0% (generation 2 not observed yet)")
+		waitFor(t, out, "Healthy      stable web-00001 at 100% (generation 2 not observed yet)")
 		s.setStatus(t, ro, func(st *rolloutsv1alpha1.RolloutStatus) {
 			st.Phase, st.Message, st.CanaryRevision = rolloutsv1alpha1.PhaseProgressing, "", "web-00002"
 		})
@@ -75,12 +75,12 @@ func (s *suite) testWatch(t *testing.T) {
 			t.Fatalf("exit code %d, error %v\n%s", r.code, r.err, r.out)
 		}
 		want := []string{
-			"Healthy      no step; canary - at 0% (generation 2 not observed yet): Revision web-00001 has all the traffic",
+			"Healthy      stable web-00001 at 100% (generation 2 not observed yet): Revision web-00001 has all the traffic",
 			"Progressing  waiting for the canary revision; canary web-00002 at 0%",
 			"Progressing  step 1/4 (weight 20%); canary web-00002 at 20%",
 			"measurement Pass: error-rate 0.1% vs 0.3%",
 			"Progressing  step 2/4 (weight 50%, then pause 1m0s); canary web-00002 at 50%",
-			"Healthy      no step; canary - at 0%: Revision web-00002 has all the traffic",
+			"Healthy      stable web-00002 at 100%: Revision web-00002 has all the traffic",
 			"Rollout web is Healthy: Revision web-00002 has all the traffic",
 		}
 		lines := strings.Split(strings.TrimSpace(r.out), "\n")
@@ -177,7 +177,7 @@ func (s *suite) testWatchPolling(t *testing.T) {
 		st.Phase, st.Message, st.CanaryWeight = rolloutsv1alpha1.PhaseRolledBack, "deadline exceeded", 0
 	})
 	r := wait(t, done)
-	if r.code != 1 || !strings.Contains(r.out, "RolledBack   step 1/4 (weight 20%); canary web-00002 at 0%: deadline exceeded") {
+	if r.code != 1 || !strings.Contains(r.out, "RolledBack   canary web-00002 at 0%: deadline exceeded") {
 		t.Errorf("exit code %d, error %v, output:\n%s", r.code, r.err, r.out)
 	}
 	wantContains(t, "stderr", r.errOut, "Cannot watch rollout watch-poll/web (watch is forbidden); polling every 2s")
