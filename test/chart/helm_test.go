@@ -160,8 +160,9 @@ func render(t testing.TB, extra ...string) []doc {
 
 // valueSets are the renderings that every audit runs on.
 var valueSets = map[string][]string{
-	"defaults": nil,
-	"full":     {"--values", "test/chart/testdata/full-values.yaml"},
+	"defaults":     nil,
+	"full":         {"--values", "test/chart/testdata/full-values.yaml"},
+	"slack-socket": {"--values", "test/chart/testdata/slack-socket-values.yaml"},
 }
 
 func ofKind(docs []doc, kinds ...string) []doc {
