@@ -77,7 +77,8 @@ type Reconciler struct {
 	APIReader client.Reader
 	// Analyzer measures canaries; nil makes every measurement an Error.
 	Analyzer Analyzer
-	Clock    clock.PassiveClock
+	// Clock is the time; SetupWithManager sets the real one when nil.
+	Clock clock.PassiveClock
 	// Events records an event for each transition (events.k8s.io, from
 	// mgr.GetEventRecorder); nil records none.
 	Events events.EventRecorder
@@ -90,6 +91,9 @@ type Reconciler struct {
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.APIReader == nil {
 		r.APIReader = mgr.GetAPIReader()
+	}
+	if r.Clock == nil {
+		r.Clock = clock.RealClock{}
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("rollout").
