@@ -175,7 +175,11 @@ func (w *watcher) visit(ro *rolloutsv1alpha1.Rollout) (bool, error) {
 	}
 	switch st.Phase {
 	case rolloutsv1alpha1.PhaseHealthy:
-		fmt.Fprintf(w.out, "Rollout %s is Healthy: %s\n", ro.Name, orDash(st.Message))
+		msg := ""
+		if st.Message != "" {
+			msg = ": " + st.Message
+		}
+		fmt.Fprintf(w.out, "Rollout %s is Healthy%s\n", ro.Name, msg)
 		return true, nil
 	case rolloutsv1alpha1.PhaseRolledBack, rolloutsv1alpha1.PhaseAborted:
 		return true, &ExitError{Code: exitFailed, Err: fmt.Errorf("rollout %s is %s: %s", ro.Name, st.Phase, orDash(st.Message))}
