@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make demo: the Knative release-strategy story on Ramp, with live progress.
+# make demo: the Knative release-strategy story on Ramp, then a Rollout's
+# canary analysis (promotion, and two rollbacks), with live progress.
 #
 # `make up` has started the local cluster and installed Ramp with its Helm
 # chart. This deploys the notifications service at 1.0.0, rolls out 1.1.0 with
@@ -94,10 +95,49 @@ apply 1.1.0 "  traffic:
 wait_ready
 show
 
+bold "5. Progressive delivery: a Rollout (rollouts.ramp.dev/v1alpha1) owns Service 'shop'"
+RAMP=(bin/ramp --kubeconfig .ramp/local/kubeconfig -n "$NS")
+rollout() { # version error-rate latency
+  sed -e "s/__VERSION__/$1/g" -e "s/__ERROR_RATE__/$2/" -e "s/__LATENCY__/$3/" test/demo/shop-rollout.yaml |
+    "${KUBECTL[@]}" -n "$NS" apply -f - >/dev/null
+}
+rollout v1 0 0ms
+echo "The first revision has no stable to compare with: it takes 100% at once."
+"${RAMP[@]}" rollout watch shop --timeout 3m
+
+# Bounded load through the gateway for the rest of the demo: 2 clients,
+# at most 6 minutes or 60,000 requests, loopback only.
+load() {
+  local end=$((SECONDS + 360)) n=0
+  while [ $SECONDS -lt $end ] && [ $n -lt 30000 ]; do
+    curl -s -o /dev/null --max-time 5 -H "Host: shop.$NS.example.com" http://127.0.0.1:8080/ || true
+    n=$((n + 1))
+  done
+}
+load & LOAD1=$!
+load & LOAD2=$!
+trap 'kill $LOAD1 $LOAD2 2>/dev/null || true' EXIT
+
+bold "6. Roll out a good v2 under load: watch each step being judged"
+rollout v2 0 0ms
+"${RAMP[@]}" rollout watch shop --timeout 5m
+
+bold "7. Roll out v3, which answers 8% of requests with a 500: analysis rolls it back"
+rollout v3 0.08 0ms
+"${RAMP[@]}" rollout watch shop --timeout 5m || true
+"${RAMP[@]}" rollout get shop
+
+bold "8. Roll out v4, 300 ms slower: rolled back on p99"
+rollout v4 0 300ms
+"${RAMP[@]}" rollout watch shop --timeout 5m || true
+"${RAMP[@]}" rollout status shop || true
+"${RAMP[@]}" telemetry
+
 cat <<MSG
 
 Explore:
+  bin/ramp --kubeconfig .ramp/local/kubeconfig -n $NS rollout get shop
+  bin/ramp --kubeconfig .ramp/local/kubeconfig -n $NS rollout list
   bin/k8s/kubectl --kubeconfig .ramp/local/kubeconfig -n $NS get rsvc,configurations,revisions,routes
-  bin/k8s/kubectl --kubeconfig .ramp/local/kubeconfig -n $NS get route notifications -o jsonpath='{.status.routingTable}'
 Stop everything with: make down
 MSG
