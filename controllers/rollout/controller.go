@@ -13,6 +13,7 @@ package rollout
 
 import (
 	"context"
+	"github.com/rampdev/ramp/controllers/notify"
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -84,6 +85,9 @@ type Reconciler struct {
 	Events events.EventRecorder
 	// Metrics may be nil.
 	Metrics *Recorder
+	// Notifier is told of phase changes and approval gates once they are
+	// saved; nil sends none.
+	Notifier notify.Notifier
 }
 
 // SetupWithManager registers the reconciler: Rollouts, the Services they

@@ -96,6 +96,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, err
 	}
 	r.record(ctx, orig, ro, plan)
+	if written {
+		r.notify(ctx, orig, ro)
+	}
 	if err := r.applyService(ctx, ro, svc, written); err != nil {
 		return ctrl.Result{}, err
 	}

@@ -69,6 +69,17 @@ func (b *RolloutBuilder) Analysis() *RolloutBuilder {
 	return b
 }
 
+// BlueGreen previews new revisions at tag, promoting them after
+// autoPromote (never automatically when 0).
+func (b *RolloutBuilder) BlueGreen(tag string, autoPromote time.Duration) *RolloutBuilder {
+	bg := &rolloutsv1alpha1.BlueGreenStrategy{PreviewTag: tag}
+	if autoPromote > 0 {
+		bg.AutoPromoteAfter = &metav1.Duration{Duration: autoPromote}
+	}
+	b.ro.Spec.Strategy = rolloutsv1alpha1.Strategy{BlueGreen: bg}
+	return b
+}
+
 func (b *RolloutBuilder) Obj() *rolloutsv1alpha1.Rollout { return b.ro }
 
 // newNamespace creates a namespace named after the subtest.
@@ -456,5 +467,28 @@ func testRestart(t *testing.T, h *harness) {
 	waitFor(t, ro, healthyWith(canary))
 	if n := count(h.events.reasons(ns, "web"), "StepStarted"); n != 4 {
 		t.Errorf("%d StepStarted events, want 4 (steps 0 to 3): %v", n, h.events.reasons(ns, "web"))
+	}
+}
+
+func testBlueGreen(t *testing.T, h *harness) {
+	// Given a Healthy blue/green Rollout that promotes a passing preview after 5s.
+	ns := newNamespace(t)
+	ro := MakeRollout(ns, "web", "v1").BlueGreen("preview", 5*time.Second).Analysis().Obj()
+	stable := deployHealthy(t, ro)
+
+	// When a new revision is ready.
+	canary := newRevision(t, ro, "v2")
+
+	// Then it is previewed at 0% with the preview tag, the stable keeping all the traffic.
+	waitFor(t, ro, atStep(0, 0, rolloutsv1alpha1.ReasonWaitingForPromotion))
+	must(t, routeTraffic(ro, pin(stable, 100, "stable"), pin(canary, 0, "preview")))
+	// And once it has passed analysis for 5s, it gets all the traffic at once.
+	got := waitFor(t, ro, healthyWith(canary))
+	eventually(t, timeout, func() error { return routeTraffic(ro, pin(canary, 100, "stable")) })
+	if n := len(got.Status.Measurements); n < 2 {
+		t.Errorf("%d measurements of the preview, want at least 2 in 5s at 1s intervals", n)
+	}
+	if n := count(h.events.reasons(ns, "web"), "AutoPromoted"); n != 1 {
+		t.Errorf("%d AutoPromoted events, want 1", n)
 	}
 }

@@ -84,6 +84,7 @@ func TestRollouts(t *testing.T) {
 	t.Run("failing analysis rolls back", func(t *testing.T) { testFailingCanary(t, h) })
 	t.Run("approval waits for the action", func(t *testing.T) { testApproval(t, h) })
 	t.Run("new template mid-rollout starts over", func(t *testing.T) { testNewTemplateMidRollout(t, h) })
+	t.Run("blue/green previews then promotes", func(t *testing.T) { testBlueGreen(t, h) })
 	t.Run("restart between steps does not repeat a step", func(t *testing.T) { testRestart(t, h) })
 }
 
