@@ -149,8 +149,12 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 			if err != nil {
 				return err
 			}
+			notifier, err := notify.New(o.Slack, notifyLog(o), metrics.Registry)
+			if err != nil {
+				return fmt.Errorf("notifications: %w", err)
+			}
 			return (&rollout.Reconciler{Client: c, Analyzer: rollout.ProviderAnalyzer{Providers: providers}, Clock: clock.RealClock{},
-				Events: mgr.GetEventRecorder("rollout-controller"), Metrics: rec}).SetupWithManager(mgr)
+				Events: mgr.GetEventRecorder("rollout-controller"), Metrics: rec, Notifier: notifier}).SetupWithManager(mgr)
 		},
 	}
 	if err := addSlack(mgr, o); err != nil {

@@ -13,7 +13,6 @@ package rollout
 
 import (
 	"context"
-	"github.com/rampdev/ramp/controllers/notify"
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -27,6 +26,7 @@ import (
 	"github.com/rampdev/ramp/analysis"
 	rolloutsv1alpha1 "github.com/rampdev/ramp/apis/rollouts/v1alpha1"
 	servingv1 "github.com/rampdev/ramp/apis/serving/v1"
+	"github.com/rampdev/ramp/controllers/notify"
 	"github.com/rampdev/ramp/serving/autoscaler"
 )
 
