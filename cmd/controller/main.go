@@ -40,6 +40,7 @@ func run() error {
 		ns = "ramp-system"
 	}
 	var o manager.Options
+	o.PodName = os.Getenv("POD_NAME")
 	zapOpts := zap.Options{}
 	flag.StringVar(&o.Namespace, "namespace", ns, "namespace of the controller (leader election, ramp-config)")
 	flag.StringVar(&o.MetricsAddr, "metrics-bind-address", net.JoinHostPort(podIP, "9090"), "metrics address; 0 disables")

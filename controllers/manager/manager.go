@@ -12,8 +12,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/uuid"
+	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -56,6 +59,11 @@ type Options struct {
 	// (default 1 s).
 	AutoscalerTick     time.Duration
 	SkipNameValidation bool // for tests that start several managers
+	// PodName, when set, is the leader-election identity's prefix
+	// ("<pod>_<uuid>"), so that tools can find the leader's pod from the
+	// Lease (the default, the host name, is the node's on the local
+	// cluster).
+	PodName string
 	// Slack configures notifications and interactive actions; with no
 	// token, notifications go to NotifyLog.
 	Slack notify.Config
@@ -91,13 +99,21 @@ func Scheme() *runtime.Scheme {
 
 // New builds a manager with every reconciler registered.
 func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
+	var lock resourcelock.Interface
+	if o.LeaderElection && o.PodName != "" {
+		var err error
+		if lock, err = leaderLock(cfg, o); err != nil {
+			return nil, err
+		}
+	}
 	mgr, err := ctrl.NewManager(cfg, manager.Options{
-		Scheme:                  Scheme(),
-		Metrics:                 metricsserver.Options{BindAddress: o.MetricsAddr},
-		HealthProbeBindAddress:  o.HealthAddr,
-		LeaderElection:          o.LeaderElection,
-		LeaderElectionID:        "ramp-controller",
-		LeaderElectionNamespace: o.Namespace,
+		LeaderElectionResourceLockInterface: lock,
+		Scheme:                              Scheme(),
+		Metrics:                             metricsserver.Options{BindAddress: o.MetricsAddr},
+		HealthProbeBindAddress:              o.HealthAddr,
+		LeaderElection:                      o.LeaderElection,
+		LeaderElectionID:                    LeaderElectionID,
+		LeaderElectionNamespace:             o.Namespace,
 		// The controller reads ConfigMaps only in its own namespace.
 		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
 			&corev1.ConfigMap{}: {Namespaces: map[string]cache.Config{o.Namespace: {}}},
@@ -184,3 +200,22 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 	}
 	return mgr.Start(ctx)
 }
+
+// leaderLock is the Lease lock of leader election, with the pod's name as
+// the identity's prefix.
+func leaderLock(cfg *rest.Config, o Options) (resourcelock.Interface, error) {
+	cs, err := kubernetes.NewForConfig(rest.AddUserAgent(rest.CopyConfig(cfg), "leader-election"))
+	if err != nil {
+		return nil, fmt.Errorf("leader election client: %w", err)
+	}
+	id := o.PodName + "_" + string(uuid.NewUUID())
+	lock, err := resourcelock.New(resourcelock.LeasesResourceLock, o.Namespace, LeaderElectionID,
+		cs.CoreV1(), cs.CoordinationV1(), resourcelock.ResourceLockConfig{Identity: id})
+	if err != nil {
+		return nil, fmt.Errorf("leader election lock: %w", err)
+	}
+	return lock, nil
+}
+
+// LeaderElectionID names the controller's leader-election Lease.
+const LeaderElectionID = "ramp-controller"

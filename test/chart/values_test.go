@@ -129,8 +129,8 @@ func TestValuesShapeTheRendering(t *testing.T) {
 			if got := controllerArgs(t, docs); !slices.Equal(got, want) {
 				t.Errorf("args = %q, want %q", got, want)
 			}
-			if env := envNames(t, docs); !slices.Equal(env, []string{"POD_IP", "POD_NAMESPACE"}) {
-				t.Errorf("env = %q, want POD_IP and POD_NAMESPACE only (no Slack secrets)", env)
+			if env := envNames(t, docs); !slices.Equal(env, []string{"POD_IP", "POD_NAMESPACE", "POD_NAME"}) {
+				t.Errorf("env = %q, want POD_IP, POD_NAMESPACE and POD_NAME only (no Slack secrets)", env)
 			}
 			if got := portNames(t, docs); !slices.Equal(got, []string{"metrics", "health", "autoscaler"}) {
 				t.Errorf("ports = %q, want metrics, health, autoscaler", got)
