@@ -33,6 +33,7 @@ import (
 	"github.com/rampdev/ramp/controllers/notify"
 	"github.com/rampdev/ramp/controllers/revision"
 	"github.com/rampdev/ramp/controllers/rollout"
+	rolloutresources "github.com/rampdev/ramp/controllers/rollout/resources"
 	"github.com/rampdev/ramp/controllers/route"
 	"github.com/rampdev/ramp/controllers/service"
 	"github.com/rampdev/ramp/controllers/servingconfig"
@@ -170,7 +171,12 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 				return fmt.Errorf("notifications: %w", err)
 			}
 			return (&rollout.Reconciler{Client: c, Analyzer: rollout.ProviderAnalyzer{Providers: providers}, Clock: clock.RealClock{},
-				Events: mgr.GetEventRecorder("rollout-controller"), Metrics: rec, Notifier: notifier}).SetupWithManager(mgr)
+				Events: mgr.GetEventRecorder("rollout-controller"), Metrics: rec, Notifier: notifier,
+				AnalysisDefaults: rolloutresources.Defaults{
+					Interval: o.AnalysisDefaults.Interval, Window: o.AnalysisDefaults.Window,
+					MinRequests: int64(o.AnalysisDefaults.MinRequests), FailureLimit: o.AnalysisDefaults.FailureLimit,
+					InconclusiveLimit: o.AnalysisDefaults.InconclusiveLimit,
+				}}).SetupWithManager(mgr)
 		},
 	}
 	if err := addSlack(mgr, o); err != nil {

@@ -27,6 +27,7 @@ import (
 	rolloutsv1alpha1 "github.com/rampdev/ramp/apis/rollouts/v1alpha1"
 	servingv1 "github.com/rampdev/ramp/apis/serving/v1"
 	"github.com/rampdev/ramp/controllers/notify"
+	"github.com/rampdev/ramp/controllers/rollout/resources"
 	"github.com/rampdev/ramp/serving/autoscaler"
 )
 
@@ -85,6 +86,8 @@ type Reconciler struct {
 	Events events.EventRecorder
 	// Metrics may be nil.
 	Metrics *Recorder
+	// AnalysisDefaults fill the analysis settings a Rollout leaves out.
+	AnalysisDefaults resources.Defaults
 	// Notifier is told of phase changes and approval gates once they are
 	// saved; nil sends none.
 	Notifier notify.Notifier

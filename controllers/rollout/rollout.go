@@ -59,6 +59,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if ro.DeletionTimestamp != nil {
 		return ctrl.Result{}, nil
 	}
+	resources.ApplyDefaults(ro.Spec.Analysis, r.AnalysisDefaults) // in memory only
 	orig := ro.DeepCopy()
 	now := r.Clock.Now()
 

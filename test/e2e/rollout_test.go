@@ -56,7 +56,7 @@ func canaryRollout(ns, name string, steps ...rolloutsv1alpha1.CanaryStep) *rollo
 			Strategy: rolloutsv1alpha1.Strategy{Canary: &rolloutsv1alpha1.CanaryStrategy{Steps: steps}},
 			Analysis: &rolloutsv1alpha1.Analysis{
 				Interval: &metav1.Duration{Duration: roInterval}, Window: &metav1.Duration{Duration: roWindow},
-				MinRequests: 20, FailureLimit: 2, InconclusiveLimit: 3,
+				MinRequests: ptr.To[int64](20), FailureLimit: 2, InconclusiveLimit: 3,
 				Metrics: []rolloutsv1alpha1.Metric{
 					{Name: "error-rate", Builtin: "errorRate", Max: threshold("1%")},
 					{Name: "p99", Builtin: "latencyP99", Max: threshold("250ms")},

@@ -134,41 +134,40 @@ type BlueGreenStrategy struct {
 // +kubebuilder:validation:XValidation:rule="!has(self.window) || !has(self.interval) || !self.window.matches('^([0-9]+([.][0-9]+)?(ms|s|m|h))+$') || !self.interval.matches('^([0-9]+([.][0-9]+)?(ms|s|m|h))+$') || duration(self.window) >= duration(self.interval)",message="window must be at least the interval",fieldPath=".window"
 // +kubebuilder:validation:XValidation:rule="self.metrics.all(m, self.metrics.exists_one(n, n.name == m.name))",message="metric names must be unique",fieldPath=".metrics"
 type Analysis struct {
-	// Interval between measurements. Default 10s, at least 1s.
+	// Interval between measurements, at least 1s. Default: the
+	// controller's --analysis-interval (10s; Helm value analysis.interval).
 	// +optional
-	// +kubebuilder:default="10s"
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:MaxLength=32
 	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ms|s|m|h))+$') && duration(self) > duration('0s')",message="must be a positive duration such as 90s, 10m or 1h30m"
 	Interval *metav1.Duration `json:"interval,omitempty"`
 
-	// Window is how far back each measurement looks. Default 1m, at least
-	// the interval.
+	// Window is how far back each measurement looks, at least the interval
+	// (a default window shorter than the interval is raised to it).
+	// Default: the controller's --analysis-window (1m).
 	// +optional
-	// +kubebuilder:default="1m"
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:MaxLength=32
 	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ms|s|m|h))+$') && duration(self) > duration('0s')",message="must be a positive duration such as 90s, 10m or 1h30m"
 	Window *metav1.Duration `json:"window,omitempty"`
 
 	// MinRequests is the number of canary requests a window needs; with
-	// fewer, the measurement is Inconclusive. Default 50.
+	// fewer, the measurement is Inconclusive. Default: the controller's
+	// --analysis-min-requests (50).
 	// +optional
-	// +kubebuilder:default=50
 	// +kubebuilder:validation:Minimum=0
-	MinRequests int64 `json:"minRequests,omitempty"`
+	MinRequests *int64 `json:"minRequests,omitempty"`
 
 	// FailureLimit is the number of consecutive failed measurements that
-	// roll back. Default 2.
+	// roll back. Default: the controller's --analysis-failure-limit (2).
 	// +optional
-	// +kubebuilder:default=2
 	// +kubebuilder:validation:Minimum=1
 	FailureLimit int32 `json:"failureLimit,omitempty"`
 
 	// InconclusiveLimit is the number of consecutive inconclusive (or error)
-	// measurements that pause the Rollout. Default 12.
+	// measurements that pause the Rollout. Default: the controller's
+	// --analysis-inconclusive-limit (12).
 	// +optional
-	// +kubebuilder:default=12
 	// +kubebuilder:validation:Minimum=1
 	InconclusiveLimit int32 `json:"inconclusiveLimit,omitempty"`
 

@@ -38,6 +38,11 @@ func (in *Analysis) DeepCopyInto(out *Analysis) {
 		*out = new(v1.Duration)
 		**out = **in
 	}
+	if in.MinRequests != nil {
+		in, out := &in.MinRequests, &out.MinRequests
+		*out = new(int64)
+		**out = **in
+	}
 	if in.Metrics != nil {
 		in, out := &in.Metrics, &out.Metrics
 		*out = make([]Metric, len(*in))

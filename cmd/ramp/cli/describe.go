@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -89,15 +90,25 @@ func describeAnalysis(p *printer, ro *rolloutsv1alpha1.Rollout, now time.Time) {
 		p.field("Analysis", "none (steps pass once the gateway applies their traffic)")
 		return
 	}
-	interval, window := "10s", "1m"
+	const def = "(controller default)"
+	interval, window, minReq := def, def, def
 	if a.Interval != nil {
 		interval = a.Interval.Duration.String()
 	}
 	if a.Window != nil {
 		window = a.Window.Duration.String()
 	}
-	p.field("Analysis", fmt.Sprintf("every %s over %s, at least %d requests; failures %d/%d, inconclusive %d/%d",
-		interval, window, a.MinRequests, st.ConsecutiveFailures, a.FailureLimit, st.ConsecutiveInconclusive, a.InconclusiveLimit))
+	if a.MinRequests != nil {
+		minReq = strconv.FormatInt(*a.MinRequests, 10)
+	}
+	limits := func(n int32) string {
+		if n <= 0 {
+			return def
+		}
+		return strconv.Itoa(int(n))
+	}
+	p.field("Analysis", fmt.Sprintf("interval %s, window %s, min requests %s; failures %d of %s, inconclusive %d of %s",
+		interval, window, minReq, st.ConsecutiveFailures, limits(a.FailureLimit), st.ConsecutiveInconclusive, limits(a.InconclusiveLimit)))
 	if t := st.NextMeasurementAt; t != nil {
 		in := "now"
 		if d := t.Sub(now); d > 0 {

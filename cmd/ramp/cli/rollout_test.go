@@ -118,7 +118,7 @@ func (s *suite) testGet(t *testing.T) {
 			"Traffic:      stable 50%, canary 50%",
 			"Stable:  cart-00001 (Ready True, 2 pods)",
 			"Canary:  cart-00002\n",
-			"Analysis:     every 10s over 1m0s, at least 50 requests; failures 1/2, inconclusive 0/12",
+			"Analysis:     interval 10s, window (controller default), min requests 50; failures 1 of 2, inconclusive 0 of (controller default)",
 			"Measurements (canary vs stable), oldest first:",
 			"ERROR-RATE", "P99",
 			"0.1% vs 0.2%", "120ms vs 110ms",

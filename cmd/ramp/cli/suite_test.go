@@ -186,7 +186,8 @@ func makeRollout(ns, name string) *rolloutBuilder {
 }
 
 func (b *rolloutBuilder) analysis(metrics ...string) *rolloutBuilder {
-	a := &rolloutsv1alpha1.Analysis{}
+	minRequests := int64(50)
+	a := &rolloutsv1alpha1.Analysis{Interval: &metav1.Duration{Duration: 10 * time.Second}, MinRequests: &minRequests, FailureLimit: 2}
 	limit := rolloutsv1alpha1.Threshold("1%")
 	for _, m := range metrics {
 		a.Metrics = append(a.Metrics, rolloutsv1alpha1.Metric{Name: m, Builtin: "errorRate", Max: &limit})

@@ -5,18 +5,73 @@ import (
 	"fmt"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
 	"github.com/rampdev/ramp/analysis"
 	rolloutsv1alpha1 "github.com/rampdev/ramp/apis/rollouts/v1alpha1"
 )
 
-// Analysis defaults, as in the CRD (a Rollout written before defaulting or
-// by a client that skips it still works).
+// Analysis defaults when the controller is given none (its flags' defaults).
 const (
 	DefaultInterval          = 10 * time.Second
 	DefaultWindow            = time.Minute
 	DefaultFailureLimit      = 2
 	DefaultInconclusiveLimit = 12
+	DefaultMinRequests       = 50
 )
+
+// Defaults are the analysis settings of Rollouts that leave them out (the
+// controller's --analysis-* flags). Zero fields take the package defaults.
+type Defaults struct {
+	Interval, Window                time.Duration
+	MinRequests                     int64
+	FailureLimit, InconclusiveLimit int32
+}
+
+// ApplyDefaults fills the settings a leaves out, in place, from d (then
+// the package defaults), and raises a window shorter than the interval to
+// it when either was defaulted.
+func ApplyDefaults(a *rolloutsv1alpha1.Analysis, d Defaults) {
+	if a == nil {
+		return
+	}
+	pick := func(v, def time.Duration) time.Duration {
+		if v > 0 {
+			return v
+		}
+		return def
+	}
+	defaulted := a.Interval == nil || a.Window == nil
+	if a.Interval == nil {
+		a.Interval = &metav1.Duration{Duration: pick(d.Interval, DefaultInterval)}
+	}
+	if a.Window == nil {
+		a.Window = &metav1.Duration{Duration: pick(d.Window, DefaultWindow)}
+	}
+	if defaulted && a.Window.Duration < a.Interval.Duration {
+		a.Window.Duration = a.Interval.Duration
+	}
+	if a.MinRequests == nil {
+		n := int64(DefaultMinRequests)
+		if d.MinRequests > 0 {
+			n = d.MinRequests
+		}
+		a.MinRequests = &n
+	}
+	if a.FailureLimit <= 0 {
+		a.FailureLimit = DefaultFailureLimit
+		if d.FailureLimit > 0 {
+			a.FailureLimit = d.FailureLimit
+		}
+	}
+	if a.InconclusiveLimit <= 0 {
+		a.InconclusiveLimit = DefaultInconclusiveLimit
+		if d.InconclusiveLimit > 0 {
+			a.InconclusiveLimit = d.InconclusiveLimit
+		}
+	}
+}
 
 // ErrNoAnalysis means the Rollout has no analysis block.
 var ErrNoAnalysis = errors.New("rollout has no analysis")
@@ -77,7 +132,7 @@ func MakeAnalysisSpec(ro *rolloutsv1alpha1.Rollout) (analysis.Spec, error) {
 		Canary:      canary,
 		Stable:      analysis.Target{Namespace: ro.Namespace, Revision: ro.Status.StableRevision},
 		Window:      Window(a),
-		MinRequests: a.MinRequests,
+		MinRequests: ptr.Deref(a.MinRequests, DefaultMinRequests),
 		Metrics:     make([]analysis.Metric, 0, len(a.Metrics)),
 	}
 	for i := range a.Metrics {

@@ -30,7 +30,7 @@ func TestMakeAnalysisSpec(t *testing.T) {
 		{Name: "q", Prometheus: &rolloutsv1alpha1.PrometheusQuery{Query: "sum(x)"}, Max: threshold("5%")},
 	}
 	full := &rolloutsv1alpha1.Analysis{Interval: &metav1.Duration{Duration: 5 * time.Second}, Window: &metav1.Duration{Duration: 30 * time.Second},
-		MinRequests: 20, Metrics: metrics}
+		MinRequests: ptr.To[int64](20), Metrics: metrics}
 	wantMetrics := []analysis.Metric{
 		{Name: "error-rate", Builtin: "errorRate", Thresholds: analysis.Thresholds{Max: ptr.To(0.01), MaxIncrease: ptr.To(0.005)}},
 		{Name: "p99", Builtin: "latencyP99", Thresholds: analysis.Thresholds{Max: ptr.To(0.5), MaxRatio: ptr.To(1.5)}},
@@ -49,11 +49,11 @@ func TestMakeAnalysisSpec(t *testing.T) {
 				Window: 30 * time.Second, MinRequests: 20, Metrics: wantMetrics,
 			},
 		},
-		"blue/green measures the preview tag; window defaults": {
+		"blue/green measures the preview tag; window and minRequests default": {
 			ro: withAnalysis(MakeRollout("x").BlueGreen("pre"), &rolloutsv1alpha1.Analysis{Metrics: metrics[:1]}),
 			want: analysis.Spec{
 				Canary: analysis.Target{Namespace: "ns", Revision: "web-00002", Tag: "pre"}, Stable: analysis.Target{Namespace: "ns", Revision: "web-00001"},
-				Window: time.Minute, Metrics: wantMetrics[:1],
+				Window: time.Minute, MinRequests: DefaultMinRequests, Metrics: wantMetrics[:1],
 			},
 		},
 		"error rate above 100%": {
