@@ -22,11 +22,14 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	rolloutsv1alpha1 "github.com/rampdev/ramp/apis/rollouts/v1alpha1"
 	servingv1 "github.com/rampdev/ramp/apis/serving/v1"
 	"github.com/rampdev/ramp/controllers/manager"
 	"github.com/rampdev/ramp/test/framework"
@@ -99,18 +102,7 @@ func TestHelmInstallUpgradeUninstall(t *testing.T) {
 		t.Fatal(err)
 	}
 	url := fmt.Sprintf("http://127.0.0.1:%d/", hostPort)
-	get := func(ctx context.Context) (int, string, error) {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		req.Host = "hello.default.example.com"
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return 0, "", err
-		}
-		defer resp.Body.Close()
-		var b bytes.Buffer
-		_, _ = b.ReadFrom(resp.Body)
-		return resp.StatusCode, b.String(), nil
-	}
+	get := func(ctx context.Context) (int, string, error) { return getHost(ctx, url, "hello.default.example.com") }
 	framework.Eventually(t, 90*time.Second, func(ctx context.Context) error {
 		if err := cl.Get(ctx, client.ObjectKeyFromObject(svc), svc); err != nil {
 			return err
@@ -125,50 +117,100 @@ func TestHelmInstallUpgradeUninstall(t *testing.T) {
 		return nil
 	})
 
-	// When the chart is upgraded with a changed value, under bounded load
-	before := controllerPod(t, cl)
-	loadCtx, stopLoad := context.WithTimeout(ctx, 3*time.Minute)
+	// Given a Rollout at v1 (its first revision goes straight to 100%)
+	ro := webRollout("v1")
+	if err := cl.Create(ctx, ro); err != nil {
+		t.Fatal(err)
+	}
+	waitRollout(t, cl, ro, rolloutsv1alpha1.PhaseHealthy, 2*time.Minute)
+	web := func(ctx context.Context) (int, string, error) { return getHost(ctx, url, "web.default.example.com") }
+	framework.Eventually(t, 60*time.Second, func(ctx context.Context) error {
+		code, body, err := web(ctx)
+		if err != nil || code != 200 {
+			return fmt.Errorf("GET web: %d %q %w", code, body, err)
+		}
+		return nil
+	})
+
+	// And bounded load on it (one client, at most 5 minutes or 100,000
+	// requests, loopback only)
+	loadCtx, stopLoad := context.WithTimeout(ctx, 5*time.Minute)
 	defer stopLoad()
 	var sent, failed atomic.Int64
+	var firstFailure atomic.Value
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for loadCtx.Err() == nil && sent.Add(1) <= 100000 {
-			code, _, err := get(loadCtx)
+			code, _, err := web(loadCtx)
 			if loadCtx.Err() == nil && (err != nil || code != 200) {
 				failed.Add(1)
+				firstFailure.CompareAndSwap(nil, fmt.Sprintf("%d %v", code, err))
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
 	})
-	helm(t, c, append(install, "--set", "controller.logLevel=debug")...)
 
-	// Then the controller is rolled to a new pod, and serving never stopped
+	// When v2 starts rolling out
+	framework.Eventually(t, 30*time.Second, func(ctx context.Context) error {
+		if err := cl.Get(ctx, client.ObjectKeyFromObject(ro), ro); err != nil {
+			return err
+		}
+		ro.Spec.Template = webRollout("v2").Spec.Template
+		return cl.Update(ctx, ro)
+	})
+	waitStep(t, cl, ro, 0)
+
+	// And the chart is upgraded with a changed value mid-rollout
+	before := controllerPod(t, cl)
+	helm(t, c, append(install, "--set", "controller.logLevel=debug")...)
 	framework.Eventually(t, 90*time.Second, func(context.Context) error {
 		if after := controllerPod(t, cl); after == "" || after == before {
 			return fmt.Errorf("controller pod still %q", before)
 		}
 		return nil
 	})
-	// And the new controller picks up a template change made after the upgrade
-	framework.Eventually(t, 30*time.Second, func(ctx context.Context) error {
-		if err := cl.Get(ctx, client.ObjectKeyFromObject(svc), svc); err != nil {
-			return err
+
+	// And the new controller is killed (SIGKILL) between two steps
+	waitStep(t, cl, ro, 1)
+	victim := controllerPod(t, cl)
+	var pod corev1.Pod
+	if err := cl.Get(ctx, types.NamespacedName{Namespace: ns, Name: victim}, &pod); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.Delete(ctx, &pod, client.GracePeriodSeconds(0)); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("killed controller pod %s at step 2", victim)
+
+	// Then the rollout survives both and finishes, with each step run once
+	done := waitRollout(t, cl, ro, rolloutsv1alpha1.PhaseHealthy, 4*time.Minute)
+	if done.Status.StableRevision != "web-00002" {
+		t.Errorf("stable revision %q after the rollout, want web-00002", done.Status.StableRevision)
+	}
+	var events eventsv1.EventList
+	if err := cl.List(ctx, &events, client.InNamespace("default")); err != nil {
+		t.Fatal(err)
+	}
+	started := map[string]int{}
+	for _, e := range events.Items {
+		if e.Regarding.Name == "web" && e.Reason == "StepStarted" && strings.Contains(e.Note, "web-00002") {
+			started[e.Note]++
 		}
-		svc.Spec.Template.Spec.Containers[0].Env[0].Value = "upgraded"
-		return cl.Update(ctx, svc)
-	})
-	framework.Eventually(t, 90*time.Second, func(ctx context.Context) error {
-		code, body, err := get(ctx)
-		if err != nil || code != 200 || body != "Hello upgraded!\n" {
-			return fmt.Errorf("GET: %d %q %w", code, body, err)
+	}
+	if len(started) != 3 {
+		t.Errorf("steps started for web-00002: %v, want each of the 3 steps", started)
+	}
+	for note, n := range started {
+		if n != 1 {
+			t.Errorf("%q happened %d times: a step was run twice", note, n)
 		}
-		return nil
-	})
+	}
+	// And serving never stopped
 	stopLoad()
 	wg.Wait()
-	t.Logf("%d requests through the gateway during the upgrade", sent.Load())
+	t.Logf("%d requests through the gateway during the rollout, the upgrade and the kill", sent.Load())
 	if n := failed.Load(); n > 0 {
-		t.Fatalf("%d of %d requests failed during the upgrade", n, sent.Load())
+		t.Fatalf("%d of %d requests failed; first: %v", n, sent.Load(), firstFailure.Load())
 	}
 
 	// When the chart is uninstalled
@@ -200,10 +242,11 @@ func TestHelmInstallUpgradeUninstall(t *testing.T) {
 	crdScheme := manager.Scheme()
 	_ = apiextensionsv1.AddToScheme(crdScheme)
 	crdClient, _ := client.New(c.Config, client.Options{Scheme: crdScheme})
-	for _, name := range []string{"services", "configurations", "revisions", "routes"} {
+	for _, name := range []string{"services.serving.ramp.dev", "configurations.serving.ramp.dev",
+		"revisions.serving.ramp.dev", "routes.serving.ramp.dev", "rollouts.rollouts.ramp.dev"} {
 		crd := &apiextensionsv1.CustomResourceDefinition{}
-		if err := crdClient.Get(ctx, types.NamespacedName{Name: name + ".serving.ramp.dev"}, crd); err != nil {
-			t.Fatalf("CRD %s.serving.ramp.dev is gone after uninstall (it must be kept): %v", name, err)
+		if err := crdClient.Get(ctx, types.NamespacedName{Name: name}, crd); err != nil {
+			t.Fatalf("CRD %s is gone after uninstall (it must be kept): %v", name, err)
 		}
 	}
 }
@@ -244,4 +287,74 @@ func objects(list client.ObjectList) []client.Object {
 		}
 	}
 	return out
+}
+
+// getHost sends GET url with the given Host header.
+func getHost(ctx context.Context, url, host string) (int, string, error) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	req.Host = host
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	_, _ = b.ReadFrom(resp.Body)
+	return resp.StatusCode, b.String(), nil
+}
+
+// webRollout is the Rollout "web" of the sample app at version: three
+// steps, each held 15 s, judged on the error rate.
+func webRollout(version string) *rolloutsv1alpha1.Rollout {
+	pause := &metav1.Duration{Duration: 15 * time.Second}
+	limit := rolloutsv1alpha1.Threshold("1%")
+	minRequests := int64(10)
+	return &rolloutsv1alpha1.Rollout{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "web"},
+		Spec: rolloutsv1alpha1.RolloutSpec{
+			Template: servingv1.RevisionTemplateSpec{Spec: servingv1.RevisionSpec{Containers: []servingv1.Container{{
+				Image: "ramp/sampleapp:" + version,
+				Env:   []corev1.EnvVar{{Name: "VERSION", Value: version}},
+			}}}},
+			Strategy: rolloutsv1alpha1.Strategy{Canary: &rolloutsv1alpha1.CanaryStrategy{Steps: []rolloutsv1alpha1.CanaryStep{
+				{Weight: ptr.To[int32](20), Pause: pause}, {Weight: ptr.To[int32](50), Pause: pause}, {Weight: ptr.To[int32](100)},
+			}}},
+			Analysis: &rolloutsv1alpha1.Analysis{
+				Interval: &metav1.Duration{Duration: 2 * time.Second}, Window: &metav1.Duration{Duration: 8 * time.Second},
+				MinRequests: &minRequests,
+				Metrics:     []rolloutsv1alpha1.Metric{{Name: "error-rate", Builtin: "errorRate", Max: &limit}},
+			},
+		},
+	}
+}
+
+// waitRollout waits until the Rollout's current generation reaches phase.
+func waitRollout(t *testing.T, cl client.Client, ro *rolloutsv1alpha1.Rollout, phase rolloutsv1alpha1.Phase, within time.Duration) *rolloutsv1alpha1.Rollout {
+	t.Helper()
+	got := &rolloutsv1alpha1.Rollout{}
+	framework.Eventually(t, within, func(ctx context.Context) error {
+		if err := cl.Get(ctx, client.ObjectKeyFromObject(ro), got); err != nil {
+			return err
+		}
+		if got.Status.ObservedGeneration != got.Generation || got.Status.Phase != phase {
+			return fmt.Errorf("phase %s, want %s: %s", got.Status.Phase, phase, got.Status.Message)
+		}
+		return nil
+	})
+	return got
+}
+
+// waitStep waits until the Rollout of the current generation runs step i.
+func waitStep(t *testing.T, cl client.Client, ro *rolloutsv1alpha1.Rollout, i int32) {
+	t.Helper()
+	framework.Eventually(t, 2*time.Minute, func(ctx context.Context) error {
+		got := &rolloutsv1alpha1.Rollout{}
+		if err := cl.Get(ctx, client.ObjectKeyFromObject(ro), got); err != nil {
+			return err
+		}
+		if got.Status.ObservedGeneration != got.Generation || ptr.Deref(got.Status.CurrentStepIndex, -1) < i {
+			return fmt.Errorf("phase %s step %v: %s", got.Status.Phase, got.Status.CurrentStepIndex, got.Status.Message)
+		}
+		return nil
+	})
 }
