@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	_ "time/tzdata" // promotion windows name IANA time zones; do not depend on the image having them
 
 	uberzap "go.uber.org/zap"
 

@@ -349,10 +349,12 @@ func (p *planner) advance() bool {
 		if p.now.Before(st.PauseUntil.Time) {
 			return false
 		}
-		p.enterStep(i + 1)
-		return true
+		return p.promoteTo(i + 1)
 	}
 	if at, ok := autoPromoteAt(p.spec, st); ok && !p.now.Before(at) && p.lastPassed() {
+		if !promotionWindows(p.spec.PromotionWindows, p.now).Open {
+			return p.promoteTo(1) // holds until a window opens
+		}
 		p.event(corev1.EventTypeNormal, "AutoPromoted", "Preview of %s passed for %s", st.CanaryRevision, p.spec.Strategy.BlueGreen.AutoPromoteAfter.Duration)
 		p.enterStep(1)
 		return true
@@ -383,7 +385,31 @@ func (p *planner) advanceWaiting() bool {
 		p.enterStep(p.spec.NumSteps())
 		return true
 	}
-	p.enterStep(0)
+	if st.PauseUntil != nil && p.now.Before(st.PauseUntil.Time) {
+		return false // holding for a promotion window
+	}
+	return p.promoteTo(0)
+}
+
+// promoteTo starts step i if the promotion windows allow it now. When
+// they are closed, the rollout holds its traffic until the next opening
+// (PauseUntil); a window it cannot understand pauses it.
+func (p *planner) promoteTo(i int32) bool {
+	w := promotionWindows(p.spec.PromotionWindows, p.now)
+	switch {
+	case w.Err != nil:
+		p.pause(fmt.Sprintf("Cannot start %s: %v", p.stepName(i), w.Err))
+		return true
+	case !w.Open:
+		if p.st.PauseUntil != nil && p.st.PauseUntil.Time.Equal(w.Next) {
+			return false
+		}
+		p.st.PauseUntil = &metav1.Time{Time: w.Next}
+		p.event(corev1.EventTypeNormal, "WaitingForWindow", "Holding before %s of %s until the next promotion window opens at %s",
+			p.stepName(i), p.st.CanaryRevision, w.Next.Format(time.RFC3339))
+		return true
+	}
+	p.enterStep(i)
 	return true
 }
 
@@ -394,7 +420,7 @@ func (p *planner) stepPassed(i int32) {
 		p.event(corev1.EventTypeNormal, "StepPassed", "Passed %s: pausing until %s", p.stepName(i), p.st.PauseUntil.UTC().Format(time.RFC3339))
 		return
 	}
-	p.enterStep(i + 1)
+	p.promoteTo(i + 1)
 }
 
 // lastPassed reports whether analysis allows an automatic promotion: no

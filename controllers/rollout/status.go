@@ -62,6 +62,10 @@ func progress(p *planner) (reason, msg string) {
 			// planner has rolled back.
 			return rolloutsv1alpha1.ReasonProgressDeadline, fmt.Sprintf("%s (progress deadline %s exceeded; there is no stable revision to roll back to)", what, spec.Deadline())
 		}
+		if st.PauseUntil != nil && rev.Ready {
+			return rolloutsv1alpha1.ReasonWaitingForWindow, fmt.Sprintf("Revision %s is ready: holding its first step until the next promotion window opens at %s",
+				rev.Name, st.PauseUntil.UTC().Format(time.RFC3339))
+		}
 		return rolloutsv1alpha1.ReasonWaitingForRevision, what
 	}
 	i := *st.CurrentStepIndex
@@ -78,6 +82,9 @@ func progress(p *planner) (reason, msg string) {
 			msg += ": " + m
 		}
 		return rolloutsv1alpha1.ReasonWaitingForTraffic, msg
+	case st.PauseUntil != nil && holdingForWindow(spec, st, p.now):
+		return rolloutsv1alpha1.ReasonWaitingForWindow, fmt.Sprintf("At %s of %s: holding the next step until the next promotion window opens at %s",
+			name, st.CanaryRevision, st.PauseUntil.UTC().Format(time.RFC3339))
 	case st.PauseUntil != nil:
 		return rolloutsv1alpha1.ReasonStepPaused, fmt.Sprintf("At %s of %s: paused until %s", name, st.CanaryRevision, st.PauseUntil.UTC().Format(time.RFC3339))
 	case !spec.IsCanary():
@@ -128,4 +135,11 @@ func setAction(st *rolloutsv1alpha1.RolloutStatus) {
 	default:
 		st.MarkTrue(c, rolloutsv1alpha1.ReasonActionApplied, msg)
 	}
+}
+
+// holdingForWindow reports whether the rollout's PauseUntil is the next
+// opening of its promotion windows (rather than a step's pause).
+func holdingForWindow(spec *rolloutsv1alpha1.RolloutSpec, st *rolloutsv1alpha1.RolloutStatus, now time.Time) bool {
+	w := promotionWindows(spec.PromotionWindows, now)
+	return !w.Open && w.Err == nil && st.PauseUntil != nil && st.PauseUntil.Time.Equal(w.Next)
 }

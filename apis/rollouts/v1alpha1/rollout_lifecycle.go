@@ -67,11 +67,13 @@ const (
 
 // Condition reasons.
 const (
-	ReasonHealthy               = "Healthy"
-	ReasonWaitingForRevision    = "WaitingForRevision"
-	ReasonWaitingForTraffic     = "WaitingForTraffic"
-	ReasonMeasuring             = "Measuring"
-	ReasonStepPaused            = "StepPaused"
+	ReasonHealthy            = "Healthy"
+	ReasonWaitingForRevision = "WaitingForRevision"
+	ReasonWaitingForTraffic  = "WaitingForTraffic"
+	ReasonMeasuring          = "Measuring"
+	ReasonStepPaused         = "StepPaused"
+	// ReasonWaitingForWindow: the next step waits for a promotion window.
+	ReasonWaitingForWindow      = "WaitingForPromotionWindow"
 	ReasonWaitingForApproval    = "WaitingForApproval"
 	ReasonWaitingForPromotion   = "WaitingForPromotion"
 	ReasonPromoting             = "Promoting"

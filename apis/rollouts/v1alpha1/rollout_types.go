@@ -32,6 +32,39 @@ type RolloutSpec struct {
 	// +kubebuilder:validation:MaxLength=32
 	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ms|s|m|h))+$') && duration(self) > duration('0s')",message="must be a positive duration such as 90s, 10m or 1h30m"
 	ProgressDeadline *metav1.Duration `json:"progressDeadline,omitempty"`
+
+	// PromotionWindows, when set, restrict when traffic moves forward to
+	// the canary: a step starts only while one of the windows is open;
+	// outside them the Rollout holds its current traffic and waits for the
+	// next opening. Analysis, rollbacks, aborts and the promote and approve
+	// actions are not restricted. A Rollout's first revision (no stable
+	// yet) is not held either.
+	// +optional
+	// +kubebuilder:validation:MaxItems=16
+	// +listType=atomic
+	PromotionWindows []PromotionWindow `json:"promotionWindows,omitempty"`
+}
+
+// PromotionWindow opens on a cron schedule for a duration, e.g. schedule
+// "0 9 * * 1-5" and duration 8h: weekdays from 09:00 to 17:00.
+type PromotionWindow struct {
+	// Schedule is when the window opens: a standard cron expression with
+	// five fields (minute hour day-of-month month day-of-week) or a
+	// descriptor such as @daily.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:XValidation:rule="self.matches('^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|[^ ]+( +[^ ]+){4})$')",message="must be a cron expression with five fields, such as '0 9 * * 1-5', or a descriptor such as @daily"
+	Schedule string `json:"schedule"`
+	// Duration is how long the window stays open.
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ms|s|m|h))+$') && duration(self) > duration('0s')",message="must be a positive duration such as 90s, 10m or 1h30m"
+	Duration metav1.Duration `json:"duration"`
+	// TimeZone of the schedule, an IANA name such as Europe/Paris. Default
+	// UTC.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	TimeZone string `json:"timeZone,omitempty"`
 }
 
 // Strategy selects canary steps or blue/green.

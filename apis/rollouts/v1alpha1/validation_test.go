@@ -146,6 +146,19 @@ func testCreate(ctx context.Context, t *testing.T, c client.Client, ns string) {
 			ro.Spec.Analysis = &rolloutsv1alpha1.Analysis{FailureLimit: -1, Metrics: []rolloutsv1alpha1.Metric{good}}
 		}), wantErr: `spec.analysis.failureLimit: Invalid value: -1: spec.analysis.failureLimit in body should be greater than or equal to 1`},
 
+		// Promotion windows.
+		"windows": {obj: rollout(func(ro *rolloutsv1alpha1.Rollout) {
+			ro.Spec.PromotionWindows = []rolloutsv1alpha1.PromotionWindow{
+				{Schedule: "0 9 * * 1-5", Duration: dur(8 * time.Hour), TimeZone: "Europe/Paris"},
+				{Schedule: "@daily", Duration: dur(time.Hour)}}
+		})},
+		"window-schedule-4-fields": {obj: rollout(func(ro *rolloutsv1alpha1.Rollout) {
+			ro.Spec.PromotionWindows = []rolloutsv1alpha1.PromotionWindow{{Schedule: "0 9 * *", Duration: dur(time.Hour)}}
+		}), wantErr: `spec.promotionWindows[0].schedule: Invalid value: "0 9 * *": must be a cron expression with five fields`},
+		"window-duration-0": {obj: rollout(func(ro *rolloutsv1alpha1.Rollout) {
+			ro.Spec.PromotionWindows = []rolloutsv1alpha1.PromotionWindow{{Schedule: "@hourly", Duration: dur(0)}}
+		}), wantErr: `spec.promotionWindows[0].duration: Invalid value: "0s": must be a positive duration`},
+
 		// Durations.
 		"deadline-0": {obj: rollout(withDeadline(0)), wantErr: `spec.progressDeadline: Invalid value: "0s": ` + duration},
 
