@@ -181,6 +181,7 @@ func TestBadConfigMapIsRejectedAndTheLastGoodStays(t *testing.T) {
 
 func TestHTTPAPI(t *testing.T) {
 	h := newHarness(t, readyRevision("r1", 1, 0))
+	h.tick(t, time.Second) // a first decision, for the revisions listing
 	srv := httptest.NewServer(h.a.Handler())
 	defer srv.Close()
 	cases := map[string]struct {

@@ -93,7 +93,7 @@ func (p *Proxy) Handler(external bool) http.Handler {
 		if tag == "" {
 			tag = r.Header.Get(KnativeTagHeader)
 		}
-		req := routing.Request{Host: r.Host, TagHeader: tag, External: external}
+		req := routing.Request{Host: r.Host, TagHeader: tag, External: external, Headers: r.Header}
 		if c, err := r.Cookie(routing.CookieName); err == nil {
 			req.Cookie = c.Value
 		}

@@ -107,6 +107,9 @@ func convertRoutes(routes []servingv1.Route) ([]routing.Route, map[string]string
 		if t.Sticky != nil {
 			r.Sticky = &routing.StickyConfig{MaxAge: time.Duration(t.Sticky.MaxAgeSeconds) * time.Second}
 		}
+		for _, h := range t.HeaderRules {
+			r.HeaderRules = append(r.HeaderRules, routing.HeaderRule{Name: h.Name, Value: h.Value, Tag: h.Tag})
+		}
 		for _, rule := range t.Rules {
 			rr := routing.Rule{Hosts: rule.Hosts, Tag: rule.Tag}
 			for _, b := range rule.Backends {

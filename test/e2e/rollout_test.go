@@ -323,3 +323,39 @@ func TestRolloutWithoutTrafficPausesAndApprovalGatesWait(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+func TestRolloutRoutesABTestersByHeaderToTheCanary(t *testing.T) {
+	ns := cluster.Namespace(t)
+	// Given a Rollout whose new revisions first get 0% plus the beta
+	// testers (header X-Beta: true), then wait for approval
+	ro := canaryRollout(ns, "ab", weight(0), rolloutsv1alpha1.CanaryStep{Approval: &rolloutsv1alpha1.Approval{}}, weight(100))
+	ro.Spec.Analysis = nil
+	ro.Spec.Strategy.HeaderRoutes = []rolloutsv1alpha1.HeaderMatch{{Name: "X-Beta", Value: "true"}}
+	if err := cluster.Client.Create(context.Background(), ro); err != nil {
+		t.Fatal(err)
+	}
+	waitPhase(t, ns, "ab", rolloutsv1alpha1.PhaseHealthy, 90*time.Second)
+	// When v2 rolls out and reaches the approval gate
+	setTemplate(t, ns, "ab", sampleTemplate("v2"))
+	framework.Eventually(t, 90*time.Second, func(ctx context.Context) error {
+		ro, err := getRollout(ctx, ns, "ab")
+		if err != nil {
+			return err
+		}
+		if ro.Status.ObservedGeneration != ro.Generation || ptr.Deref(ro.Status.CurrentStepIndex, -1) != 1 {
+			return fmt.Errorf("phase %s step %v: %s", ro.Status.Phase, ro.Status.CurrentStepIndex, ro.Status.Message)
+		}
+		return nil
+	})
+	waitProgrammed(t, ns, "ab")
+	// Then beta testers get v2 and everyone else v1
+	host := "ab." + ns + ".example.com"
+	expectVersions(t, host, map[string]string{"X-Beta": "true"}, map[string]int{"v2": 20})
+	expectVersions(t, host, nil, map[string]int{"v1": 20})
+	expectVersions(t, host, map[string]string{"X-Beta": "false"}, map[string]int{"v1": 20})
+	// When it is approved, Then everyone gets v2
+	act(t, ns, "ab", "approve")
+	waitPhase(t, ns, "ab", rolloutsv1alpha1.PhaseHealthy, 90*time.Second)
+	waitProgrammed(t, ns, "ab")
+	expectVersions(t, host, nil, map[string]int{"v2": 20})
+}

@@ -79,6 +79,27 @@ type Strategy struct {
 	// preview URL, then flips all traffic to it at once.
 	// +optional
 	BlueGreen *BlueGreenStrategy `json:"blueGreen,omitempty"`
+	// HeaderRoutes send requests carrying one of these headers (exact
+	// value) to the new revision while it is rolled out, whatever its
+	// weight: A/B testing, e.g. X-Beta: "true" for beta users, possibly
+	// with a weight-0 first step. Once the rollout ends they go back to
+	// the stable revision with everyone else.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=8
+	HeaderRoutes []HeaderMatch `json:"headerRoutes,omitempty"`
+}
+
+// HeaderMatch matches a request header by exact value.
+type HeaderMatch struct {
+	// Name of the header, matched case-insensitively.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9!#$%&'*+.^_|~-]+$`
+	Name string `json:"name"`
+	// Value the header must have, exactly.
+	// +kubebuilder:validation:MaxLength=256
+	Value string `json:"value"`
 }
 
 // CanaryStrategy is a list of steps. After the last one the canary gets

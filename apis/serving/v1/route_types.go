@@ -10,6 +10,31 @@ type RouteSpec struct {
 	// latest ready Revision.
 	// +optional
 	Traffic TrafficList `json:"traffic,omitempty"`
+	// HeaderRoutes send requests on the route's main host that carry a
+	// header with an exact value to a tagged traffic target, whatever the
+	// percentages say: A/B routing (e.g. X-Beta: "true" to the canary). The
+	// first match wins; an explicit Ramp-Serving-Tag header goes first.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
+	HeaderRoutes []HeaderRoute `json:"headerRoutes,omitempty"`
+}
+
+// HeaderRoute sends requests whose header Name equals Value to the traffic
+// target tagged Tag.
+type HeaderRoute struct {
+	// Name of the header, matched case-insensitively.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9!#$%&'*+.^_|~-]+$`
+	Name string `json:"name"`
+	// Value the header must have, exactly.
+	// +kubebuilder:validation:MaxLength=256
+	Value string `json:"value"`
+	// Tag of the traffic target that serves the matching requests.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	Tag string `json:"tag"`
 }
 
 // RouteStatus is the observed state of a Route.
@@ -59,6 +84,11 @@ type RoutingTable struct {
 	// cookie, so a page and its assets come from one version.
 	// +optional
 	Sticky *StickySessions `json:"sticky,omitempty"`
+	// HeaderRules route requests on the main host by header to a tag's
+	// rule (the route's HeaderRoutes whose tag exists).
+	// +optional
+	// +listType=atomic
+	HeaderRules []HeaderRoute `json:"headerRules,omitempty"`
 }
 
 // StickySessions configures the gateway's session cookie.
@@ -96,6 +126,7 @@ type RoutingBackend struct {
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:validation:XValidation:rule="!has(self.spec.traffic) || self.spec.traffic.all(t, !has(t.tag) || size(t.tag) + size(self.metadata.name) < 63)",message="each tag host label <tag>-<name> must be at most 63 characters",fieldPath=".spec.traffic"
+// +kubebuilder:validation:XValidation:rule="!has(self.spec.headerRoutes) || self.spec.headerRoutes.all(h, has(self.spec.traffic) && self.spec.traffic.exists(t, has(t.tag) && t.tag == h.tag))",message="each header route must name the tag of a traffic target",fieldPath=".spec.headerRoutes"
 
 // Route splits traffic across Revisions and gives them URLs.
 type Route struct {

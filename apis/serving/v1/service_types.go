@@ -35,6 +35,7 @@ type ServiceStatus struct {
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:validation:XValidation:rule="!has(self.spec.traffic) || self.spec.traffic.all(t, !has(t.tag) || size(t.tag) + size(self.metadata.name) < 63)",message="each tag host label <tag>-<name> must be at most 63 characters",fieldPath=".spec.traffic"
+// +kubebuilder:validation:XValidation:rule="!has(self.spec.headerRoutes) || self.spec.headerRoutes.all(h, has(self.spec.traffic) && self.spec.traffic.exists(t, has(t.tag) && t.tag == h.tag))",message="each header route must name the tag of a traffic target",fieldPath=".spec.headerRoutes"
 // +kubebuilder:validation:XValidation:rule="!has(self.spec.template.metadata) || !has(self.spec.template.metadata.name) || self.spec.template.metadata.name.startsWith(self.metadata.name + '-')",message="template.metadata.name must start with the service's name and a dash",fieldPath=".spec.template.metadata.name"
 
 // Service manages a Configuration and a Route of the same name: the whole

@@ -83,6 +83,15 @@ func testCreate(ctx context.Context, t *testing.T, c client.Client, ns string) {
 		// 5.-7. Tags.
 		"duplicate-tags": {obj: service(withTraffic(tagged("a", latest(50)), tagged("a", pinned("x-00001", 50)))),
 			wantErr: `spec.traffic: Invalid value: traffic tags must be unique`},
+		"header-route": {obj: service(withTraffic(tagged("a", latest(100))), func(s *servingv1.Service) {
+			s.Spec.HeaderRoutes = []servingv1.HeaderRoute{{Name: "X-Beta", Value: "true", Tag: "a"}}
+		})},
+		"header-route-unknown-tag": {obj: service(withTraffic(tagged("a", latest(100))), func(s *servingv1.Service) {
+			s.Spec.HeaderRoutes = []servingv1.HeaderRoute{{Name: "X-Beta", Value: "true", Tag: "b"}}
+		}), wantErr: `spec.headerRoutes: Invalid value: each header route must name the tag of a traffic target`},
+		"header-route-bad-name": {obj: service(withTraffic(tagged("a", latest(100))), func(s *servingv1.Service) {
+			s.Spec.HeaderRoutes = []servingv1.HeaderRoute{{Name: "X Beta", Value: "true", Tag: "a"}}
+		}), wantErr: `spec.headerRoutes[0].name: Invalid value: "X Beta"`},
 		"bad-tag": {obj: service(withTraffic(tagged("Bad_Tag", latest(100)))),
 			wantErr: `spec.traffic[0].tag: Invalid value: "Bad_Tag": spec.traffic[0].tag in body should match '^[a-z]([-a-z0-9]*[a-z0-9])?$'`},
 		"tag-label-64": {obj: service(named("svc"), withTraffic(tagged(validTag(60), latest(100)))),

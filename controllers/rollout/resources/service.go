@@ -53,9 +53,32 @@ func MakeService(ro *rolloutsv1alpha1.Rollout, traffic []servingv1.TrafficTarget
 		},
 		Spec: servingv1.ServiceSpec{
 			ConfigurationSpec: servingv1.ConfigurationSpec{Template: tmpl},
-			RouteSpec:         servingv1.RouteSpec{Traffic: traffic},
+			RouteSpec:         servingv1.RouteSpec{Traffic: traffic, HeaderRoutes: headerRoutes(ro, traffic)},
 		},
 	}
+}
+
+// headerRoutes sends the Rollout's header matches to the revision being
+// rolled out (the canary or preview tag), while traffic has that tag.
+func headerRoutes(ro *rolloutsv1alpha1.Rollout, traffic []servingv1.TrafficTarget) []servingv1.HeaderRoute {
+	if len(ro.Spec.Strategy.HeaderRoutes) == 0 {
+		return nil
+	}
+	tag := rolloutsv1alpha1.TagCanary
+	if !ro.Spec.IsCanary() {
+		tag = ro.Spec.PreviewTag()
+	}
+	for _, t := range traffic {
+		if t.Tag != tag {
+			continue
+		}
+		out := make([]servingv1.HeaderRoute, 0, len(ro.Spec.Strategy.HeaderRoutes))
+		for _, h := range ro.Spec.Strategy.HeaderRoutes {
+			out = append(out, servingv1.HeaderRoute{Name: h.Name, Value: h.Value, Tag: tag})
+		}
+		return out
+	}
+	return nil
 }
 
 // Traffic is the traffic block a Rollout's status calls for, naming

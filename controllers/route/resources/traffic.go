@@ -179,6 +179,17 @@ func MakeRoutingTable(rt *servingv1.Route, resolved []servingv1.TrafficTarget, d
 			Backends: []servingv1.RoutingBackend{{RevisionName: t.RevisionName, ServiceName: t.RevisionName, Percent: 100}},
 		})
 	}
+	tagged := map[string]bool{}
+	for _, t := range resolved {
+		if t.Tag != "" {
+			tagged[t.Tag] = true
+		}
+	}
+	for _, h := range rt.Spec.HeaderRoutes {
+		if tagged[h.Tag] {
+			table.HeaderRules = append(table.HeaderRules, h)
+		}
+	}
 	table.Hash = hashOf(table)
 	return table
 }
@@ -188,7 +199,8 @@ func hashOf(t *servingv1.RoutingTable) string {
 		V servingv1.Visibility
 		R []servingv1.RoutingRule
 		S *servingv1.StickySessions `json:",omitempty"`
-	}{t.Visibility, t.Rules, t.Sticky})
+		H []servingv1.HeaderRoute   `json:",omitempty"`
+	}{t.Visibility, t.Rules, t.Sticky, t.HeaderRules})
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8])
 }

@@ -169,6 +169,19 @@ func TestMakeRoutingTable(t *testing.T) {
 			{Hosts: []string{"old-r.ns.svc.cluster.local"}, Tag: "old", Backends: []servingv1.RoutingBackend{backend("r-00001", 100)}},
 		}},
 	}, {
+		name: "header routes to existing tags become header rules",
+		route: func() *servingv1.Route {
+			r := route("r", nil)
+			r.Spec.HeaderRoutes = []servingv1.HeaderRoute{{Name: "X-Beta", Value: "true", Tag: "canary"}, {Name: "X-Old", Value: "1", Tag: "gone"}}
+			return r
+		}(),
+		traffic: []servingv1.TrafficTarget{resolved("r-00001", 100, "stable"), resolved("r-00002", 0, "canary")},
+		want: &servingv1.RoutingTable{Visibility: servingv1.VisibilityExternal, Rules: []servingv1.RoutingRule{
+			{Hosts: []string{"r.ns.example.com", "r.ns.svc.cluster.local"}, Backends: []servingv1.RoutingBackend{backend("r-00001", 100)}},
+			{Hosts: []string{"stable-r.ns.example.com", "stable-r.ns.svc.cluster.local"}, Tag: "stable", Backends: []servingv1.RoutingBackend{backend("r-00001", 100)}},
+			{Hosts: []string{"canary-r.ns.example.com", "canary-r.ns.svc.cluster.local"}, Tag: "canary", Backends: []servingv1.RoutingBackend{backend("r-00002", 100)}},
+		}, HeaderRules: []servingv1.HeaderRoute{{Name: "X-Beta", Value: "true", Tag: "canary"}}},
+	}, {
 		name:    "same revision in two targets sums its percents",
 		route:   route("r", nil),
 		traffic: []servingv1.TrafficTarget{resolved("r-00001", 30, ""), resolved("r-00002", 50, ""), resolved("r-00001", 20, "")},

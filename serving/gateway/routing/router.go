@@ -110,6 +110,8 @@ func (r *Router) Balancer() *Balancer { return &r.bal }
 //   - on the route's main host, a TagHeader naming one of the route's tags
 //     selects that tag's rule; any other value is ignored (see the package
 //     documentation);
+//   - otherwise, on the main host, the first header rule whose header has
+//     its value exactly selects that rule's tag (A/B routing);
 //   - on a sticky route, a cookie naming a revision that is still a backend
 //     of the rule selects it without advancing the split;
 //   - otherwise the rule's smooth weighted round-robin chooses, so that any
@@ -125,10 +127,8 @@ func (r *Router) Pick(req Request) (Decision, error) {
 		return Decision{}, ErrUnknownHost
 	}
 	rt := rl.route
-	if req.TagHeader != "" && rl == rt.main {
-		if tagged := rt.tags[req.TagHeader]; tagged != nil {
-			rl = tagged
-		}
+	if rl == rt.main {
+		rl = rt.selectOnMain(rl, req)
 	}
 	d := Decision{Namespace: rt.namespace, Route: rt.name, Tag: rl.tag, CookieMaxAge: rt.stickyMaxAge()}
 	i := rl.stickyBackend(req.Cookie)
@@ -145,4 +145,22 @@ func (r *Router) Pick(req Request) (Decision, error) {
 	d.Revision, d.Service = b.Revision, b.Service
 	r.metrics.Routed(d.Namespace, d.Route, d.Revision)
 	return d, nil
+}
+
+// selectOnMain applies the tag header, then the header rules, to a request
+// on the route's main host.
+func (rt *route) selectOnMain(main *rule, req Request) *rule {
+	if req.TagHeader != "" {
+		if tagged := rt.tags[req.TagHeader]; tagged != nil {
+			return tagged
+		}
+	}
+	if req.Headers != nil {
+		for _, h := range rt.headers {
+			if req.Headers.Get(h.name) == h.value {
+				return h.rule
+			}
+		}
+	}
+	return main
 }

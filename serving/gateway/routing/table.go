@@ -37,6 +37,12 @@ type route struct {
 	sticky                *StickyConfig
 	main                  *rule // first untagged rule, may be nil
 	tags                  map[string]*rule
+	headers               []headerRule // on the main host, in order
+}
+
+type headerRule struct {
+	name, value string
+	rule        *rule
 }
 
 type rule struct {
@@ -91,6 +97,11 @@ func Build(routes []Route, endpoints map[ServiceKey][]Endpoint) *Table {
 				rt.main = rl
 			case r.Tag != "" && rt.tags[r.Tag] == nil:
 				rt.tags[r.Tag] = rl
+			}
+		}
+		for _, h := range in.HeaderRules {
+			if rl := rt.tags[h.Tag]; rl != nil && h.Name != "" {
+				rt.headers = append(rt.headers, headerRule{name: h.Name, value: h.Value, rule: rl})
 			}
 		}
 	}

@@ -40,6 +40,21 @@ type Route struct {
 	// Sticky, when set, pins clients to the revision they first got with a
 	// cookie, for MaxAge.
 	Sticky *StickyConfig
+	// HeaderRules send requests on the main host whose header Name equals
+	// Value to the rule tagged Tag (first match wins, after the tag
+	// header).
+	HeaderRules []HeaderRule
+}
+
+// HeaderRule routes by an exact header value to a tag's rule.
+type HeaderRule struct {
+	Name, Value, Tag string
+}
+
+// Headers looks up request headers; Get returns "" for a missing header.
+// Router.Pick calls it only for routes with HeaderRules.
+type Headers interface {
+	Get(name string) string
 }
 
 // Rule sends requests for its hosts to weighted backends.
@@ -97,6 +112,8 @@ type Request struct {
 	Cookie string
 	// External is true when the request came in on the external listener.
 	External bool
+	// Headers, when set, lets header rules look at the request.
+	Headers Headers
 }
 
 // Decision is where a request goes.
