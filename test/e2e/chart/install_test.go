@@ -170,8 +170,16 @@ func TestHelmInstallUpgradeUninstall(t *testing.T) {
 		return nil
 	})
 
-	// And the new controller is killed (SIGKILL) between two steps
+	// And the new controller is killed (SIGKILL) between two steps, once
+	// it has reported step 2 (so the count below is not short of an event
+	// the kill could lose)
 	waitStep(t, cl, ro, 1)
+	framework.Eventually(t, 30*time.Second, func(ctx context.Context) error {
+		if n := stepEvents(ctx, t, cl)["Started step 2/"]; n == 0 {
+			return fmt.Errorf("no StepStarted event for step 2 yet")
+		}
+		return nil
+	})
 	victim := controllerPod(t, cl)
 	var pod corev1.Pod
 	if err := cl.Get(ctx, types.NamespacedName{Namespace: ns, Name: victim}, &pod); err != nil {
@@ -187,22 +195,13 @@ func TestHelmInstallUpgradeUninstall(t *testing.T) {
 	if done.Status.StableRevision != "web-00002" {
 		t.Errorf("stable revision %q after the rollout, want web-00002", done.Status.StableRevision)
 	}
-	var events eventsv1.EventList
-	if err := cl.List(ctx, &events, client.InNamespace("default")); err != nil {
-		t.Fatal(err)
-	}
-	started := map[string]int{}
-	for _, e := range events.Items {
-		if e.Regarding.Name == "web" && e.Reason == "StepStarted" && strings.Contains(e.Note, "web-00002") {
-			started[e.Note]++
-		}
-	}
+	started := stepEvents(ctx, t, cl)
 	if len(started) != 3 {
 		t.Errorf("steps started for web-00002: %v, want each of the 3 steps", started)
 	}
-	for note, n := range started {
+	for step, n := range started {
 		if n != 1 {
-			t.Errorf("%q happened %d times: a step was run twice", note, n)
+			t.Errorf("%q happened %d times: a step was run twice", step, n)
 		}
 	}
 	// And serving never stopped
@@ -357,4 +356,27 @@ func waitStep(t *testing.T, cl client.Client, ro *rolloutsv1alpha1.Rollout, i in
 		}
 		return nil
 	})
+}
+
+// stepEvents counts the StepStarted events of web-00002 by step ("Started
+// step 2/"), summing each event's series count.
+func stepEvents(ctx context.Context, t *testing.T, cl client.Client) map[string]int {
+	t.Helper()
+	var events eventsv1.EventList
+	if err := cl.List(ctx, &events, client.InNamespace("default")); err != nil {
+		t.Fatal(err)
+	}
+	started := map[string]int{}
+	for _, e := range events.Items {
+		if e.Regarding.Name != "web" || e.Reason != "StepStarted" || !strings.Contains(e.Note, "web-00002") {
+			continue
+		}
+		step, _, _ := strings.Cut(e.Note, "/")
+		n := 1
+		if e.Series != nil {
+			n = int(e.Series.Count)
+		}
+		started[step+"/"] += n
+	}
+	return started
 }
