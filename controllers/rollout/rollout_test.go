@@ -353,6 +353,20 @@ func testApproval(t *testing.T, h *harness) {
 		return atStep(1, 10, rolloutsv1alpha1.ReasonWaitingForApproval)(&got.Status)
 	})
 
+	// And a notification asked for approval, with Approve and Abort
+	// buttons, once that state was saved.
+	eventually(t, timeout, func() error {
+		for _, n := range h.notes.find(ns, "web", "Progressing") {
+			if n.Step == 1 && slices.Equal(n.Actions, []string{"approve", "abort"}) {
+				if !n.saved {
+					return fmt.Errorf("the approval notification went out before its status was saved")
+				}
+				return nil
+			}
+		}
+		return fmt.Errorf("no approval notification yet")
+	})
+
 	// When alice approves.
 	act(t, ro, "approve", "approve-1", "alice")
 
@@ -362,6 +376,15 @@ func testApproval(t *testing.T, h *harness) {
 	if last == nil || last.ID != "approve-1" || last.Action != "approve" || last.By != "alice" || last.Result != "approved step 2/3 (approval)" {
 		t.Errorf("lastAction = %+v, want approve-1 approve by alice: approved step 2/3 (approval)", last)
 	}
+	// And the Healthy phase was notified after it was saved.
+	eventually(t, timeout, func() error {
+		for _, n := range h.notes.find(ns, "web", "Healthy") {
+			if n.saved && n.StableRevision == canary {
+				return nil
+			}
+		}
+		return fmt.Errorf("no Healthy notification after the status was saved: %+v", h.notes.find(ns, "web", "Healthy"))
+	})
 	// And the annotations stay, so a GitOps tool sees no drift.
 	if got.Annotations[rolloutsv1alpha1.AnnotationActionID] != "approve-1" {
 		t.Errorf("annotations = %v, want the action annotations kept", got.Annotations)

@@ -34,6 +34,7 @@ import (
 	rolloutsv1alpha1 "github.com/rampdev/ramp/apis/rollouts/v1alpha1"
 	servingv1 "github.com/rampdev/ramp/apis/serving/v1"
 	"github.com/rampdev/ramp/controllers/configuration"
+	"github.com/rampdev/ramp/controllers/notify"
 	"github.com/rampdev/ramp/controllers/revision"
 	"github.com/rampdev/ramp/controllers/rollout"
 	"github.com/rampdev/ramp/controllers/route"
@@ -75,7 +76,7 @@ func TestRollouts(t *testing.T) {
 		ctrl.SetLogger(logr.Discard())
 	}
 
-	h := &harness{cfg: env.Config, scheme: scheme, analyzer: newFakeAnalyzer(), events: &eventLog{}}
+	h := &harness{cfg: env.Config, scheme: scheme, analyzer: newFakeAnalyzer(), events: &eventLog{}, notes: &noteLog{}}
 	h.start(t)
 	t.Cleanup(func() { h.stop(t) })
 
@@ -94,6 +95,7 @@ type harness struct {
 	scheme   *runtime.Scheme
 	analyzer *fakeAnalyzer
 	events   *eventLog
+	notes    *noteLog
 	cancel   context.CancelFunc
 	done     chan error
 }
@@ -119,7 +121,7 @@ func (h *harness) start(t testing.TB) {
 		QueueImage: "ramp/queue:test", ProgressDeadline: 10 * time.Minute, ScaleToZeroGrace: time.Hour,
 	}}).SetupWithManager(mgr))
 	must(t, (&route.Reconciler{Client: c, Config: store}).SetupWithManager(mgr, systemNamespace))
-	must(t, (&rollout.Reconciler{Client: c, Analyzer: h.analyzer, Clock: clock.RealClock{}, Events: h.events, Metrics: metrics}).SetupWithManager(mgr))
+	must(t, (&rollout.Reconciler{Client: c, Analyzer: h.analyzer, Clock: clock.RealClock{}, Events: h.events, Metrics: metrics, Notifier: h.notes}).SetupWithManager(mgr))
 	mgrCtx, cancel := context.WithCancel(ctx)
 	h.cancel, h.done = cancel, make(chan error, 1)
 	go func() { h.done <- mgr.Start(mgrCtx) }()
@@ -246,4 +248,44 @@ func must(t testing.TB, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// noteLog is a Notifier that records each notification and whether the
+// state it reports was already saved (read back from the API server,
+// uncached) when it was posted.
+type noteLog struct {
+	mu    sync.Mutex
+	notes []note
+}
+
+type note struct {
+	notify.Event
+	saved bool
+}
+
+func (l *noteLog) Post(ctx context.Context, e notify.Event) error {
+	ro := &rolloutsv1alpha1.Rollout{}
+	err := k8s.Get(ctx, types.NamespacedName{Namespace: e.Namespace, Name: e.Rollout}, ro)
+	step := -1
+	if ro.Status.CurrentStepIndex != nil {
+		step = int(*ro.Status.CurrentStepIndex)
+	}
+	saved := err == nil && string(ro.Status.Phase) == e.Phase && step == e.Step
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.notes = append(l.notes, note{e, saved})
+	return nil
+}
+
+// find returns the notifications of a rollout with phase.
+func (l *noteLog) find(ns, name, phase string) []note {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []note
+	for _, n := range l.notes {
+		if n.Namespace == ns && n.Rollout == name && n.Phase == phase {
+			out = append(out, n)
+		}
+	}
+	return out
 }
