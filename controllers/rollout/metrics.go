@@ -45,11 +45,11 @@ func NewRecorder(reg prometheus.Registerer) (*Recorder, error) {
 		measurements: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ramp_rollout_analysis_measurements_total",
 			Help: "Analysis measurements recorded, by phase (Pass, Fail, Inconclusive, Error).",
-		}, []string{"phase"}),
+		}, []string{"namespace", "phase"}),
 		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ramp_rollout_transitions_total",
 			Help: "Rollout phase transitions, by the phase left and the phase entered.",
-		}, []string{"from", "to"}),
+		}, []string{"namespace", "from", "to"}),
 	}
 	var err error
 	if r.phase, err = register(reg, r.phase); err != nil {
@@ -106,22 +106,22 @@ func (r *Recorder) Observe(ro *rolloutsv1alpha1.Rollout) {
 }
 
 // Measured counts a measurement.
-func (r *Recorder) Measured(phase string) {
+func (r *Recorder) Measured(namespace, phase string) {
 	if r == nil || phase == "" {
 		return
 	}
-	r.measurements.WithLabelValues(phase).Inc()
+	r.measurements.WithLabelValues(namespace, phase).Inc()
 }
 
 // Transition counts a phase change; a new Rollout comes from "None".
-func (r *Recorder) Transition(from, to rolloutsv1alpha1.Phase) {
+func (r *Recorder) Transition(namespace string, from, to rolloutsv1alpha1.Phase) {
 	if r == nil || from == to {
 		return
 	}
 	if from == "" {
 		from = "None"
 	}
-	r.transitions.WithLabelValues(string(from), string(to)).Inc()
+	r.transitions.WithLabelValues(namespace, string(from), string(to)).Inc()
 }
 
 // Forget drops the series of a deleted Rollout.

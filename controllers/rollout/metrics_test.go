@@ -21,18 +21,18 @@ func TestRecorder(t *testing.T) {
 	ro := &rolloutsv1alpha1.Rollout{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "web"}}
 	ro.Status = rolloutsv1alpha1.RolloutStatus{Phase: rolloutsv1alpha1.PhaseProgressing, CurrentStepIndex: ptr.To[int32](2), CanaryWeight: 20}
 	r.Observe(ro)
-	r.Measured("Pass")
-	r.Measured("Fail")
-	r.Measured("")
-	r.Transition("", rolloutsv1alpha1.PhaseProgressing)
-	r.Transition(rolloutsv1alpha1.PhaseProgressing, rolloutsv1alpha1.PhaseRolledBack)
-	r.Transition(rolloutsv1alpha1.PhaseHealthy, rolloutsv1alpha1.PhaseHealthy)
+	r.Measured("ns", "Pass")
+	r.Measured("ns", "Fail")
+	r.Measured("ns", "")
+	r.Transition("ns", "", rolloutsv1alpha1.PhaseProgressing)
+	r.Transition("ns", rolloutsv1alpha1.PhaseProgressing, rolloutsv1alpha1.PhaseRolledBack)
+	r.Transition("ns", rolloutsv1alpha1.PhaseHealthy, rolloutsv1alpha1.PhaseHealthy)
 
 	want := `
 # HELP ramp_rollout_analysis_measurements_total Analysis measurements recorded, by phase (Pass, Fail, Inconclusive, Error).
 # TYPE ramp_rollout_analysis_measurements_total counter
-ramp_rollout_analysis_measurements_total{phase="Fail"} 1
-ramp_rollout_analysis_measurements_total{phase="Pass"} 1
+ramp_rollout_analysis_measurements_total{namespace="ns",phase="Fail"} 1
+ramp_rollout_analysis_measurements_total{namespace="ns",phase="Pass"} 1
 # HELP ramp_rollout_canary_weight Percentage of the traffic each Rollout's canary gets.
 # TYPE ramp_rollout_canary_weight gauge
 ramp_rollout_canary_weight{namespace="ns",rollout="web"} 20
@@ -48,8 +48,8 @@ ramp_rollout_phase{namespace="ns",phase="RolledBack",rollout="web"} 0
 ramp_rollout_step{namespace="ns",rollout="web"} 2
 # HELP ramp_rollout_transitions_total Rollout phase transitions, by the phase left and the phase entered.
 # TYPE ramp_rollout_transitions_total counter
-ramp_rollout_transitions_total{from="None",to="Progressing"} 1
-ramp_rollout_transitions_total{from="Progressing",to="RolledBack"} 1
+ramp_rollout_transitions_total{from="None",namespace="ns",to="Progressing"} 1
+ramp_rollout_transitions_total{from="Progressing",namespace="ns",to="RolledBack"} 1
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want)); err != nil {
 		t.Error(err)
@@ -60,8 +60,8 @@ ramp_rollout_transitions_total{from="Progressing",to="RolledBack"} 1
 	if err != nil {
 		t.Fatalf("registering again: %v", err)
 	}
-	again.Measured("Pass")
-	if got := testutil.ToFloat64(r.measurements.WithLabelValues("Pass")); got != 2 {
+	again.Measured("ns", "Pass")
+	if got := testutil.ToFloat64(r.measurements.WithLabelValues("ns", "Pass")); got != 2 {
 		t.Errorf("Pass measurements after the second recorder counted one = %v, want 2", got)
 	}
 
@@ -72,7 +72,7 @@ ramp_rollout_transitions_total{from="Progressing",to="RolledBack"} 1
 
 	var none *Recorder
 	none.Observe(ro)
-	none.Measured("Pass")
-	none.Transition("", rolloutsv1alpha1.PhaseHealthy)
+	none.Measured("ns", "Pass")
+	none.Transition("ns", "", rolloutsv1alpha1.PhaseHealthy)
 	none.Forget("ns", "web")
 }

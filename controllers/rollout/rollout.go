@@ -144,8 +144,8 @@ func (r *Reconciler) record(ctx context.Context, orig, ro *rolloutsv1alpha1.Roll
 		ctrl.LoggerFrom(ctx).V(1).Info("Rollout state changed", "phase", st.Phase, "step", stepLabel(st.CurrentStepIndex),
 			"weight", st.CanaryWeight, "canary", st.CanaryRevision, "stable", st.StableRevision, "message", st.Message)
 	}
-	r.Metrics.Transition(orig.Status.Phase, st.Phase)
-	r.Metrics.Measured(string(plan.Measured))
+	r.Metrics.Transition(ro.Namespace, orig.Status.Phase, st.Phase)
+	r.Metrics.Measured(ro.Namespace, string(plan.Measured))
 	r.Metrics.Observe(ro)
 }
 

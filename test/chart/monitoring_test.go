@@ -332,11 +332,9 @@ type grafanaPanel struct {
 }
 
 // metricsWithoutNamespace are the dashboard's metrics that have no
-// namespace label, so their panels cannot filter on $namespace.
-var metricsWithoutNamespace = map[string]bool{
-	"ramp_rollout_analysis_measurements_total": true,
-	"ramp_rollout_transitions_total":           true,
-}
+// namespace label, so their panels cannot filter on $namespace (none:
+// every Ramp metric a panel shows is per namespace).
+var metricsWithoutNamespace = map[string]bool{}
 
 // The dashboard is valid JSON whose queries use metrics the controller
 // exports, filtered by the $namespace variable, and the ConfigMap carries
