@@ -359,3 +359,37 @@ func TestRolloutRoutesABTestersByHeaderToTheCanary(t *testing.T) {
 	waitProgrammed(t, ns, "ab")
 	expectVersions(t, host, nil, map[string]int{"v2": 20})
 }
+
+func TestBlueGreenPreviewsOnATagThenFlips(t *testing.T) {
+	ns := cluster.Namespace(t)
+	// Given a blue/green Rollout at v1
+	ro := canaryRollout(ns, "bg")
+	ro.Spec.Strategy = rolloutsv1alpha1.Strategy{BlueGreen: &rolloutsv1alpha1.BlueGreenStrategy{PreviewTag: "preview"}}
+	ro.Spec.Analysis = nil
+	if err := cluster.Client.Create(context.Background(), ro); err != nil {
+		t.Fatal(err)
+	}
+	waitPhase(t, ns, "bg", rolloutsv1alpha1.PhaseHealthy, 90*time.Second)
+	// When v2 is deployed
+	setTemplate(t, ns, "bg", sampleTemplate("v2"))
+	framework.Eventually(t, 90*time.Second, func(ctx context.Context) error {
+		ro, err := getRollout(ctx, ns, "bg")
+		if err != nil {
+			return err
+		}
+		if ro.Status.ObservedGeneration != ro.Generation || ro.Status.StepReadyAt == nil || ptr.Deref(ro.Status.CurrentStepIndex, -1) != 0 {
+			return fmt.Errorf("phase %s step %v: %s", ro.Status.Phase, ro.Status.CurrentStepIndex, ro.Status.Message)
+		}
+		return nil
+	})
+	waitProgrammed(t, ns, "bg")
+	// Then the preview URL serves v2 while users still get v1
+	host := "bg." + ns + ".example.com"
+	expectVersions(t, "preview-"+host, nil, map[string]int{"v2": 10})
+	expectVersions(t, host, nil, map[string]int{"v1": 20})
+	// When it is promoted, Then everyone gets v2
+	act(t, ns, "bg", "promote")
+	waitPhase(t, ns, "bg", rolloutsv1alpha1.PhaseHealthy, 90*time.Second)
+	waitProgrammed(t, ns, "bg")
+	expectVersions(t, host, nil, map[string]int{"v2": 20})
+}
