@@ -10,6 +10,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -137,6 +138,7 @@ var apiTypes = map[string]struct {
 	"ConfigMap":                {"v1", func() any { return &corev1.ConfigMap{} }},
 	"Deployment":               {"apps/v1", func() any { return &appsv1.Deployment{} }},
 	"PodDisruptionBudget":      {"policy/v1", func() any { return &policyv1.PodDisruptionBudget{} }},
+	"NetworkPolicy":            {"networking.k8s.io/v1", func() any { return &networkingv1.NetworkPolicy{} }},
 	"ClusterRole":              {"rbac.authorization.k8s.io/v1", func() any { return &rbacv1.ClusterRole{} }},
 	"ClusterRoleBinding":       {"rbac.authorization.k8s.io/v1", func() any { return &rbacv1.ClusterRoleBinding{} }},
 	"Role":                     {"rbac.authorization.k8s.io/v1", func() any { return &rbacv1.Role{} }},
