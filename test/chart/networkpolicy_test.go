@@ -101,4 +101,3 @@ func TestNetworkPoliciesProtectTheAutoscalerAndAdminPorts(t *testing.T) {
 		})
 	}
 }
-
