@@ -70,7 +70,11 @@ func newHarness(t *testing.T, objs ...client.Object) *harness {
 	c := fake.NewClientBuilder().WithScheme(s).WithObjects(objs...).Build()
 	clk := clocktesting.NewFakeClock(t0)
 	ev := events.NewFakeRecorder(10)
-	a := New(c, clk, ev, NewRecorder(prometheus.NewRegistry()), logr.Discard(), Options{Namespace: "ramp-system"})
+	rec, err := NewRecorder(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := New(c, clk, ev, rec, logr.Discard(), Options{Namespace: "ramp-system"})
 	return &harness{a: a, clock: clk, events: ev, c: c}
 }
 

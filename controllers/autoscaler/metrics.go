@@ -1,13 +1,14 @@
 package autoscaler
 
 import (
-	"errors"
+	"fmt"
 	"sort"
 	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/rampdev/ramp/controllers/internal/promreg"
 	"github.com/rampdev/ramp/serving/autoscaler"
 )
 
@@ -21,8 +22,9 @@ type Recorder struct {
 	activations                               prometheus.Counter
 }
 
-// NewRecorder creates the metrics and registers them on reg.
-func NewRecorder(reg prometheus.Registerer) *Recorder {
+// NewRecorder creates the metrics and registers them on reg; registering
+// twice on the same registry reuses the first metrics.
+func NewRecorder(reg prometheus.Registerer) (*Recorder, error) {
 	rev := []string{"namespace", "revision"}
 	g := func(name, help string, labels ...string) *prometheus.GaugeVec {
 		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, append(rev, labels...))
@@ -43,28 +45,22 @@ func NewRecorder(reg prometheus.Registerer) *Recorder {
 		activations: prometheus.NewCounter(prometheus.CounterOpts{Name: "ramp_autoscaler_activations_total",
 			Help: "Scale-from-zero signals received from the gateway."}),
 	}
+	var err error
 	for _, v := range []**prometheus.GaugeVec{&r.desired, &r.ready, &r.stable, &r.panicC, &r.panicking, &r.rps, &r.errRatio, &r.latency} {
-		*v = register(reg, *v)
-	}
-	r.scrapes = register(reg, r.scrapes)
-	r.scrapeSeconds = register(reg, r.scrapeSeconds)
-	r.activations = register(reg, r.activations)
-	return r
-}
-
-// register registers c, or returns the collector already registered under
-// its name (several managers in one test process share a registry).
-func register[T prometheus.Collector](reg prometheus.Registerer, c T) T {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(T); ok {
-				return existing
-			}
+		if *v, err = promreg.Register(reg, *v); err != nil {
+			return nil, fmt.Errorf("registering autoscaler metrics: %w", err)
 		}
-		panic(err)
 	}
-	return c
+	if r.scrapes, err = promreg.Register(reg, r.scrapes); err != nil {
+		return nil, fmt.Errorf("registering autoscaler metrics: %w", err)
+	}
+	if r.scrapeSeconds, err = promreg.Register(reg, r.scrapeSeconds); err != nil {
+		return nil, fmt.Errorf("registering autoscaler metrics: %w", err)
+	}
+	if r.activations, err = promreg.Register(reg, r.activations); err != nil {
+		return nil, fmt.Errorf("registering autoscaler metrics: %w", err)
+	}
+	return r, nil
 }
 
 func (r *Recorder) observeScrape(res autoscaler.TickResult, err error, took time.Duration) {

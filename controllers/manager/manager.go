@@ -126,8 +126,12 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	}
 	store := &servingconfig.Store{Reader: mgr.GetClient(), Namespace: o.Namespace}
 	c := mgr.GetClient()
+	scalerMetrics, err := autoscaling.NewRecorder(metrics.Registry)
+	if err != nil {
+		return nil, err
+	}
 	scaler := autoscaling.New(c, clock.RealClock{}, mgr.GetEventRecorder("autoscaler"),
-		autoscaling.NewRecorder(metrics.Registry), mgr.GetLogger().WithName("autoscaler"),
+		scalerMetrics, mgr.GetLogger().WithName("autoscaler"),
 		autoscaling.Options{Namespace: o.Namespace, TickInterval: o.AutoscalerTick})
 	if err := mgr.Add(scaler); err != nil {
 		return nil, err

@@ -7,6 +7,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
+
+	"github.com/rampdev/ramp/controllers/internal/promreg"
 )
 
 // How Slack delivers button clicks and slash commands.
@@ -84,16 +86,9 @@ func NewRecorder(reg prometheus.Registerer) (*Recorder, error) {
 	c := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "ramp_notifications_total", Help: "Notifications sent, by notifier and result (success or failure).",
 	}, []string{"notifier", "result"})
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if !errors.As(err, &are) {
-			return nil, fmt.Errorf("registering notification metrics: %w", err)
-		}
-		existing, ok := are.ExistingCollector.(*prometheus.CounterVec)
-		if !ok {
-			return nil, fmt.Errorf("registering notification metrics: %w", err)
-		}
-		c = existing
+	c, err := promreg.Register(reg, c)
+	if err != nil {
+		return nil, fmt.Errorf("registering notification metrics: %w", err)
 	}
 	return &Recorder{notifications: c}, nil
 }

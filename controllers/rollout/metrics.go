@@ -1,13 +1,13 @@
 package rollout
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	rolloutsv1alpha1 "github.com/rampdev/ramp/apis/rollouts/v1alpha1"
+	"github.com/rampdev/ramp/controllers/internal/promreg"
 )
 
 // phases are every Rollout phase, for the phase gauge.
@@ -71,13 +71,7 @@ func NewRecorder(reg prometheus.Registerer) (*Recorder, error) {
 }
 
 func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	err := reg.Register(c)
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing, nil
-		}
-	}
+	c, err := promreg.Register(reg, c)
 	if err != nil {
 		return c, fmt.Errorf("registering rollout metrics: %w", err)
 	}
