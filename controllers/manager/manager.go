@@ -137,7 +137,10 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		return nil, err
 	}
 	if o.AutoscalerAddr != "0" && o.AutoscalerAddr != "" {
-		if err := mgr.Add(&autoscaling.Server{Addr: o.AutoscalerAddr, Autoscaler: scaler}); err != nil {
+		// Leader only: the gateway signals every controller replica and
+		// followers refuse the connection.
+		api := &httpServer{name: "autoscaler", addr: o.AutoscalerAddr, handler: scaler.Handler(), leaderOnly: true, log: mgr.GetLogger()}
+		if err := mgr.Add(api); err != nil {
 			return nil, err
 		}
 	}

@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
-	"time"
 
 	"go.uber.org/zap"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -50,7 +47,8 @@ func addSlack(mgr ctrl.Manager, o Options) error {
 			return fmt.Errorf("slack: %w", err)
 		}
 		h := notify.NewHandler(cfg, actor, log, nil)
-		return mgr.Add(&slackServer{addr: o.SlackAddr, handler: h, log: log})
+		// Every replica answers Slack.
+		return mgr.Add(&httpServer{name: "slack", addr: o.SlackAddr, handler: h, log: mgr.GetLogger()})
 	case SlackSocket:
 		cfg.Mode = notify.ModeSocket
 		if cfg.Token == "" || cfg.AppToken == "" {
@@ -65,34 +63,4 @@ func addSlack(mgr ctrl.Manager, o Options) error {
 	default:
 		return fmt.Errorf("slack mode %q: want off, http or socket", o.SlackMode)
 	}
-}
-
-type slackServer struct {
-	addr    string
-	handler http.Handler
-	log     *zap.Logger
-}
-
-// NeedLeaderElection implements manager.LeaderElectionRunnable: every
-// replica answers Slack.
-func (s *slackServer) NeedLeaderElection() bool { return false }
-
-func (s *slackServer) Start(ctx context.Context) error {
-	ln, err := net.Listen("tcp", s.addr)
-	if err != nil {
-		return fmt.Errorf("slack endpoint: %w", err)
-	}
-	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-	}()
-	s.log.Info("Slack endpoints listening", zap.String("address", ln.Addr().String()),
-		zap.Strings("paths", []string{notify.ActionsPath, notify.CommandsPath}))
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
 }
