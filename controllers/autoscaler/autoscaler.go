@@ -205,7 +205,7 @@ func (a *Autoscaler) decideAll(ctx context.Context, now time.Time) error {
 		}
 		key := autoscaler.RevisionKey{Namespace: rev.Namespace, Name: rev.Name}
 		live[key] = true
-		a.decide(now, rev, key)
+		a.decide(now, rev, key, false)
 	}
 	a.mu.Lock()
 	for key := range a.state {
@@ -219,8 +219,9 @@ func (a *Autoscaler) decideAll(ctx context.Context, now time.Time) error {
 }
 
 // decide runs Scale for one revision and enqueues it when the desired
-// scale changed. Callers hold decideMu.
-func (a *Autoscaler) decide(now time.Time, rev *servingv1.Revision, key autoscaler.RevisionKey) {
+// scale changed; activated records that a request waits for a pod of it
+// (and counts as traffic). Callers hold decideMu.
+func (a *Autoscaler) decide(now time.Time, rev *servingv1.Revision, key autoscaler.RevisionKey, activated bool) {
 	cfg, err := revisionConfig(a.Config(), rev)
 	if err != nil {
 		a.log.V(1).Info("Keeping the scale of a revision with bad autoscaling annotations", "revision", key, "error", err.Error())
@@ -233,6 +234,10 @@ func (a *Autoscaler) decide(now time.Time, rev *servingv1.Revision, key autoscal
 	if st == nil {
 		st = &revState{desired: currentReplicas(rev, cfg), lastTraffic: now}
 		a.state[key] = st
+	}
+	firstActivation := activated && st.activatedAt.IsZero()
+	if activated {
+		st.activatedAt, st.lastTraffic = now, now
 	}
 	if m.LastNonZeroTraffic.After(st.lastTraffic) {
 		st.lastTraffic = m.LastNonZeroTraffic
@@ -256,6 +261,9 @@ func (a *Autoscaler) decide(now time.Time, rev *servingv1.Revision, key autoscal
 	st.desired, st.decided, st.panicSince, st.decision, st.inputs = d.DesiredScale, true, d.PanicSince, d, in
 	a.mu.Unlock()
 
+	if firstActivation {
+		a.log.V(1).Info("Activation: a request waits for the revision", "revision", key)
+	}
 	a.metrics.observeRevision(key, d, in, m)
 	if changed {
 		if prev != d.DesiredScale {
@@ -313,22 +321,7 @@ func (a *Autoscaler) Activate(ctx context.Context, namespace, name string) error
 	a.metrics.activations.Inc()
 	a.decideMu.Lock()
 	defer a.decideMu.Unlock()
-	a.mu.Lock()
-	st := a.state[key]
-	if st == nil {
-		st = &revState{desired: 0, lastTraffic: now}
-		if rev.Status.DesiredReplicas != nil {
-			st.desired = *rev.Status.DesiredReplicas
-		}
-		a.state[key] = st
-	}
-	first := st.activatedAt.IsZero()
-	st.activatedAt, st.lastTraffic = now, now
-	a.mu.Unlock()
-	if first {
-		a.log.V(1).Info("Activation: a request waits for the revision", "revision", key)
-	}
-	a.decide(now, rev, key)
+	a.decide(now, rev, key, true)
 	return nil
 }
 
