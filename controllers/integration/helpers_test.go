@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	servingv1 "github.com/rampdev/ramp/apis/serving/v1"
+	"github.com/rampdev/ramp/test/framework"
 )
 
 const (
@@ -42,27 +43,13 @@ var (
 // with the last error after timeout.
 func eventually(t testing.TB, timeout time.Duration, check func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not met within %s: %v", timeout, err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	framework.Eventually(t, timeout, func(context.Context) error { return check() })
 }
 
 // consistently fails the test as soon as check returns an error during d.
 func consistently(t testing.TB, d time.Duration, check func() error) {
 	t.Helper()
-	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
-		if err := check(); err != nil {
-			t.Fatalf("stopped holding: %v", err)
-		}
-	}
+	framework.Consistently(t, d, check)
 }
 
 func must(t testing.TB, err error) {

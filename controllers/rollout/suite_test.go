@@ -236,11 +236,7 @@ func eventually(t testing.TB, timeout time.Duration, check func() error) {
 // consistently fails the test as soon as check returns an error during d.
 func consistently(t testing.TB, d time.Duration, check func() error) {
 	t.Helper()
-	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
-		if err := check(); err != nil {
-			t.Fatalf("stopped holding: %v", err)
-		}
-	}
+	framework.Consistently(t, d, check)
 }
 
 func must(t testing.TB, err error) {

@@ -233,7 +233,7 @@ func TestRolloutPromotesAGoodCanaryAndRollsBackBadOnes(t *testing.T) {
 		t.Logf("v3 rolled back %v after its first canary answer (limit %v): %s", took.Round(100*time.Millisecond), limit, rolled.Status.Message)
 	}
 	for _, want := range []string{"error-rate", "canary", "stable", "max 1.00%"} {
-		if !contains(rolled.Status.Message, want) {
+		if !strings.Contains(rolled.Status.Message, want) {
 			t.Errorf("rollback reason %q does not mention %q", rolled.Status.Message, want)
 		}
 	}
@@ -251,7 +251,7 @@ func TestRolloutPromotesAGoodCanaryAndRollsBackBadOnes(t *testing.T) {
 	setTemplate(t, ns, name, sampleTemplate("v4", corev1.EnvVar{Name: "LATENCY", Value: "300ms"}))
 	// Then it is RolledBack on p99
 	slow := waitPhase(t, ns, name, rolloutsv1alpha1.PhaseRolledBack, 2*time.Minute)
-	if !contains(slow.Status.Message, "p99") {
+	if !strings.Contains(slow.Status.Message, "p99") {
 		t.Errorf("rollback reason %q does not name p99", slow.Status.Message)
 	}
 	t.Logf("v4: %s", slow.Status.Message)
@@ -321,8 +321,6 @@ func TestRolloutWithoutTrafficPausesAndApprovalGatesWait(t *testing.T) {
 		t.Errorf("failures during the rollout: %v", bad)
 	}
 }
-
-func contains(s, sub string) bool { return strings.Contains(s, sub) }
 
 func TestRolloutRoutesABTestersByHeaderToTheCanary(t *testing.T) {
 	ns := cluster.Namespace(t)

@@ -113,14 +113,7 @@ func (c *Cluster) StartController(ctx context.Context) error {
 
 // AutoscalerIP is the loopback address the in-process controller's
 // autoscaler API binds (next to GatewayIP).
-func (c *Cluster) AutoscalerIP() string {
-	_, n, err := net.ParseCIDR(c.PodCIDR())
-	if err != nil {
-		return "127.0.0.1"
-	}
-	ip := n.IP.To4()
-	return fmt.Sprintf("%d.%d.255.253", ip[0], ip[1])
-}
+func (c *Cluster) AutoscalerIP() string { return c.reservedIP(253) }
 
 // AutoscalerURL is the base URL of the in-process autoscaler API.
 func (c *Cluster) AutoscalerURL() string {
@@ -130,13 +123,17 @@ func (c *Cluster) AutoscalerURL() string {
 // GatewayIP is the loopback address the in-process gateway of this cluster
 // binds: the last address of the cluster's own pod range, so two test
 // clusters never collide.
-func (c *Cluster) GatewayIP() string {
+func (c *Cluster) GatewayIP() string { return c.reservedIP(254) }
+
+// reservedIP is address x.y.255.last of the cluster's pod /16, which the
+// node agent never hands to a pod.
+func (c *Cluster) reservedIP(last byte) string {
 	_, n, err := net.ParseCIDR(c.PodCIDR())
 	if err != nil {
 		return "127.0.0.1"
 	}
 	ip := n.IP.To4()
-	return fmt.Sprintf("%d.%d.255.254", ip[0], ip[1])
+	return fmt.Sprintf("%d.%d.255.%d", ip[0], ip[1], last)
 }
 
 // StartGateway runs Ramp's gateway in this process against the cluster, on

@@ -32,3 +32,14 @@ func Poll(ctx context.Context, timeout, interval time.Duration, check func(ctx c
 		}
 	}
 }
+
+// Consistently fails the test as soon as check returns an error during d,
+// checking every 200ms.
+func Consistently(t testing.TB, d time.Duration, check func() error) {
+	t.Helper()
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
+		if err := check(); err != nil {
+			t.Fatalf("stopped holding: %v", err)
+		}
+	}
+}

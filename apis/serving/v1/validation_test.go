@@ -139,16 +139,7 @@ func testCreate(ctx context.Context, t *testing.T, c client.Client, ns string) {
 				obj.SetName(strings.ReplaceAll(name, ".", "-"))
 			}
 			obj.SetNamespace(ns)
-			err := c.Create(ctx, obj)
-			switch {
-			case tc.wantErr == "" && err != nil:
-				t.Fatalf("Create: unexpected error:\n%v", err)
-			case tc.wantErr == "":
-			case err == nil:
-				t.Fatalf("Create succeeded, want an Invalid error containing\n%s", tc.wantErr)
-			case !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), tc.wantErr):
-				t.Fatalf("Create: got error (invalid=%v)\n%v\nwant an Invalid error containing\n%s", apierrors.IsInvalid(err), err, tc.wantErr)
-			}
+			framework.ExpectAdmission(t, c.Create(ctx, obj), tc.wantErr)
 		})
 	}
 }
