@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -74,9 +73,8 @@ func (p *HTTPProber) replicaHashes(ctx context.Context) (map[string]map[string]s
 	if p.hashes != nil && time.Since(p.fetched) < ttl {
 		return p.hashes, nil
 	}
-	var slices discoveryv1.EndpointSliceList
-	if err := p.Client.List(ctx, &slices, client.InNamespace(p.Service.Namespace),
-		client.MatchingLabels{discoveryv1.LabelServiceName: p.Service.Name}); err != nil {
+	ips, err := gateway.ReadyAddresses(ctx, p.Client, p.Service)
+	if err != nil {
 		return nil, fmt.Errorf("listing gateway endpoints: %w", err)
 	}
 	hc := p.HTTP
@@ -84,18 +82,12 @@ func (p *HTTPProber) replicaHashes(ctx context.Context) (map[string]map[string]s
 		hc = &http.Client{Timeout: 2 * time.Second}
 	}
 	out := map[string]map[string]string{}
-	for _, s := range slices.Items {
-		for _, ep := range s.Endpoints {
-			if ep.Conditions.Ready == nil || !*ep.Conditions.Ready || len(ep.Addresses) == 0 {
-				continue
-			}
-			ip := ep.Addresses[0]
-			hashes, err := fetchHashes(ctx, hc, ip)
-			if err != nil {
-				hashes = map[string]string{} // an unreachable replica has applied nothing
-			}
-			out[ip] = hashes
+	for _, ip := range ips {
+		hashes, err := fetchHashes(ctx, hc, ip)
+		if err != nil {
+			hashes = map[string]string{} // an unreachable replica has applied nothing
 		}
+		out[ip] = hashes
 	}
 	p.hashes, p.fetched = out, time.Now()
 	return out, nil

@@ -60,28 +60,41 @@ func (r *ServiceResolver) Resolve(ctx context.Context) ([]string, error) {
 	if len(r.urls) > 0 && time.Since(r.fetched) < r.TTL {
 		return r.urls, nil
 	}
-	var slices discoveryv1.EndpointSliceList
-	err := r.Reader.List(ctx, &slices, client.InNamespace(r.Service.Namespace),
-		client.MatchingLabels{discoveryv1.LabelServiceName: r.Service.Name})
+	ips, err := ReadyAddresses(ctx, r.Reader, r.Service)
 	if err != nil {
-		return nil, fmt.Errorf("listing endpoints of %s: %w", r.Service, err)
+		return nil, err
 	}
-	var urls []string
-	for _, s := range slices.Items {
-		for _, ep := range s.Endpoints {
-			if ep.Conditions.Ready != nil && !*ep.Conditions.Ready {
-				continue
-			}
-			for _, a := range ep.Addresses {
-				urls = append(urls, "http://"+net.JoinHostPort(a, strconv.Itoa(r.Port)))
-			}
-		}
+	urls := make([]string, 0, len(ips))
+	for _, ip := range ips {
+		urls = append(urls, "http://"+net.JoinHostPort(ip, strconv.Itoa(r.Port)))
 	}
 	if len(urls) == 0 {
 		return nil, fmt.Errorf("no ready endpoint of autoscaler service %s", r.Service)
 	}
 	r.urls, r.fetched = urls, time.Now()
 	return urls, nil
+}
+
+// ReadyAddresses lists the address of each ready endpoint of a Service, from
+// its EndpointSlices (there is no cluster DNS or kube-proxy on the local
+// cluster): the controller finds the gateway replicas this way, and the
+// gateway the autoscaler's.
+func ReadyAddresses(ctx context.Context, r client.Reader, svc types.NamespacedName) ([]string, error) {
+	var slices discoveryv1.EndpointSliceList
+	err := r.List(ctx, &slices, client.InNamespace(svc.Namespace), client.MatchingLabels{discoveryv1.LabelServiceName: svc.Name})
+	if err != nil {
+		return nil, fmt.Errorf("listing endpoints of %s: %w", svc, err)
+	}
+	var ips []string
+	for _, s := range slices.Items {
+		for _, ep := range s.Endpoints {
+			if ep.Conditions.Ready == nil || !*ep.Conditions.Ready || len(ep.Addresses) == 0 {
+				continue
+			}
+			ips = append(ips, ep.Addresses[0])
+		}
+	}
+	return ips, nil
 }
 
 // forget drops the cache after a failed signal.
