@@ -15,7 +15,31 @@ type Builtin struct {
 	Telemetry autoscaler.Telemetry
 }
 
-var _ Provider = (*Builtin)(nil)
+var (
+	_ Provider = (*Builtin)(nil)
+	_ Sampler  = (*Builtin)(nil)
+)
+
+// Sample implements Sampler: target's requests, 5xx answers and latency
+// histogram in [from, to). A Target with Tag "" samples all of the
+// revision's traffic.
+func (b *Builtin) Sample(ctx context.Context, t Target, from, to time.Time) (Sample, error) {
+	if b.Telemetry == nil {
+		return Sample{}, errors.New("builtin provider: no telemetry")
+	}
+	if t.Revision == "" {
+		return Sample{}, errors.New("builtin provider: target has no revision")
+	}
+	tag := t.Tag
+	if tag == "" {
+		tag = autoscaler.AllTags
+	}
+	sum, err := b.Telemetry.Window(ctx, t.Namespace, t.Revision, tag, from, to)
+	if err != nil {
+		return Sample{}, fmt.Errorf("telemetry of %s/%s: %w", t.Namespace, t.Revision, err)
+	}
+	return Sample{Requests: sum.Requests, Errors: sum.Errors5xx, Latency: sum.Latency}, nil
+}
 
 // Measure implements Provider for the Builtin metrics over
 // [q.Now-q.Window, q.Now). A Target with Tag "" measures all of the
@@ -84,3 +108,8 @@ func builtinValue(metric string, sum autoscaler.Summary, window time.Duration) V
 }
 
 var latencyQuantiles = map[string]float64{LatencyP50: 0.5, LatencyP90: 0.9, LatencyP99: 0.99}
+
+// sampleSummary is s as a telemetry Summary.
+func sampleSummary(s Sample) autoscaler.Summary {
+	return autoscaler.Summary{Requests: s.Requests, Errors5xx: s.Errors, Latency: s.Latency}
+}

@@ -61,6 +61,17 @@ func Validate(spec Spec) error {
 	if spec.Canary.Revision == "" {
 		return errors.New("analysis needs a canary revision")
 	}
+	if seq := spec.Sequential; !seq.From.IsZero() {
+		if !(seq.Alpha > 0 && seq.Alpha <= 0.5) {
+			return fmt.Errorf("alpha must be in (0, 0.5], got %v", seq.Alpha)
+		}
+		if !(seq.Beta > 0 && seq.Beta <= 0.5) {
+			return fmt.Errorf("beta must be in (0, 0.5], got %v", seq.Beta)
+		}
+		if seq.Interval <= 0 {
+			return fmt.Errorf("interval must be positive, got %s", seq.Interval)
+		}
+	}
 	seen := make(map[string]bool, len(spec.Metrics))
 	for i, m := range spec.Metrics {
 		if m.Name == "" {
@@ -70,14 +81,14 @@ func Validate(spec Spec) error {
 			return fmt.Errorf("metric %q appears twice", m.Name)
 		}
 		seen[m.Name] = true
-		if err := validateMetric(m, spec.Window); err != nil {
+		if err := validateMetric(m, spec.Window, sequential(spec, m)); err != nil {
 			return fmt.Errorf("metric %q: %w", m.Name, err)
 		}
 	}
 	return nil
 }
 
-func validateMetric(m Metric, window time.Duration) error {
+func validateMetric(m Metric, window time.Duration, seq bool) error {
 	switch {
 	case m.Builtin != "" && m.Query != "":
 		return errors.New("set either builtin or query, not both")
@@ -100,8 +111,16 @@ func validateMetric(m Metric, window time.Duration) error {
 			}
 		}
 	}
+	for _, mg := range []struct {
+		name string
+		m    Margin
+	}{{"margin", m.Margin}, {"tolerance", m.Tolerance}} {
+		if !finite(mg.m.Relative) || !finite(mg.m.Absolute) || mg.m.Relative < 0 || mg.m.Absolute < 0 {
+			return fmt.Errorf("%s must not be negative, got relative %v and absolute %v", mg.name, mg.m.Relative, mg.m.Absolute)
+		}
+	}
 	t := m.Thresholds
-	if t.Max == nil && t.Min == nil && t.MaxIncrease == nil && t.MaxRatio == nil {
+	if !seq && t.Max == nil && t.Min == nil && t.MaxIncrease == nil && t.MaxRatio == nil {
 		return errors.New("no threshold: set max, min, maxIncrease or maxRatio")
 	}
 	for _, th := range []struct {
@@ -134,13 +153,19 @@ func Evaluate(ctx context.Context, providers Providers, spec Spec, now time.Time
 		return rep
 	}
 	rep.Results = make([]Result, len(spec.Metrics))
+	share := 0
+	for _, m := range spec.Metrics {
+		if sequential(spec, m) {
+			share++
+		}
+	}
 	sem := make(chan struct{}, maxParallelMeasurements)
 	var wg sync.WaitGroup
 	for i, m := range spec.Metrics {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			rep.Results[i] = evaluateMetric(ctx, providers, spec, m, now)
+			rep.Results[i] = evaluateMetric(ctx, providers, spec, m, share, now)
 		})
 	}
 	wg.Wait()
@@ -148,10 +173,23 @@ func Evaluate(ctx context.Context, providers Providers, spec Spec, now time.Time
 	return rep
 }
 
-func evaluateMetric(ctx context.Context, providers Providers, spec Spec, m Metric, now time.Time) Result {
+// sequential reports whether m is judged by the sequential judge.
+func sequential(spec Spec, m Metric) bool {
+	return !spec.Sequential.From.IsZero() && Comparative(m.Builtin) && providerName(m) == BuiltinProvider
+}
+
+func evaluateMetric(ctx context.Context, providers Providers, spec Spec, m Metric, share int, now time.Time) Result {
 	p, err := providers.For(m)
 	if err != nil {
 		return Result{Metric: m.Name, Phase: Error, Message: oneLine(err.Error())}
+	}
+	if sequential(spec, m) {
+		s, ok := p.(Sampler)
+		if !ok {
+			return Result{Metric: m.Name, Phase: Error, Sequential: true,
+				Message: m.Name + ": the " + providerName(m) + " provider gives no counts for the sequential judge"}
+		}
+		return judgeSequential(ctx, s, spec, m, share, now)
 	}
 	meas, err := p.Measure(ctx, Query{Metric: m, Canary: spec.Canary, Stable: spec.Stable, Window: spec.Window, Now: now})
 	switch {

@@ -95,7 +95,14 @@ type Metric struct {
 	// Provider names the provider: "" or "builtin" for Builtin metrics,
 	// "prometheus" for Query metrics.
 	Provider string
+	// Thresholds are absolute limits. On a comparative builtin (errorRate,
+	// latencies) they are guard rails judged with a confidence bound; on a
+	// query metric they are the whole judgement.
 	Thresholds
+	// Margin (advance only on evidence that the canary is within it of
+	// the stable) and Tolerance (roll back only on evidence that it is
+	// worse than the stable by more) of a comparative builtin.
+	Margin, Tolerance Margin
 }
 
 // Value is one side (canary or stable) of a measurement.
@@ -140,6 +147,12 @@ type Result struct {
 	Canary  Value
 	Stable  Value
 	Message string // one line, for humans
+	// Sequential is true when the sequential judge decided: a Fail is then
+	// final (evidence of regression), a Pass is evidence of
+	// non-regression.
+	Sequential bool
+	// Evidence is what a sequential verdict rests on.
+	Evidence *Evidence
 }
 
 // Spec is one measurement round.
@@ -150,6 +163,9 @@ type Spec struct {
 	// fewer make the round Inconclusive.
 	MinRequests int64
 	Metrics     []Metric
+	// Sequential configures the sequential judge of comparative builtins;
+	// a zero From judges them with thresholds on the window instead.
+	Sequential SequentialSpec
 }
 
 // Report is the outcome of one measurement round.

@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/rampdev/ramp/serving/autoscaler"
+	"github.com/rampdev/ramp/serving/queue/stats"
 )
 
 // Port is the autoscaler's HTTP port on the controller pod: the gateway's
@@ -23,7 +25,19 @@ const (
 	// TelemetryPath + "<namespace>/<revision>?window=1m&tag=t" (GET)
 	// summarizes a revision's requests over the last window.
 	TelemetryPath = "/api/v1/telemetry/"
+	// SeriesPath + "<namespace>/<revision>?from=UNIX&to=UNIX&tag=t" (GET)
+	// is a revision's telemetry second by second in [from, to), with the
+	// latency histograms: what `ramp analysis record` writes as a trace.
+	SeriesPath = "/api/v1/series/"
 )
+
+// Second is one second of a revision's telemetry as SeriesPath serves it.
+type Second struct {
+	Unix      int64           `json:"unix"`
+	Requests  int64           `json:"requests"`
+	Errors5xx int64           `json:"errors5xx"`
+	Latency   stats.Histogram `json:"latency"`
+}
 
 // Telemetry is a window summary as the HTTP API serves it.
 type Telemetry struct {
@@ -93,6 +107,32 @@ func (a *Autoscaler) Handler() http.Handler {
 			t.P99Seconds = s.Latency.Quantile(0.99).Seconds()
 		}
 		writeJSON(w, t)
+	})
+	mux.HandleFunc("GET "+SeriesPath+"{namespace}/{revision}", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		from, err1 := strconv.ParseInt(q.Get("from"), 10, 64)
+		to, err2 := strconv.ParseInt(q.Get("to"), 10, 64)
+		if err1 != nil || err2 != nil || to < from || to-from > int64(maxWindow/time.Second) {
+			http.Error(w, "from and to must be Unix seconds with from <= to, at most "+maxWindow.String()+" apart", http.StatusBadRequest)
+			return
+		}
+		tag := autoscaler.AllTags
+		if q.Has("tag") {
+			tag = q.Get("tag")
+		}
+		ns, rev := r.PathValue("namespace"), r.PathValue("revision")
+		out := []Second{}
+		for sec := from; sec < to; sec++ {
+			s, err := a.store.Window(r.Context(), ns, rev, tag, time.Unix(sec, 0), time.Unix(sec+1, 0))
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			if s.Requests > 0 {
+				out = append(out, Second{Unix: sec, Requests: s.Requests, Errors5xx: s.Errors5xx, Latency: s.Latency})
+			}
+		}
+		writeJSON(w, out)
 	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
 	return mux

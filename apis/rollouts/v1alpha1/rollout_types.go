@@ -175,61 +175,137 @@ type BlueGreenStrategy struct {
 	AutoPromoteAfter *metav1.Duration `json:"autoPromoteAfter,omitempty"`
 }
 
-// Analysis measures the canary against the stable revision. Each
-// measurement judges every metric: Pass, Fail, Inconclusive (not enough
-// data) or Error (the measurement itself failed).
+// Analysis compares the canary with the stable revision at every interval
+// of a step, on all the traffic since the step's traffic started, with
+// sequential tests that stay valid however often they look.
 //
-// FailureLimit consecutive failed measurements roll the Rollout back; a
-// pass resets the count, inconclusive and error measurements do not.
-// InconclusiveLimit consecutive measurements that are Inconclusive or Error
-// (an error counts like an inconclusive one and is never a pass) pause the
-// Rollout until an approve (resume) or retry action.
+// Comparative metrics (errorRate and the latencies, measured by Ramp's own
+// queue-proxies) need no thresholds: a weight step advances only on
+// evidence that the canary is within each metric's margin of the stable
+// (after minStepTime), and rolls back as soon as there is evidence that it
+// is worse than the stable beyond the metric's tolerance. No data is never
+// a pass: a step without that evidence by maxStepTime does what onTimeout
+// says. Absolute thresholds (max, min) stay available as guard rails,
+// judged with a confidence bound. Prometheus query metrics are judged on
+// their thresholds every interval; failureLimit consecutive failures roll
+// back.
+//
+// A Rollout without an analysis block gets the default metrics: error-rate
+// (errorRate) and latency (latencyP90), canary against stable. Set
+// disabled: true for steps that pass as soon as the gateway applies their
+// traffic.
 // +kubebuilder:validation:XValidation:rule="!has(self.interval) || !self.interval.matches('^([0-9]+([.][0-9]+)?(ms|s|m|h))+$') || duration(self.interval) >= duration('1s')",message="interval must be at least 1s",fieldPath=".interval"
 // +kubebuilder:validation:XValidation:rule="!has(self.window) || !has(self.interval) || !self.window.matches('^([0-9]+([.][0-9]+)?(ms|s|m|h))+$') || !self.interval.matches('^([0-9]+([.][0-9]+)?(ms|s|m|h))+$') || duration(self.window) >= duration(self.interval)",message="window must be at least the interval",fieldPath=".window"
-// +kubebuilder:validation:XValidation:rule="self.metrics.all(m, self.metrics.exists_one(n, n.name == m.name))",message="metric names must be unique",fieldPath=".metrics"
+// +kubebuilder:validation:XValidation:rule="!has(self.metrics) || self.metrics.all(m, self.metrics.exists_one(n, n.name == m.name))",message="metric names must be unique",fieldPath=".metrics"
+// +kubebuilder:validation:XValidation:rule="!has(self.minStepTime) || !has(self.maxStepTime) || !self.minStepTime.matches('^([0-9]+([.][0-9]+)?(ms|s|m|h))+$') || !self.maxStepTime.matches('^([0-9]+([.][0-9]+)?(ms|s|m|h))+$') || duration(self.minStepTime) <= duration(self.maxStepTime)",message="minStepTime must not be above maxStepTime",fieldPath=".minStepTime"
+// +kubebuilder:validation:XValidation:rule="!(has(self.disabled) && self.disabled) || !has(self.metrics)",message="a disabled analysis has no metrics",fieldPath=".disabled"
 type Analysis struct {
-	// Interval between measurements, at least 1s. Default: the
-	// controller's --analysis-interval (10s; Helm value analysis.interval).
+	// Disabled turns analysis off: steps pass as soon as the gateway
+	// applies their traffic.
+	// +optional
+	Disabled bool `json:"disabled,omitempty"`
+
+	// Interval between looks, at least 1s. Default: the controller's
+	// --analysis-interval (10s; Helm value analysis.interval).
 	// +optional
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:MaxLength=32
 	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ms|s|m|h))+$') && duration(self) > duration('0s')",message="must be a positive duration such as 90s, 10m or 1h30m"
 	Interval *metav1.Duration `json:"interval,omitempty"`
 
-	// Window is how far back each measurement looks, at least the interval
-	// (a default window shorter than the interval is raised to it).
-	// Default: the controller's --analysis-window (1m).
+	// Window is how far back a Prometheus query metric looks, at least the
+	// interval (comparative metrics judge the whole step). Default: the
+	// controller's --analysis-window (1m).
 	// +optional
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:MaxLength=32
 	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ms|s|m|h))+$') && duration(self) > duration('0s')",message="must be a positive duration such as 90s, 10m or 1h30m"
 	Window *metav1.Duration `json:"window,omitempty"`
 
-	// MinRequests is the number of canary requests a window needs; with
-	// fewer, the measurement is Inconclusive. Default: the controller's
-	// --analysis-min-requests (50).
+	// Alpha bounds the chance that a healthy canary is rolled back during
+	// a step (all looks and all comparative metrics counted): a number in
+	// (0, 0.5]. Default: the controller's --analysis-alpha (0.01).
+	// +optional
+	// +kubebuilder:validation:MaxLength=16
+	// +kubebuilder:validation:XValidation:rule="self.matches('^(0|[1-9][0-9]*)?([.][0-9]+)?$') && self != '' && self != '.' && double(self) > 0.0 && double(self) <= 0.5",message="must be a number in (0, 0.5], such as 0.01"
+	Alpha *string `json:"alpha,omitempty"`
+
+	// Beta bounds the chance that a canary worse than a metric's margin
+	// passes a step: a number in (0, 0.5]. Default: the controller's
+	// --analysis-beta (0.05).
+	// +optional
+	// +kubebuilder:validation:MaxLength=16
+	// +kubebuilder:validation:XValidation:rule="self.matches('^(0|[1-9][0-9]*)?([.][0-9]+)?$') && self != '' && self != '.' && double(self) > 0.0 && double(self) <= 0.5",message="must be a number in (0, 0.5], such as 0.05"
+	Beta *string `json:"beta,omitempty"`
+
+	// MinStepTime is the least time a weight step runs before it may
+	// advance (evidence of a regression rolls back at once). Default: the
+	// controller's --analysis-min-step-time (30s).
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ms|s|m|h))+$')",message="must be a duration such as 30s or 2m"
+	MinStepTime *metav1.Duration `json:"minStepTime,omitempty"`
+
+	// MaxStepTime is how long a weight step may gather evidence before
+	// onTimeout, at most 15m (the builtin telemetry's retention). Default:
+	// the controller's --analysis-max-step-time (10m).
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ms|s|m|h))+$') && duration(self) > duration('0s') && duration(self) <= duration('15m')",message="must be a positive duration of at most 15m (the builtin telemetry keeps 15 minutes), such as 10m"
+	MaxStepTime *metav1.Duration `json:"maxStepTime,omitempty"`
+
+	// OnTimeout is what a step without a verdict at maxStepTime does:
+	// rollback (the default: no evidence is not a pass) or pause (for a
+	// human to approve or abort).
+	// +optional
+	// +kubebuilder:validation:Enum=rollback;pause
+	OnTimeout string `json:"onTimeout,omitempty"`
+
+	// MinRequests is the number of canary requests a Prometheus query
+	// metric's window needs; with fewer, the look is Inconclusive.
+	// Default: the controller's --analysis-min-requests (50).
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	MinRequests *int64 `json:"minRequests,omitempty"`
 
-	// FailureLimit is the number of consecutive failed measurements that
-	// roll back. Default: the controller's --analysis-failure-limit (2).
+	// FailureLimit is the number of consecutive looks failed by Prometheus
+	// query metrics that roll back (comparative metrics roll back on
+	// evidence at once). Default: the controller's
+	// --analysis-failure-limit (2).
 	// +optional
 	// +kubebuilder:validation:Minimum=1
 	FailureLimit int32 `json:"failureLimit,omitempty"`
 
-	// InconclusiveLimit is the number of consecutive inconclusive (or error)
-	// measurements that pause the Rollout. Default: the controller's
-	// --analysis-inconclusive-limit (12).
+	// InconclusiveLimit is the number of consecutive looks whose
+	// measurement failed (Error) that pause the Rollout. Default: the
+	// controller's --analysis-inconclusive-limit (12).
 	// +optional
 	// +kubebuilder:validation:Minimum=1
 	InconclusiveLimit int32 `json:"inconclusiveLimit,omitempty"`
 
-	// Metrics to judge; each needs at least one threshold.
-	// +kubebuilder:validation:MinItems=1
+	// Metrics to judge. Default: error-rate (errorRate) and latency
+	// (latencyP90).
+	// +optional
 	// +kubebuilder:validation:MaxItems=16
 	// +listType=atomic
-	Metrics []Metric `json:"metrics"`
+	Metrics []Metric `json:"metrics,omitempty"`
+}
+
+// MarginSpec is how much worse than the stable a canary may be, relative
+// ("20%" or 0.2) or absolute (in the metric's unit: "1%" of requests for
+// errorRate, "10ms" for a latency), whichever allows more. Neither may be
+// negative.
+// +kubebuilder:validation:XValidation:rule="!has(self.relative) || !self.relative.startsWith('-')",message="must not be negative",fieldPath=".relative"
+// +kubebuilder:validation:XValidation:rule="!has(self.absolute) || !self.absolute.startsWith('-')",message="must not be negative",fieldPath=".absolute"
+type MarginSpec struct {
+	// +optional
+	// +kubebuilder:validation:MaxLength=16
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9]+([.][0-9]+)?%?$')",message="must be a percentage (20%) or a fraction (0.2), not negative"
+	Relative *string `json:"relative,omitempty"`
+	// +optional
+	Absolute *Threshold `json:"absolute,omitempty"`
 }
 
 // Builtin metrics, measured from Ramp's own queue-proxy telemetry.
@@ -256,7 +332,8 @@ type Ratio string
 // Metric is one measurement and its thresholds. Exactly one of builtin and
 // prometheus names what to measure.
 // +kubebuilder:validation:XValidation:rule="has(self.builtin) != has(self.prometheus)",message="exactly one of builtin and prometheus must be set"
-// +kubebuilder:validation:XValidation:rule="has(self.max) || has(self.min) || has(self.maxIncrease) || has(self.maxRatio)",message="at least one of max, min, maxIncrease and maxRatio must be set"
+// +kubebuilder:validation:XValidation:rule="(has(self.builtin) && self.builtin != 'requestRate') || has(self.max) || has(self.min) || has(self.maxIncrease) || has(self.maxRatio)",message="requestRate and prometheus metrics need at least one of max, min, maxIncrease and maxRatio"
+// +kubebuilder:validation:XValidation:rule="(has(self.builtin) && self.builtin != 'requestRate') || (!has(self.margin) && !has(self.tolerance))",message="margin and tolerance apply to errorRate and latency metrics, which compare the canary with the stable"
 // +kubebuilder:validation:XValidation:rule="!has(self.builtin) || !self.builtin.startsWith('latency') || [has(self.max) ? self.max : '0', has(self.min) ? self.min : '0', has(self.maxIncrease) ? self.maxIncrease : '0'].all(t, t.matches('^-?[0-9]+([.][0-9]+)?([eE][-+]?[0-9]+)?$') || t.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$'))",message="latency thresholds are durations (500ms) or seconds (0.5)"
 // +kubebuilder:validation:XValidation:rule="!has(self.builtin) || self.builtin != 'requestRate' || [has(self.max) ? self.max : '0', has(self.min) ? self.min : '0', has(self.maxIncrease) ? self.maxIncrease : '0'].all(t, t.matches('^[0-9]+([.][0-9]+)?( ?(/s|req/s|rps))?$'))",message="requestRate thresholds are requests per second (10, 10/s or 10 req/s)"
 // +kubebuilder:validation:XValidation:rule="(has(self.builtin) && self.builtin != 'errorRate') || [has(self.max) ? self.max : '0', has(self.min) ? self.min : '0', has(self.maxIncrease) ? self.maxIncrease : '0'].all(t, t.matches('^-?[0-9]+([.][0-9]+)?([eE][-+]?[0-9]+)?$') || t.matches('^[0-9]+([.][0-9]+)?%$'))",message="errorRate and prometheus thresholds are percentages (1%) or numbers (0.01)"
@@ -276,7 +353,9 @@ type Metric struct {
 	// +optional
 	Prometheus *PrometheusQuery `json:"prometheus,omitempty"`
 
-	// Max is the highest acceptable canary value.
+	// Max is the highest acceptable canary value: a guard rail on an
+	// errorRate or latency metric, crossed only when the canary's
+	// confidence bound is.
 	// +optional
 	Max *Threshold `json:"max,omitempty"`
 	// Min is the lowest acceptable canary value.
@@ -290,6 +369,17 @@ type Metric struct {
 	// is above zero.
 	// +optional
 	MaxRatio *Ratio `json:"maxRatio,omitempty"`
+
+	// Margin of an errorRate or latency metric: a step advances only on
+	// evidence that the canary is within it of the stable. Defaults:
+	// errorRate 50% or 1.5 points, latencies 20%.
+	// +optional
+	Margin *MarginSpec `json:"margin,omitempty"`
+	// Tolerance of an errorRate or latency metric: the canary is rolled
+	// back only on evidence that it is worse than the stable by more than
+	// this. Defaults: errorRate 10% or 0.1 points, latencies 10%.
+	// +optional
+	Tolerance *MarginSpec `json:"tolerance,omitempty"`
 }
 
 // PrometheusQuery is a PromQL query measuring one revision. The query is a
@@ -369,8 +459,8 @@ type RolloutStatus struct {
 	// +optional
 	ConsecutiveFailures int32 `json:"consecutiveFailures,omitempty"`
 
-	// ConsecutiveInconclusive counts inconclusive or error measurements
-	// since the last pass or failure.
+	// ConsecutiveInconclusive counts consecutive measurements that could
+	// not measure (Error) since the last other outcome.
 	// +optional
 	ConsecutiveInconclusive int32 `json:"consecutiveInconclusive,omitempty"`
 
@@ -430,8 +520,48 @@ type MetricResult struct {
 	Canary string `json:"canary,omitempty"`
 	// +optional
 	Stable string `json:"stable,omitempty"`
+	// Message explains the verdict in one line: counts, estimate,
+	// interval, margin and statistic.
 	// +optional
 	Message string `json:"message,omitempty"`
+	// Evidence is what a comparative metric's verdict rests on.
+	// +optional
+	Evidence *Evidence `json:"evidence,omitempty"`
+}
+
+// Evidence of a comparative metric at one look, counted over the step so
+// far; numbers are formatted for humans.
+type Evidence struct {
+	// CanaryRequests and StableRequests are the requests judged.
+	CanaryRequests int64 `json:"canaryRequests"`
+	StableRequests int64 `json:"stableRequests"`
+	// CanaryEvents and StableEvents are those that count against each
+	// side: 5xx answers, or answers slower than the threshold.
+	CanaryEvents int64 `json:"canaryEvents"`
+	StableEvents int64 `json:"stableEvents"`
+	// Threshold is, for latency, the stable's quantile that makes a
+	// request slow.
+	// +optional
+	Threshold string `json:"threshold,omitempty"`
+	// Estimate is the difference (error rate, in points) or ratio
+	// (latency) of canary to stable.
+	Estimate string `json:"estimate"`
+	// Interval is an anytime-valid interval: of the difference for error
+	// rates, of the canary's share of slow requests for latency.
+	Interval string `json:"interval"`
+	// Margin and Tolerance in force.
+	Margin    string `json:"margin"`
+	Tolerance string `json:"tolerance"`
+	// Regression is the e-value for a regression and the bar it must
+	// reach ("212 / 100"); NonRegression the same for non-regression.
+	Regression    string `json:"regression"`
+	NonRegression string `json:"nonRegression"`
+	// MoreRequests estimates the canary requests still needed for a
+	// verdict, MoreTime how long they take at the current traffic.
+	// +optional
+	MoreRequests int64 `json:"moreRequests,omitempty"`
+	// +optional
+	MoreTime string `json:"moreTime,omitempty"`
 }
 
 // ActionRecord is an action the controller has handled.

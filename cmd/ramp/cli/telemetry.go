@@ -221,7 +221,7 @@ func getJSON(ctx context.Context, base, path string, v any) error {
 			errAutoscalerUnreachable, base, err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
 	if err != nil {
 		return fmt.Errorf("reading the answer of %s: %w", base+path, err)
 	}
