@@ -547,3 +547,17 @@ func evalue(v float64) string {
 	}
 	return strconv.FormatFloat(v, 'f', 2, 64)
 }
+
+// FormatEvidence formats an e-value against its bar: "212 / 100".
+func FormatEvidence(e, bar float64) string {
+	if bar == 0 {
+		return ""
+	}
+	return evalue(e) + " / " + evalue(bar)
+}
+
+// FormatPoints formats a difference of rates in percentage points.
+func FormatPoints(v float64) string { return points(v) }
+
+// FormatPercent formats a fraction as a percentage with one decimal.
+func FormatPercent(v float64) string { return pct(v) }

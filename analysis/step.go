@@ -82,8 +82,11 @@ func Decide(p StepPolicy, st StepState, rep Report, elapsed time.Duration) (Verd
 	case Fail:
 		st.Errors = 0
 		st.Failures++
-		if finalFailure(rep) || st.Failures >= max(p.FailureLimit, 1) {
+		if finalFailure(rep) {
 			return RollBack, st, rep.Message
+		}
+		if st.Failures >= max(p.FailureLimit, 1) {
+			return RollBack, st, fmt.Sprintf("%d consecutive failed measurements: %s", st.Failures, rep.Message)
 		}
 		return Continue, st, fmt.Sprintf("failed look %d/%d: %s", st.Failures, p.FailureLimit, rep.Message)
 	case Error:

@@ -26,6 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/rampdev/ramp/analysis"
 	rolloutsv1alpha1 "github.com/rampdev/ramp/apis/rollouts/v1alpha1"
 	servingv1 "github.com/rampdev/ramp/apis/serving/v1"
 	autoscaling "github.com/rampdev/ramp/controllers/autoscaler"
@@ -87,6 +88,11 @@ type Options struct {
 type AnalysisDefaults struct {
 	Interval, Window                             time.Duration
 	MinRequests, FailureLimit, InconclusiveLimit int32
+	// Alpha and Beta are the sequential judge's error budgets, MinStepTime
+	// and MaxStepTime bound a weight step, OnTimeout is rollback or pause.
+	Alpha, Beta              float64
+	MinStepTime, MaxStepTime time.Duration
+	OnTimeout                string
 }
 
 // Scheme holds every type the controller uses.
@@ -183,6 +189,9 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 					Interval: o.AnalysisDefaults.Interval, Window: o.AnalysisDefaults.Window,
 					MinRequests: int64(o.AnalysisDefaults.MinRequests), FailureLimit: o.AnalysisDefaults.FailureLimit,
 					InconclusiveLimit: o.AnalysisDefaults.InconclusiveLimit,
+					Alpha:             o.AnalysisDefaults.Alpha, Beta: o.AnalysisDefaults.Beta,
+					MinStepTime: o.AnalysisDefaults.MinStepTime, MaxStepTime: o.AnalysisDefaults.MaxStepTime,
+					OnTimeout: analysis.TimeoutPolicy(o.AnalysisDefaults.OnTimeout),
 				}}).SetupWithManager(mgr)
 		},
 	}

@@ -101,7 +101,10 @@ func (p *planner) apply(a Action) (string, outcome) {
 		if st.Phase == rolloutsv1alpha1.PhasePaused {
 			st.Phase, st.Message = rolloutsv1alpha1.PhaseProgressing, ""
 			st.ConsecutiveFailures, st.ConsecutiveInconclusive = 0, 0
-			if st.StepReadyAt != nil && p.spec.Analysis != nil {
+			if st.StepReadyAt != nil && p.spec.HasAnalysis() {
+				// The step gathers evidence afresh: its maximum time counts
+				// from the resume.
+				st.StepReadyAt = p.at(0)
 				st.NextMeasurementAt = p.at(resources.Interval(p.spec.Analysis))
 			}
 			return "resumed", applied

@@ -2,6 +2,7 @@ package rollout
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -119,7 +120,7 @@ func Run(in Input) Plan {
 // step (or preview) whose traffic the gateway has applied, with its next
 // measurement time reached.
 func MeasurementDue(spec *rolloutsv1alpha1.RolloutSpec, st *rolloutsv1alpha1.RolloutStatus, now time.Time) bool {
-	return spec.Analysis != nil && st.Phase == rolloutsv1alpha1.PhaseProgressing &&
+	return spec.HasAnalysis() && st.Phase == rolloutsv1alpha1.PhaseProgressing &&
 		st.CurrentStepIndex != nil && *st.CurrentStepIndex < spec.NumSteps() &&
 		st.NextMeasurementAt != nil && !now.Before(st.NextMeasurementAt.Time)
 }
@@ -332,14 +333,14 @@ func (p *planner) advance() bool {
 			p.complete()
 			return true
 		}
-		if p.spec.Analysis != nil {
+		if p.spec.HasAnalysis() {
 			st.NextMeasurementAt = p.at(resources.Interval(p.spec.Analysis))
 		}
 		if s := p.step(i); s != nil {
 			switch {
 			case s.Weight == nil && s.Pause != nil:
 				st.PauseUntil = p.at(s.Pause.Duration)
-			case s.Weight != nil && p.spec.Analysis == nil:
+			case s.Weight != nil && !p.spec.HasAnalysis():
 				p.stepPassed(i)
 			}
 		}
@@ -426,16 +427,20 @@ func (p *planner) stepPassed(i int32) {
 // lastPassed reports whether analysis allows an automatic promotion: no
 // analysis, or the last measurement passed.
 func (p *planner) lastPassed() bool {
-	if p.spec.Analysis == nil {
+	if !p.spec.HasAnalysis() {
 		return true
 	}
 	ms := p.st.Measurements
 	return len(ms) > 0 && ms[len(ms)-1].Phase == string(analysis.Pass)
 }
 
-// record adds a measurement and applies its consequences. Fail counts
-// towards the failure limit; Inconclusive and Error count towards the
-// inconclusive limit and are never a pass; only a pass resets both.
+// record adds a measurement and applies its consequences through the
+// analysis package's step logic (analysis.Decide, which `ramp analysis
+// replay` runs too): on a weight step that has not passed yet, evidence
+// of non-regression after the minimum step time passes it, and no verdict
+// by the maximum step time applies the timeout policy. On every step,
+// evidence of regression rolls back, threshold failures roll back at the
+// failure limit and repeated measurement errors pause.
 func (p *planner) record(rep analysis.Report) {
 	st := p.st
 	i := *st.CurrentStepIndex
@@ -445,26 +450,37 @@ func (p *planner) record(rep analysis.Report) {
 	}
 	a := p.spec.Analysis
 	st.NextMeasurementAt = p.at(resources.Interval(a))
-	switch rep.Phase {
-	case analysis.Pass:
-		st.ConsecutiveFailures, st.ConsecutiveInconclusive = 0, 0
-		if s := p.step(i); s != nil && s.Weight != nil && st.PauseUntil == nil {
+	policy, err := resources.StepPolicy(a)
+	if err != nil {
+		p.pause(fmt.Sprintf("Paused at %s: invalid analysis: %v", p.stepName(i), err))
+		return
+	}
+	s := p.step(i)
+	judging := s != nil && s.Weight != nil && st.PauseUntil == nil
+	if !judging {
+		// Pauses, approvals, a passed step's pause and the blue/green
+		// preview are not decided by analysis, only stopped by it.
+		policy.MinStepTime, policy.MaxStepTime = 0, 0
+	}
+	var elapsed time.Duration
+	if st.StepReadyAt != nil {
+		elapsed = p.now.Sub(st.StepReadyAt.Time)
+	}
+	v, state, msg := analysis.Decide(policy, analysis.StepState{Failures: st.ConsecutiveFailures, Errors: st.ConsecutiveInconclusive}, rep, elapsed)
+	st.ConsecutiveFailures, st.ConsecutiveInconclusive = state.Failures, state.Errors
+	if rep.Phase == analysis.Fail {
+		p.event(corev1.EventTypeWarning, "MeasurementFailed", "Measurement failed at %s: %s", p.stepName(i), rep.Message)
+	}
+	switch v {
+	case analysis.Advance:
+		if judging {
 			p.stepPassed(i)
 		}
-	case analysis.Fail:
-		st.ConsecutiveFailures++
-		st.ConsecutiveInconclusive = 0
-		limit := resources.FailureLimit(a)
-		p.event(corev1.EventTypeWarning, "MeasurementFailed", "Measurement %d/%d failed at %s: %s", st.ConsecutiveFailures, limit, p.stepName(i), rep.Message)
-		if st.ConsecutiveFailures >= limit {
-			p.rollback(fmt.Sprintf("%d consecutive failed measurements at %s: %s", st.ConsecutiveFailures, p.stepName(i), rep.Message))
-		}
-	default:
-		st.ConsecutiveInconclusive++
-		if limit := resources.InconclusiveLimit(a); st.ConsecutiveInconclusive >= limit {
-			p.pause(fmt.Sprintf("Paused at %s after %d consecutive inconclusive measurements (%s): %s; approve to resume, retry to start over",
-				p.stepName(i), st.ConsecutiveInconclusive, rep.Phase, rep.Message))
-		}
+	case analysis.RollBack:
+		p.rollback(fmt.Sprintf("at %s: %s", p.stepName(i), msg))
+	case analysis.Hold:
+		p.pause(fmt.Sprintf("Paused at %s: %s; approve to resume (the step gathers evidence afresh), promote to go on, abort to roll back",
+			p.stepName(i), msg))
 	}
 }
 
@@ -475,6 +491,7 @@ func (p *planner) measurement(rep analysis.Report, step int32) rolloutsv1alpha1.
 		m.Metrics = append(m.Metrics, rolloutsv1alpha1.MetricResult{
 			Name: r.Metric, Phase: string(r.Phase), Message: r.Message,
 			Canary: formatValue(kind, r.Canary), Stable: formatValue(kind, r.Stable),
+			Evidence: evidence(kind, r.Evidence),
 		})
 	}
 	return m
@@ -485,4 +502,33 @@ func formatValue(kind string, v analysis.Value) string {
 		return ""
 	}
 	return analysis.FormatValue(kind, v.Value)
+}
+
+// evidence is a sequential verdict's evidence as the status shows it.
+func evidence(kind string, e *analysis.Evidence) *rolloutsv1alpha1.Evidence {
+	if e == nil {
+		return nil
+	}
+	out := &rolloutsv1alpha1.Evidence{
+		CanaryRequests: e.CanaryRequests, StableRequests: e.StableRequests,
+		CanaryEvents: e.CanaryEvents, StableEvents: e.StableEvents,
+		Margin: e.Margin, Tolerance: e.Tolerance,
+		Regression:    analysis.FormatEvidence(e.Regression, e.RegressionBar),
+		NonRegression: analysis.FormatEvidence(e.NonRegression, e.NonRegressionBar),
+		MoreRequests:  e.MoreRequests,
+	}
+	if e.MoreSeconds > 0 {
+		out.MoreTime = (time.Duration(e.MoreSeconds) * time.Second).String()
+	}
+	if kind == analysis.ErrorRate {
+		out.Estimate = analysis.FormatPoints(e.Estimate)
+		out.Interval = "[" + analysis.FormatPoints(e.Lower) + ", " + analysis.FormatPoints(e.Upper) + "]"
+	} else {
+		out.Threshold = analysis.FormatValue(kind, e.Threshold)
+		if e.Estimate > 0 {
+			out.Estimate = strconv.FormatFloat(e.Estimate, 'f', 2, 64) + "x"
+		}
+		out.Interval = "[" + analysis.FormatPercent(e.Lower) + ", " + analysis.FormatPercent(e.Upper) + "] above threshold"
+	}
+	return out
 }

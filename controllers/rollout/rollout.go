@@ -59,7 +59,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if ro.DeletionTimestamp != nil {
 		return ctrl.Result{}, nil
 	}
-	resources.ApplyDefaults(ro.Spec.Analysis, r.AnalysisDefaults) // in memory only
+	resources.ApplySpecDefaults(&ro.Spec, r.AnalysisDefaults) // in memory only
 	orig := ro.DeepCopy()
 	now := r.Clock.Now()
 
@@ -166,7 +166,7 @@ func (r *Reconciler) measure(ctx context.Context, ro *rolloutsv1alpha1.Rollout, 
 }
 
 func metricKinds(ro *rolloutsv1alpha1.Rollout) map[string]string {
-	if ro.Spec.Analysis == nil {
+	if !ro.Spec.HasAnalysis() {
 		return nil
 	}
 	kinds := make(map[string]string, len(ro.Spec.Analysis.Metrics))

@@ -7,6 +7,7 @@ import (
 
 	"github.com/rampdev/ramp/analysis"
 	rolloutsv1alpha1 "github.com/rampdev/ramp/apis/rollouts/v1alpha1"
+	"github.com/rampdev/ramp/controllers/rollout/resources"
 )
 
 // SetConditions sets Progressing, Analysis and Ready from the planned
@@ -96,13 +97,24 @@ func progress(p *planner) (reason, msg string) {
 	case p.step(i).Approval != nil:
 		return rolloutsv1alpha1.ReasonWaitingForApproval, fmt.Sprintf("At %s of %s: waiting for an approve action (annotation %s: approve)", name, st.CanaryRevision, rolloutsv1alpha1.AnnotationAction)
 	}
-	return rolloutsv1alpha1.ReasonMeasuring, fmt.Sprintf("At %s of %s: waiting for a passing measurement", name, st.CanaryRevision)
+	if !spec.HasAnalysis() {
+		return rolloutsv1alpha1.ReasonMeasuring, fmt.Sprintf("At %s of %s", name, st.CanaryRevision)
+	}
+	msg = fmt.Sprintf("At %s of %s: gathering evidence of non-regression", name, st.CanaryRevision)
+	if pol, err := resources.StepPolicy(spec.Analysis); err == nil && st.StepReadyAt != nil {
+		msg += fmt.Sprintf(" (%s of at least %s, at most %s, then %s)", p.now.Sub(st.StepReadyAt.Time).Round(time.Second),
+			pol.MinStepTime, pol.MaxStepTime, pol.OnTimeout)
+	}
+	if n := len(st.Measurements); n > 0 {
+		msg += ": " + st.Measurements[n-1].Message
+	}
+	return rolloutsv1alpha1.ReasonMeasuring, msg
 }
 
 func setAnalysis(spec *rolloutsv1alpha1.RolloutSpec, st *rolloutsv1alpha1.RolloutStatus) {
 	const c = rolloutsv1alpha1.ConditionAnalysis
-	if spec.Analysis == nil {
-		st.MarkTrue(c, rolloutsv1alpha1.ReasonAnalysisNotConfigured, "No analysis: steps pass once the gateway applies their traffic")
+	if !spec.HasAnalysis() {
+		st.MarkTrue(c, rolloutsv1alpha1.ReasonAnalysisNotConfigured, "Analysis disabled: steps pass once the gateway applies their traffic")
 		return
 	}
 	if len(st.Measurements) == 0 {

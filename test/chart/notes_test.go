@@ -173,8 +173,9 @@ func TestNotesAreAccurate(t *testing.T) {
 			if err := yaml.UnmarshalStrict([]byte(manifests[1]), &ro); err != nil {
 				t.Errorf("the Rollout example does not decode: %v\n%s", err, manifests[1])
 			}
-			if ro.Spec.Strategy.Canary == nil || ro.Spec.Analysis == nil || ro.Name != "greeter" {
-				t.Errorf("the Rollout example has no canary steps or analysis: %+v", ro.Spec)
+			// No analysis block: the example shows the default analysis.
+			if ro.Spec.Strategy.Canary == nil || ro.Spec.Analysis != nil || ro.Name != "greeter" {
+				t.Errorf("the Rollout example has no canary steps, or an analysis block hiding the defaults: %+v", ro.Spec)
 			}
 			if c := ro.Spec.Template.Spec.Containers; len(c) != 1 || len(c[0].Env) != 1 || c[0].Env[0].Value != "v1" ||
 				!strings.Contains(notes, `"path": "/spec/template/spec/containers/0/env/0/value", "value": "v2"`) {
@@ -192,14 +193,14 @@ func TestNotesFollowTheValues(t *testing.T) {
 	}{
 		"defaults: a LoadBalancer, Slack off, no monitoring": {nil,
 			[]string{"GATEWAY=$(kubectl -n " + releaseNS + " get svc ramp-gateway", "slack.mode=off", "need analysis.prometheus.url",
-				"fewer than 50 canary requests", "in its 1m window", "12 in a row"},
+				"(after 30s), and without a verdict by 10m it does rollback"},
 			[]string{"Monitoring:", "ramp-slack", "nodePort", "Local mode"}},
 		"full: NodePort, Slack http, monitoring": {fullValues,
 			[]string{"jsonpath='{.spec.ports[?(@.name==\"http\")].nodePort}'", "Service\n  " + releaseNS + "/ramp-slack (port 8098)",
 				"https://<host>/slack/actions", "https://<host>/slack/commands", "channel #deploys", "Secret " + releaseNS + "/ramp-slack-tokens",
 				"Allowed to act from Slack: U012AB3CD, alice.", "ask http://prometheus-operated.monitoring:9090",
 				"ServiceMonitors ramp-controller and ramp-gateway scrape /metrics every 15s", "PodMonitor ramp-revisions",
-				"ConfigMap ramp-grafana-dashboard", "grafana.example.org/dashboard=ramp", "fewer than 200 canary requests"},
+				"ConfigMap ramp-grafana-dashboard", "grafana.example.org/dashboard=ramp", "(after 1m), and without a verdict by 12m it does pause"},
 			[]string{"slack.mode=off", "Socket Mode"}},
 		"Slack socket mode": {valueSets["slack-socket"],
 			[]string{"Socket Mode: nothing to\n  expose", "channel C0123ABCDE", "Nobody may act from Slack until slack.allowedUsers"},

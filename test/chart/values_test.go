@@ -124,7 +124,8 @@ func TestValuesShapeTheRendering(t *testing.T) {
 			}
 			want := []string{"--leader-elect=true", "--queue-image=ramp/queue:dev", "--progress-deadline=10m",
 				"--scale-to-zero-grace=30s", "--zap-log-level=info", "--gateway-service=ramp-system/ramp-gateway",
-				"--analysis-interval=10s", "--analysis-window=1m", "--analysis-min-requests=50",
+				"--analysis-interval=5s", "--analysis-window=1m", "--analysis-alpha=0.01", "--analysis-beta=0.05",
+				"--analysis-min-step-time=30s", "--analysis-max-step-time=10m", "--analysis-on-timeout=rollback", "--analysis-min-requests=50",
 				"--analysis-failure-limit=2", "--analysis-inconclusive-limit=12", "--slack-mode=off"}
 			if got := controllerArgs(t, docs); !slices.Equal(got, want) {
 				t.Errorf("args = %q, want %q", got, want)
@@ -179,6 +180,7 @@ func TestValuesShapeTheRendering(t *testing.T) {
 		"Prometheus URL and analysis defaults": {fullValues, func(t *testing.T, docs []doc) {
 			args := controllerArgs(t, docs)
 			for _, a := range []string{"--prometheus-url=http://prometheus-operated.monitoring:9090", "--analysis-interval=30s",
+				"--analysis-alpha=0.02", "--analysis-beta=0.1", "--analysis-min-step-time=1m", "--analysis-max-step-time=12m", "--analysis-on-timeout=pause",
 				"--analysis-window=5m", "--analysis-min-requests=200", "--analysis-failure-limit=3", "--analysis-inconclusive-limit=20"} {
 				if !slices.Contains(args, a) {
 					t.Errorf("args = %q, want %s", args, a)

@@ -151,6 +151,11 @@ func (s *RolloutStatus) Summarize() {
 // IsCanary reports whether the strategy is canary steps.
 func (s *RolloutSpec) IsCanary() bool { return s.Strategy.Canary != nil }
 
+// HasAnalysis reports whether steps are judged by analysis: an analysis
+// block that is not disabled. (The controller gives a Rollout without an
+// analysis block the default one before it plans.)
+func (s *RolloutSpec) HasAnalysis() bool { return s.Analysis != nil && !s.Analysis.Disabled }
+
 // NumSteps is the number of steps of the strategy: the canary's steps, or
 // one (the preview) for blue/green.
 func (s *RolloutSpec) NumSteps() int32 {

@@ -28,4 +28,11 @@ combination fails `helm install` instead of the controller at run time.
 {{- if lt (include "ramp.seconds" $an.window | float64) $interval -}}
 {{- fail (printf "analysis.window %s: must be at least analysis.interval (%s)" $an.window $an.interval) -}}
 {{- end -}}
+{{- $maxStep := include "ramp.seconds" $an.maxStepTime | float64 -}}
+{{- if gt (include "ramp.seconds" $an.minStepTime | float64) $maxStep -}}
+{{- fail (printf "analysis.minStepTime %s: must not be above analysis.maxStepTime (%s)" $an.minStepTime $an.maxStepTime) -}}
+{{- end -}}
+{{- if or (le $maxStep 0.0) (gt $maxStep 900.0) -}}
+{{- fail (printf "analysis.maxStepTime %s: must be positive and at most 15m (the builtin telemetry keeps 15 minutes)" $an.maxStepTime) -}}
+{{- end -}}
 {{- end -}}
