@@ -114,8 +114,13 @@ verify: generate manifests ## Regenerate everything and fail if the tree changed
 test: tools build ## Run every test: unit, envtest integration and e2e on a local cluster
 	KUBEBUILDER_ASSETS=$(K8S_BIN) RAMP_BIN_DIR=$(BIN) go test $(TEST_FLAGS) ./...
 
+.PHONY: bench-analysis
+bench-analysis: ## Measure the canary analysis on seeded simulations: power, false rollbacks, time to decide, beside an oracle (_out/bench/analysis.md)
+	@mkdir -p _out/bench
+	go run ./test/benchanalysis -runs $${RUNS:-1000} -seed $${SEED:-1} | tee _out/bench/analysis.md
+
 .PHONY: bench
-bench: build ## Run the benchmarks: Go micro-benchmarks, then the loopback data-plane run (results in _out/bench)
+bench: build bench-analysis ## Run the benchmarks: the analysis simulation, Go micro-benchmarks, then the loopback data-plane run (results in _out/bench)
 	@command -v wrk >/dev/null && command -v nginx >/dev/null || { \
 	  echo ">> installing wrk and nginx (the baselines) with apt-get"; \
 	  apt-get update -qq && apt-get install -y -qq wrk nginx-light >/dev/null; }

@@ -47,6 +47,9 @@ type Event struct {
 
 	Reason  string
 	Message string
+	// Evidence is what the last analysis look rests on, one sentence per
+	// metric (counts, estimate, interval, margin, statistic).
+	Evidence []string
 	// Time is when the rollout entered this state. It is part of the ID, so
 	// set it from the status (the step's or the condition's transition time)
 	// rather than the clock: then a notification sent again for the same
@@ -109,6 +112,7 @@ func (n *LogNotifier) Post(_ context.Context, e Event) error {
 		zap.String("canaryRevision", e.CanaryRevision),
 		zap.String("reason", e.Reason),
 		zap.String("message", e.Message),
+		zap.Strings("evidence", e.Evidence),
 		zap.Time("time", e.Time),
 		zap.Strings("actions", e.Actions),
 		zap.String("eventID", e.ID()),

@@ -88,6 +88,13 @@ func blocks(e Event) []slack.Block {
 	if text := reasonText(e); text != "" {
 		out = append(out, slack.NewSectionBlock(mrkdwn(truncate(text, maxSectionText)), nil, nil))
 	}
+	if len(e.Evidence) > 0 {
+		lines := make([]string, len(e.Evidence))
+		for i, l := range e.Evidence {
+			lines[i] = "• " + escape(l)
+		}
+		out = append(out, slack.NewSectionBlock(mrkdwn(truncate("*Evidence*\n"+strings.Join(lines, "\n"), maxSectionText)), nil, nil))
+	}
 	if !e.Time.IsZero() {
 		out = append(out, slack.NewContextBlock("", mrkdwn(e.Time.UTC().Format(time.RFC3339))))
 	}

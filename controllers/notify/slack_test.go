@@ -221,3 +221,24 @@ func marshalUnescaped(t *testing.T, v any) string {
 	}
 	return b.String()
 }
+
+// A rolled-back rollout's message carries the judge's evidence, one
+// escaped line per metric.
+func TestBlocksShowEvidence(t *testing.T) {
+	e := waitingEvent()
+	e.Phase, e.Reason = "RolledBack", ""
+	e.Evidence = []string{
+		"error-rate: canary 5xx 4.10% vs stable 0.20% (n=310 vs 2,790): difference +3.90 pts [+1.20 pts, +7.00 pts]; evidence of regression beyond tolerance +0.1 pts: e=212 ≥ 200",
+		"latency: canary p90 <80ms> vs stable 79ms",
+	}
+	raw := marshalUnescaped(t, blocks(e))
+	for _, want := range []string{`*Evidence*\n• error-rate: canary 5xx 4.10% vs stable 0.20% (n=310 vs 2,790)`, "e=212 ≥ 200", "&lt;80ms&gt;"} {
+		if !strings.Contains(raw, want) {
+			t.Errorf("blocks lack %q: %s", want, raw)
+		}
+	}
+	e.Evidence = nil
+	if raw := marshalUnescaped(t, blocks(e)); strings.Contains(raw, "*Evidence*") {
+		t.Errorf("blocks without evidence show an Evidence section: %s", raw)
+	}
+}

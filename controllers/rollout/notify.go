@@ -37,6 +37,11 @@ func notifyEvent(orig, ro *rolloutsv1alpha1.Rollout, now time.Time) (notify.Even
 		StableRevision: st.StableRevision, CanaryRevision: st.CanaryRevision, Message: st.Message,
 		Time: at, Channel: ro.Annotations[AnnotationSlackChannel],
 	}
+	if n := len(st.Measurements); n > 0 && st.Phase != rolloutsv1alpha1.PhaseAborted {
+		for _, m := range st.Measurements[n-1].Metrics {
+			e.Evidence = append(e.Evidence, m.Message)
+		}
+	}
 	switch {
 	case atGate:
 		e.Reason = "Waiting for approval"

@@ -54,6 +54,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	workers := fs.Int("workers", 2, "scenarios simulated at once")
 	only := fs.String("scenario", "", "run only scenarios whose name contains this")
 	rolloutFile := fs.String("f", "", "a Rollout manifest whose analysis to measure (default: a Rollout without an analysis block)")
+	write := fs.String("write", "", "write the selected scenarios' traces to this JSONL file (for `ramp analysis replay`) instead of judging them")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -77,6 +78,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if strings.Contains(s.Name, *only) {
 			scenarios = append(scenarios, s)
 		}
+	}
+	if *write != "" {
+		return writeTraces(*write, scenarios, *runs, *seconds, *seed, stderr)
 	}
 	fmt.Fprintf(stderr, ">> %d scenarios x %d runs of %d s (seed %d), interval %s, alpha %g, beta %g, step %s-%s\n",
 		len(scenarios), *runs, *seconds, *seed, cfg.Interval, cfg.Alpha, cfg.Beta, cfg.Policy.MinStepTime, cfg.Policy.MaxStepTime)
@@ -227,4 +231,27 @@ func goals(results []Result) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// writeTraces writes every run of scenarios as one trace file; run ids
+// are "<scenario index>-<run>".
+func writeTraces(path string, scenarios []Scenario, runs, seconds int, seed uint64, stderr io.Writer) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	for i, s := range scenarios {
+		rng := rand.New(rand.NewPCG(seed+uint64(i)*7919, (seed+uint64(i)*7919)^0x9e3779b97f4a7c15))
+		for r := range runs {
+			buf.Reset()
+			runTrace(&buf, s, fmt.Sprintf("%d-%d", i, r), seconds, 60, rng)
+			if _, err := f.Write(buf.Bytes()); err != nil {
+				f.Close()
+				return err
+			}
+		}
+		fmt.Fprintf(stderr, ">> wrote %d runs of %s\n", runs, s.Name)
+	}
+	return f.Close()
 }

@@ -86,29 +86,34 @@ func revisionText(name string, revisions map[string]*servingv1.Revision) string 
 
 func describeAnalysis(p *printer, ro *rolloutsv1alpha1.Rollout, now time.Time) {
 	a, st := ro.Spec.Analysis, &ro.Status
-	if a == nil {
-		p.field("Analysis", "none (steps pass once the gateway applies their traffic)")
+	if a != nil && a.Disabled {
+		p.field("Analysis", "disabled (steps pass once the gateway applies their traffic)")
 		return
 	}
 	const def = "(controller default)"
-	interval, window, minReq := def, def, def
-	if a.Interval != nil {
-		interval = a.Interval.Duration.String()
-	}
-	if a.Window != nil {
-		window = a.Window.Duration.String()
-	}
-	if a.MinRequests != nil {
-		minReq = strconv.FormatInt(*a.MinRequests, 10)
-	}
-	limits := func(n int32) string {
-		if n <= 0 {
+	str := func(v *string) string {
+		if v == nil {
 			return def
 		}
-		return strconv.Itoa(int(n))
+		return *v
 	}
-	p.field("Analysis", fmt.Sprintf("interval %s, window %s, min requests %s; failures %d of %s, inconclusive %d of %s",
-		interval, window, minReq, st.ConsecutiveFailures, limits(a.FailureLimit), st.ConsecutiveInconclusive, limits(a.InconclusiveLimit)))
+	dur := func(d *metav1.Duration) string {
+		if d == nil {
+			return def
+		}
+		return d.Duration.String()
+	}
+	if a == nil {
+		p.field("Analysis", "defaults: error-rate and latency (p90), canary against stable, with the controller's settings")
+	} else {
+		onTimeout := a.OnTimeout
+		if onTimeout == "" {
+			onTimeout = def
+		}
+		p.field("Analysis", fmt.Sprintf("interval %s; alpha %s, beta %s; step at least %s, at most %s, then %s; errors %d of %s",
+			dur(a.Interval), str(a.Alpha), str(a.Beta), dur(a.MinStepTime), dur(a.MaxStepTime), onTimeout,
+			st.ConsecutiveInconclusive, limit(a.InconclusiveLimit)))
+	}
 	if t := st.NextMeasurementAt; t != nil {
 		in := "now"
 		if d := t.Sub(now); d > 0 {
@@ -148,6 +153,26 @@ func describeAnalysis(p *printer, ro *rolloutsv1alpha1.Rollout, now time.Time) {
 	if err := tw.Flush(); err != nil && p.err == nil {
 		p.err = err
 	}
+	last := st.Measurements[len(st.Measurements)-1]
+	p.line("  Evidence of the last measurement:")
+	for _, r := range last.Metrics {
+		p.line(fmt.Sprintf("    %s %s: %s", r.Name, r.Phase, strings.TrimPrefix(r.Message, r.Name+": ")))
+		if e := r.Evidence; e != nil && e.MoreRequests > 0 {
+			more := fmt.Sprintf("      needs about %d more canary requests", e.MoreRequests)
+			if e.MoreTime != "" {
+				more += " (~" + e.MoreTime + " at the current traffic)"
+			}
+			p.line(more)
+		}
+	}
+}
+
+// limit formats a count limit, or says the controller's default applies.
+func limit(n int32) string {
+	if n <= 0 {
+		return "(controller default)"
+	}
+	return strconv.Itoa(int(n))
 }
 
 func describeConditions(p *printer, conds []metav1.Condition, now time.Time) {
