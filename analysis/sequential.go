@@ -271,7 +271,9 @@ func judgeErrors(m Metric, c, s Sample, alpha, beta float64, elapsed time.Durati
 		return ev, Fail, head + "; " + g
 	}
 	if logReg >= math.Log(ev.RegressionBar) && ev.Estimate > tol.Absolute {
-		return ev, Fail, fmt.Sprintf("%s; evidence of regression beyond tolerance %s: e=%s ≥ %s", head, ev.Tolerance, evalue(ev.Regression), evalue(ev.RegressionBar))
+		lb := RatioLowerBound(c.Errors, c.Requests, s.Errors, s.Requests, alpha, errorGrid)
+		return ev, Fail, fmt.Sprintf("%s; evidence of regression beyond tolerance %s: the canary's error rate is at least %s the stable's (e=%s ≥ %s)",
+			head, ev.Tolerance, ratio(lb), evalue(ev.Regression), evalue(ev.RegressionBar))
 	}
 	withinMargin := func(k, n int64) bool {
 		_, hi := RateBounds(k, n, beta*3/4, errorPrior)
@@ -365,7 +367,9 @@ func judgeLatency(ctx context.Context, s Sampler, spec Spec, m Metric, c, st Sam
 		pct(float64(ev.CanaryEvents)/float64(nc)), pct(cLo), pct(cHi), pct(float64(ks)/float64(ns)), count(nc), count(ns))
 	switch {
 	case logReg >= math.Log(ev.RegressionBar):
-		return ev, Fail, fmt.Sprintf("%s; evidence of regression beyond tolerance %s: e=%s ≥ %s", head, ev.Tolerance, evalue(ev.Regression), evalue(ev.RegressionBar)), nil
+		lb := RatioLowerBound(kcFail, nc, ks, ns, alpha, latencyGrid)
+		return ev, Fail, fmt.Sprintf("%s; evidence of regression beyond tolerance %s: at least %s as many canary requests are slower than %s (e=%s ≥ %s)",
+			head, ev.Tolerance, ratio(lb), FormatValue(m.Builtin, stats.BucketLowerBound(fi).Seconds()), evalue(ev.Regression), evalue(ev.RegressionBar)), nil
 	case logNon >= math.Log(ev.NonRegressionBar):
 		return ev, Pass, fmt.Sprintf("%s; evidence of non-regression within margin %s: e=%s ≥ %s", head, ev.Margin, evalue(ev.NonRegression), evalue(ev.NonRegressionBar)), nil
 	}
@@ -533,6 +537,14 @@ func points(v float64) string {
 		return "+" + s
 	}
 	return s
+}
+
+// ratio formats a rate ratio: "3.1x".
+func ratio(v float64) string {
+	if v >= 1e5 {
+		return "100000x"
+	}
+	return strconv.FormatFloat(v, 'g', 3, 64) + "x"
 }
 
 func pct(v float64) string { return strconv.FormatFloat(v*100, 'f', 1, 64) + "%" }

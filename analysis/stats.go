@@ -171,3 +171,31 @@ func RateBounds(k, n int64, alpha float64, prior RatePrior) (lower, upper float6
 	}
 	return lower, upper
 }
+
+// RatioLowerBound is the anytime-valid lower confidence bound on the rate
+// ratio that the conditional e-value gives: the largest ρ0 whose null
+// "ratio ≤ ρ0" it rejects at alpha (0 when it rejects none). It is the
+// interval behind a regression verdict: the verdict holds exactly when
+// the bound is above the tolerance.
+func RatioLowerBound(kc, nc, ks, ns int64, alpha float64, grid Grid) float64 {
+	limit := math.Log(1 / alpha)
+	rejects := func(logRho float64) bool {
+		return LogConditionalE(kc, nc, ks, ns, math.Exp(logRho), Above, grid) >= limit
+	}
+	lo, hi := math.Log(1e-4), math.Log(1e6)
+	if !rejects(lo) {
+		return 0
+	}
+	if rejects(hi) {
+		return math.Exp(hi)
+	}
+	for range 50 {
+		mid := (lo + hi) / 2
+		if rejects(mid) {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return math.Exp(lo)
+}

@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"hash/fnv"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -8,6 +9,13 @@ import (
 
 // newRand is a seeded generator: every simulation here is deterministic.
 func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 0x5eed_cafe)) }
+
+// seedOf is a seed for a named case, independent of map order.
+func seedOf(name string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	return h.Sum64()
+}
 
 // poisson draws a Poisson(lambda) count (Knuth's method, fine for the
 // small means of these tests).
@@ -256,12 +264,22 @@ func TestLogConditionalEFiniteForHugeCounts(t *testing.T) {
 // ones when bernoulli), and reports the fraction of runs whose e-value
 // ever reaches 1/alpha.
 func crossRate(seed uint64, runs, looks int, nc, ns int64, pc, ps, rho0 float64, side Sided, grid Grid, bernoulli bool, alpha float64) float64 {
+	return crossRateVarying(seed, runs, looks, nc, ns, false, pc, ps, rho0, side, grid, bernoulli, alpha)
+}
+
+// crossRateVarying is crossRate where, when vary, each look's traffic is
+// drawn uniformly from half to one and a half times nc and ns.
+func crossRateVarying(seed uint64, runs, looks int, nc0, ns0 int64, vary bool, pc, ps, rho0 float64, side Sided, grid Grid, bernoulli bool, alpha float64) float64 {
 	r := newRand(seed)
 	bar := math.Log(1 / alpha)
 	crossed := 0
 	for range runs {
 		var kc, ks, tc, ts int64
 		for range looks {
+			nc, ns := nc0, ns0
+			if vary {
+				nc, ns = nc0/2+r.Int64N(nc0+1), ns0/2+r.Int64N(ns0+1)
+			}
 			tc += nc
 			ts += ns
 			if bernoulli {
@@ -294,6 +312,7 @@ func TestLogConditionalEIsAnytimeValid(t *testing.T) {
 		grid         Grid
 		runs         int
 		bothModels   bool
+		vary         bool
 	}{
 		"equal rates, above":            {pc: 0.01, ps: 0.01, rho0: 1, side: Above, grid: errorGrid, runs: 2000, bothModels: true},
 		"equal rates, below":            {pc: 0.01, ps: 0.01, rho0: 1, side: Below, grid: errorGrid, runs: 2000, bothModels: true},
@@ -306,21 +325,22 @@ func TestLogConditionalEIsAnytimeValid(t *testing.T) {
 		"inside the null, below":        {pc: 0.02, ps: 0.01, rho0: 1, side: Below, grid: errorGrid, runs: 500},
 		"rare events, equal, above":     {pc: 0.001, ps: 0.001, rho0: 1, side: Above, grid: errorGrid, runs: 500},
 		"frequent events, equal, below": {pc: 0.05, ps: 0.05, rho0: 1, side: Below, grid: latencyGrid, runs: 500},
+		// The split of traffic between looks is not exact.
+		"varying traffic, above": {pc: 0.01, ps: 0.01, rho0: 1, side: Above, grid: errorGrid, runs: 500, vary: true},
+		"varying traffic, below": {pc: 0.01, ps: 0.01, rho0: 1, side: Below, grid: errorGrid, runs: 500, vary: true},
 	}
-	seed := uint64(1)
 	for name, tc := range tests {
 		for _, bernoulli := range []bool{false, true} {
 			if bernoulli && !tc.bothModels {
 				continue
 			}
-			seed++
 			model := "poisson"
 			if bernoulli {
 				model = "bernoulli"
 			}
 			t.Run(name+"/"+model, func(t *testing.T) {
 				t.Parallel()
-				got := crossRate(seed, tc.runs, looks, 100, 900, tc.pc, tc.ps, tc.rho0, tc.side, tc.grid, bernoulli, alpha)
+				got := crossRateVarying(seedOf(t.Name()), tc.runs, looks, 100, 900, tc.vary, tc.pc, tc.ps, tc.rho0, tc.side, tc.grid, bernoulli, alpha)
 				if limit := alpha + slack(alpha, tc.runs); got > limit {
 					t.Errorf("under the null %d of %d runs (%.2f%%) reached 1/alpha at some look, want at most %.2f%%",
 						int(math.Round(got*float64(tc.runs))), tc.runs, got*100, limit*100)
@@ -345,12 +365,10 @@ func TestLogConditionalEHasPower(t *testing.T) {
 		"half the slow tail":  {pc: 0.05, ps: 0.1, side: Below, grid: latencyGrid, minPower: 0.95},
 		"twice the slow tail": {pc: 0.2, ps: 0.1, side: Above, grid: latencyGrid, minPower: 0.95},
 	}
-	seed := uint64(100)
 	for name, tc := range tests {
-		seed++
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			got := crossRate(seed, runs, looks, 100, 900, tc.pc, tc.ps, 1, tc.side, tc.grid, true, alpha)
+			got := crossRate(seedOf(t.Name()), runs, looks, 100, 900, tc.pc, tc.ps, 1, tc.side, tc.grid, true, alpha)
 			if got < tc.minPower {
 				t.Errorf("only %.1f%% of runs reached 1/alpha, want at least %.0f%%", got*100, tc.minPower*100)
 			}
@@ -464,12 +482,10 @@ func TestRateBoundsCoverage(t *testing.T) {
 		"p90 tail":           {rate: 0.1, prior: tailPrior(0.9), runs: 300},
 		"far from the prior": {rate: 0.2, prior: errorPrior, runs: 300},
 	}
-	seed := uint64(500)
 	for name, tc := range tests {
-		seed++
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			r := newRand(seed)
+			r := newRand(seedOf(t.Name()))
 			left := 0
 			for range tc.runs {
 				var k, n int64
