@@ -145,31 +145,26 @@ func RateBounds(k, n int64, alpha float64, prior RatePrior) (lower, upper float6
 	// bisect for where it crosses 1/alpha.
 	upper = 1
 	if out(1) {
-		lo, hi := mle, 1.0
-		for range 60 {
-			mid := (lo + hi) / 2
-			if out(mid) {
-				hi = mid
-			} else {
-				lo = mid
-			}
-		}
-		upper = hi
+		_, upper = bisect(mle, 1, func(p float64) bool { return !out(p) })
 	}
-	lower = 0
 	if k > 0 && out(0) {
-		lo, hi := 0.0, mle
-		for range 60 {
-			mid := (lo + hi) / 2
-			if out(mid) {
-				lo = mid
-			} else {
-				hi = mid
-			}
-		}
-		lower = lo
+		lower, _ = bisect(0, mle, out)
 	}
 	return lower, upper
+}
+
+// bisect narrows [lo, hi] to the point where atLo (true at lo, false at
+// hi) changes, and returns the final bracket.
+func bisect(lo, hi float64, atLo func(float64) bool) (float64, float64) {
+	for range 60 {
+		mid := (lo + hi) / 2
+		if atLo(mid) {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return lo, hi
 }
 
 // RatioLowerBound is the anytime-valid lower confidence bound on the rate
@@ -189,13 +184,6 @@ func RatioLowerBound(kc, nc, ks, ns int64, alpha float64, grid Grid) float64 {
 	if rejects(hi) {
 		return math.Exp(hi)
 	}
-	for range 50 {
-		mid := (lo + hi) / 2
-		if rejects(mid) {
-			lo = mid
-		} else {
-			hi = mid
-		}
-	}
+	lo, _ = bisect(lo, hi, rejects)
 	return math.Exp(lo)
 }

@@ -376,6 +376,67 @@ func TestLogConditionalEHasPower(t *testing.T) {
 	}
 }
 
+func TestRatioLowerBound(t *testing.T) {
+	const alpha = 0.01
+	limit := math.Log(1 / alpha)
+	// No canary events are no evidence of any ratio: 0.
+	for _, tc := range []struct{ kc, nc, ks, ns int64 }{
+		{0, 0, 0, 0}, {0, 1000, 0, 9000}, {0, 1000, 50, 9000}, {1, 10, 0, 90},
+	} {
+		if got := RatioLowerBound(tc.kc, tc.nc, tc.ks, tc.ns, alpha, errorGrid); got != 0 {
+			t.Errorf("RatioLowerBound(%+v) = %v, want 0", tc, got)
+		}
+	}
+	// Equal rates bound the ratio from below, but below 1.
+	if got := RatioLowerBound(100, 10000, 900, 90000, alpha, errorGrid); !(got > 0 && got < 1) {
+		t.Errorf("RatioLowerBound at equal rates = %v, want in (0, 1)", got)
+	}
+	// An obvious regression: 10% against 0.37%, a ratio of 27.
+	lb := RatioLowerBound(30, 300, 10, 2700, alpha, errorGrid)
+	if !(lb > 1 && lb < 27) {
+		t.Errorf("RatioLowerBound(30/300 vs 10/2700) = %v, want above 1 and below the observed ratio 27", lb)
+	}
+	if lb2 := RatioLowerBound(30, 300, 10, 2700, 0.0001, errorGrid); !(lb2 < lb) {
+		t.Errorf("a smaller alpha gives %v, not below %v", lb2, lb)
+	}
+	// Overwhelming evidence is capped.
+	if got := RatioLowerBound(1000, 1000, 0, 1_000_000_000_000, alpha, errorGrid); math.Abs(got-1e6) > 1e-3 {
+		t.Errorf("RatioLowerBound at the cap = %v, want 1e6", got)
+	}
+	// The bound is where the conditional test stops rejecting: a verdict
+	// against rho0 holds exactly when the bound is above rho0.
+	for _, tc := range []struct{ kc, nc, ks, ns int64 }{
+		{30, 300, 10, 2700}, {12, 1000, 20, 9000}, {50, 5000, 100, 45000}, {8, 300, 0, 2700}, {400, 2000, 900, 18000},
+	} {
+		for _, grid := range []Grid{errorGrid, latencyGrid} {
+			lb := RatioLowerBound(tc.kc, tc.nc, tc.ks, tc.ns, alpha, grid)
+			if lb == 0 {
+				continue
+			}
+			if e := LogConditionalE(tc.kc, tc.nc, tc.ks, tc.ns, lb*0.999, Above, grid); e < limit {
+				t.Errorf("%+v: just under the bound %v the test does not reject (log e %v < %v)", tc, lb, e, limit)
+			}
+			if e := LogConditionalE(tc.kc, tc.nc, tc.ks, tc.ns, lb*1.001, Above, grid); e >= limit {
+				t.Errorf("%+v: just over the bound %v the test still rejects (log e %v)", tc, lb, e)
+			}
+			for _, rho0 := range []float64{1, 1.1, 1.5, 2, 5} {
+				rejects := LogConditionalE(tc.kc, tc.nc, tc.ks, tc.ns, rho0, Above, grid) >= limit
+				if math.Abs(lb/rho0-1) > 1e-6 && rejects != (lb > rho0) {
+					t.Errorf("%+v rho0 %v: the test rejects = %v, but the bound is %v", tc, rho0, rejects, lb)
+				}
+			}
+		}
+	}
+}
+
+func TestFormatRatio(t *testing.T) {
+	for v, want := range map[float64]string{3.14159: "3.14x", 1: "1x", 27.5: "27.5x", 1234: "1.23e+03x", 99999: "1e+05x", 1e5: "100000x", 1e9: "100000x"} {
+		if got := ratio(v); got != want {
+			t.Errorf("ratio(%v) = %q, want %q", v, got, want)
+		}
+	}
+}
+
 func TestRateBoundsNoTrials(t *testing.T) {
 	for _, k := range []int64{0, 3} {
 		for _, n := range []int64{0, -5} {

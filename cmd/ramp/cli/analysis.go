@@ -95,7 +95,7 @@ func (o *replayOptions) run(cmd *cobra.Command, out io.Writer) error {
 	if err != nil {
 		return &ExitError{Code: 2, Err: err}
 	}
-	var trace io.Reader = cmd.InOrStdin()
+	trace := cmd.InOrStdin()
 	name := "<stdin>"
 	if o.telemetry != "-" {
 		f, err := os.Open(o.telemetry)

@@ -112,7 +112,7 @@ func (o *recordOptions) record(cmd *cobra.Command, name string) error {
 	if run == "" {
 		run = ro.Name + "-" + st.CanaryRevision
 	}
-	var out io.Writer = cmd.OutOrStdout()
+	out := cmd.OutOrStdout()
 	if o.output != "-" {
 		f, err := os.Create(o.output)
 		if err != nil {
