@@ -114,6 +114,10 @@ verify: generate manifests ## Regenerate everything and fail if the tree changed
 test: tools build ## Run every test: unit, envtest integration and e2e on a local cluster
 	KUBEBUILDER_ASSETS=$(K8S_BIN) RAMP_BIN_DIR=$(BIN) go test $(TEST_FLAGS) ./...
 
+.PHONY: test-flakes
+test-flakes: tools build ## Repeat the whole suite N times (default 3) and print a table of every test that failed at least once (not in CI)
+	KUBEBUILDER_ASSETS=$(K8S_BIN) RAMP_BIN_DIR=$(BIN) go run ./test/flakes -n $${N:-3} -- $(TEST_FLAGS) ./...
+
 .PHONY: bench-analysis
 bench-analysis: ## Measure the canary analysis on seeded simulations: power, false rollbacks, time to decide, beside an oracle (_out/bench/analysis.md)
 	@mkdir -p _out/bench

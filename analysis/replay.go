@@ -98,9 +98,17 @@ func ReadTrace(r io.Reader, name string) ([]*TraceRun, error) {
 			return nil, bad("", "malformed JSON: %v", err)
 		}
 		for _, f := range []string{"run", "second", "revision", "requests", "errors", "latencies"} {
-			if _, ok := raw[f]; !ok {
+			v, ok := raw[f]
+			switch {
+			case !ok:
 				return nil, bad(f, "missing")
+			case string(bytes.TrimSpace(v)) == "null":
+				return nil, bad(f, "must not be null")
 			}
+		}
+		// The array holds numbers only, so any null in it is an element.
+		if bytes.Contains(raw["latencies"], []byte("null")) {
+			return nil, bad("latencies", "must hold numbers of seconds, not null")
 		}
 		var l TraceLine
 		dec := json.NewDecoder(bytes.NewReader(b))
@@ -134,7 +142,9 @@ func ReadTrace(r io.Reader, name string) ([]*TraceRun, error) {
 			if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
 				return nil, bad(fmt.Sprintf("latencies[%d]", i), "want seconds, not negative, got %v", v)
 			}
-			d := time.Duration(v * float64(time.Second))
+			// Beyond 100 years a latency is only "too slow": the overflow
+			// bucket, without overflowing a Duration.
+			d := time.Duration(math.Min(v, 3e9) * float64(time.Second))
 			ts.latency.Counts[stats.BucketIndex(d)]++
 			ts.latency.SumMicros += uint64(d / time.Microsecond)
 		}

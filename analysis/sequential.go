@@ -90,9 +90,7 @@ func DefaultMargin(builtin string) Margin {
 // by more than this.
 func DefaultTolerance(builtin string) Margin {
 	switch builtin {
-	case ErrorRate:
-		return Margin{Absolute: 0.001}
-	case LatencyP50, LatencyP90, LatencyP99:
+	case ErrorRate, LatencyP50, LatencyP90, LatencyP99:
 		return Margin{Relative: 0.1}
 	}
 	return Margin{}
@@ -171,7 +169,7 @@ func tailPrior(q float64) RatePrior { return RatePrior{Mean: 1 - q, Strength: 20
 
 // minThresholdRequests is how many stable requests fix a latency
 // threshold at quantile q: 20 expected above it.
-func minThresholdRequests(q float64) uint64 { return uint64(math.Ceil(20 / (1 - q))) }
+func minThresholdRequests(q float64) uint64 { return uint64(math.Ceil(20/(1-q) - 1e-6)) }
 
 // judgeSequential judges one comparative metric at now.
 func judgeSequential(ctx context.Context, s Sampler, spec Spec, m Metric, share int, now time.Time) Result {
@@ -245,10 +243,13 @@ func pointValue(builtin string, s Sample) Value {
 
 // judgeErrors is the error-rate test. Rollback: the conditional mixture
 // e-value against "canary rate ≤ (1+relative tolerance) × stable rate"
-// reaches 1/alpha, and the observed difference exceeds the absolute
-// tolerance. Pass: the anytime-valid upper bound of the canary's rate (at
-// 3/4 of beta) is within the margin of the stable's lower bound (at 1/4
-// of beta; the stable has most of the traffic, so its bound is tight).
+// reaches 1/alpha and, when the tolerance has an absolute part, the
+// anytime-valid lower bound of the difference (each side's bound at
+// alpha/2) is above it too. A rollback needs both nulls rejected, so each
+// test may use the whole alpha. Pass: the anytime-valid upper bound of the
+// canary's rate (at 3/4 of beta) is within the margin of the stable's
+// lower bound (at 1/4 of beta; the stable has most of the traffic, so its
+// bound is tight).
 func judgeErrors(m Metric, c, s Sample, alpha, beta float64, elapsed time.Duration) (Evidence, Phase, string) {
 	tol, mar := m.Tolerance, m.Margin
 	ev := Evidence{
@@ -270,10 +271,19 @@ func judgeErrors(m Metric, c, s Sample, alpha, beta float64, elapsed time.Durati
 	if g := guardRate(m, c.Errors, c.Requests, alpha); g != "" {
 		return ev, Fail, head + "; " + g
 	}
-	if logReg >= math.Log(ev.RegressionBar) && ev.Estimate > tol.Absolute {
+	if logReg >= math.Log(ev.RegressionBar) {
 		lb := RatioLowerBound(c.Errors, c.Requests, s.Errors, s.Requests, alpha, errorGrid)
-		return ev, Fail, fmt.Sprintf("%s; evidence of regression beyond tolerance %s: the canary's error rate is at least %s the stable's (e=%s ≥ %s)",
-			head, ev.Tolerance, ratio(lb), evalue(ev.Regression), evalue(ev.RegressionBar))
+		why := fmt.Sprintf("the canary's error rate is at least %s the stable's (e=%s ≥ %s)", ratio(lb), evalue(ev.Regression), evalue(ev.RegressionBar))
+		diffLo := 0.0
+		if tol.Absolute > 0 {
+			lo, _ := RateBounds(c.Errors, c.Requests, alpha/2, errorPrior)
+			_, hi := RateBounds(s.Errors, s.Requests, alpha/2, errorPrior)
+			diffLo = lo - hi
+			why += fmt.Sprintf(" and at least %s above it", points(diffLo))
+		}
+		if tol.Absolute == 0 || diffLo > tol.Absolute {
+			return ev, Fail, fmt.Sprintf("%s; evidence of regression beyond tolerance %s: %s", head, ev.Tolerance, why)
+		}
 	}
 	withinMargin := func(k, n int64) bool {
 		_, hi := RateBounds(k, n, beta*3/4, errorPrior)
@@ -415,7 +425,9 @@ func guardLatency(m Metric, h stats.Histogram, q, alpha float64) string {
 		}
 	}
 	if m.Min != nil {
-		slow := int64(above(h, bucketAtLeast(*m.Min)))
+		// Count the whole bucket holding min as slower: the bound must not
+		// undercount the requests slower than min.
+		slow := int64(above(h, stats.BucketIndex(time.Duration(math.Min(*m.Min, 1e9)*float64(time.Second)))))
 		if _, hi := RateBounds(slow, n, alpha, tailPrior(q)); hi < 1-q {
 			return fmt.Sprintf("under min %s: at most %s of canary requests are slower, less than %s", f(*m.Min), pct(hi), pct(1-q))
 		}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -242,7 +241,7 @@ func TestSequentialErrorRateRegression(t *testing.T) {
 	want := Evidence{
 		CanaryRequests: c.Requests, StableRequests: st.Requests, CanaryEvents: c.Errors, StableEvents: st.Errors,
 		Canary: float64(c.Errors) / float64(c.Requests), Stable: float64(st.Errors) / float64(st.Requests),
-		Margin: "+50% or +1.5 pts", Tolerance: "+0.1 pts", RegressionBar: 100,
+		Margin: "+50% or +1.5 pts", Tolerance: "+10%", RegressionBar: 100,
 	}
 	want.Estimate = want.Canary - want.Stable
 	got := ev
@@ -256,7 +255,7 @@ func TestSequentialErrorRateRegression(t *testing.T) {
 	if !(ev.Lower <= ev.Estimate && ev.Estimate <= ev.Upper) {
 		t.Errorf("interval [%v, %v] must hold the estimate %v", ev.Lower, ev.Upper, ev.Estimate)
 	}
-	if !strings.HasPrefix(rep.Message, "error-rate: canary 5xx ") || !strings.Contains(rep.Message, "evidence of regression beyond tolerance +0.1 pts") {
+	if !strings.HasPrefix(rep.Message, "error-rate: canary 5xx ") || !strings.Contains(rep.Message, "evidence of regression beyond tolerance +10%") {
 		t.Errorf("message %q, want the canary's rate and the evidence of regression", rep.Message)
 	}
 	lb := RatioLowerBound(c.Errors, c.Requests, st.Errors, st.Requests, 0.01, errorGrid)
@@ -494,11 +493,6 @@ func TestSequentialGuardRails(t *testing.T) {
 }
 
 func TestSequentialLatencyMinGuard(t *testing.T) {
-	if os.Getenv("RAMP_RUN_BUG_TESTS") == "" {
-		t.Skip("bug: guardLatency (analysis/sequential.go) counts the requests slower than Min from bucketAtLeast(Min), " +
-			"the first bucket boundary at or above Min, so requests between Min and that boundary are not counted as slower: " +
-			"a canary whose every request takes 102ms fails a p90 Min of 100ms as \"under min\"")
-	}
 	// Every canary request takes 102ms, in the bucket [98.304ms, 106.496ms)
 	// whose lower bound is below the min of 100ms.
 	m := seqP90
@@ -515,21 +509,17 @@ func TestSequentialLatencyMinGuard(t *testing.T) {
 // A canary within the absolute tolerance must be rolled back with
 // probability at most alpha, however many looks.
 func TestSequentialErrorRateAbsoluteTolerance(t *testing.T) {
-	if os.Getenv("RAMP_RUN_BUG_TESTS") == "" {
-		t.Skip("bug: judgeErrors (analysis/sequential.go) rolls back when the e-value against \"canary rate ≤ (1+relative) × stable rate\" " +
-			"reaches 1/alpha and the POINT ESTIMATE of the difference exceeds Tolerance.Absolute; nothing bounds the difference, " +
-			"so a canary worse than the stable but within the absolute tolerance (0.19% vs 0.10%, tolerance +0.1 pts) " +
-			"is rolled back in about 12% of 60-look steps at alpha 1%, with a message claiming evidence beyond the tolerance")
-	}
 	// One look: 8 of 1,600 canary requests failed against 13 of 14,400.
 	// The judge's own interval for the difference reaches below the
 	// tolerance, yet it reports evidence of regression beyond it.
+	m := seqErrors
+	m.Tolerance = Margin{Absolute: 0.001}
 	s := &fakeSampler{seconds: map[string][]perSecond{
 		"canary": {{requests: 1600, errors: 8}},
 		"stable": {{requests: 14400, errors: 13}},
 	}}
-	rep := Evaluate(context.Background(), Providers{BuiltinProvider: s}, seqSpec(seqErrors), at(10))
-	if ev := rep.Results[0].Evidence; rep.Phase == Fail && ev.Lower <= seqErrors.Tolerance.Absolute {
+	rep := Evaluate(context.Background(), Providers{BuiltinProvider: s}, seqSpec(m), at(10))
+	if ev := rep.Results[0].Evidence; rep.Phase == Fail && ev.Lower <= m.Tolerance.Absolute {
 		t.Errorf("rolled back although the difference's lower bound %s is within the tolerance: %q", points(ev.Lower), rep.Message)
 	}
 	// Many steps of a canary 0.09 points worse than the stable.
@@ -543,7 +533,7 @@ func TestSequentialErrorRateAbsoluteTolerance(t *testing.T) {
 			st.Requests += 900
 			c.Errors += binomial(r, 100, 0.0019)
 			st.Errors += binomial(r, 900, 0.001)
-			if _, phase, _ := judgeErrors(seqErrors, c, st, alpha, 0.05, time.Duration(look+1)*10*time.Second); phase == Fail {
+			if _, phase, _ := judgeErrors(m, c, st, alpha, 0.05, time.Duration(look+1)*10*time.Second); phase == Fail {
 				rolledBack++
 				break
 			}
@@ -790,7 +780,8 @@ func TestFormatting(t *testing.T) {
 	}{
 		{Margin{}, ErrorRate, "none"},
 		{DefaultMargin(ErrorRate), ErrorRate, "+50% or +1.5 pts"},
-		{DefaultTolerance(ErrorRate), ErrorRate, "+0.1 pts"},
+		{DefaultTolerance(ErrorRate), ErrorRate, "+10%"},
+		{Margin{Absolute: 0.001}, ErrorRate, "+0.1 pts"},
 		{DefaultMargin(LatencyP99), LatencyP99, "+20%"},
 		{Margin{Relative: 0.1, Absolute: 0.05}, LatencyP90, "+10% or +50ms"},
 	} {
