@@ -377,7 +377,8 @@ type Metric struct {
 	Margin *MarginSpec `json:"margin,omitempty"`
 	// Tolerance of an errorRate or latency metric: the canary is rolled
 	// back only on evidence that it is worse than the stable by more than
-	// this. Defaults: errorRate 10% or 0.1 points, latencies 10%.
+	// this (both parts, when both are set). Defaults: 10% for errorRate
+	// and latencies.
 	// +optional
 	Tolerance *MarginSpec `json:"tolerance,omitempty"`
 }

@@ -59,6 +59,25 @@ func testCreate(ctx context.Context, t *testing.T, c client.Client, ns string) {
 		return withMetrics(m)
 	}
 	threshold := func(s string) *rolloutsv1alpha1.Threshold { return ptr(rolloutsv1alpha1.Threshold(s)) }
+	margin := func(relative, absolute string) *rolloutsv1alpha1.MarginSpec {
+		m := &rolloutsv1alpha1.MarginSpec{}
+		if relative != "" {
+			m.Relative = ptr(relative)
+		}
+		if absolute != "" {
+			m.Absolute = threshold(absolute)
+		}
+		return m
+	}
+	analysis := func(mutate func(*rolloutsv1alpha1.Analysis)) roMutator {
+		a := rolloutsv1alpha1.Analysis{Metrics: []rolloutsv1alpha1.Metric{good}}
+		mutate(&a)
+		return withAnalysis(a)
+	}
+	const (
+		alphaMsg = `must be a number in (0, 0.5], such as 0.01`
+		betaMsg  = `must be a number in (0, 0.5], such as 0.05`
+	)
 
 	cases := map[string]struct {
 		obj     *rolloutsv1alpha1.Rollout
@@ -80,8 +99,28 @@ func testCreate(ctx context.Context, t *testing.T, c client.Client, ns string) {
 		"query-percent":  {obj: rollout(withMetrics(promQuery("q", "up", "5%")))},
 		"interval-1s":    {obj: rollout(withAnalysis(rolloutsv1alpha1.Analysis{Interval: ptr(dur(time.Second)), Window: ptr(dur(time.Second)), Metrics: []rolloutsv1alpha1.Metric{good}}))},
 		"action-approve": {obj: rollout(withAnnotation(rolloutsv1alpha1.AnnotationAction, "approve"))},
-		"template-name":  {obj: rollout(named("template-name"), withTemplateName("template-name-v2"))},
-		"name-56":        {obj: rollout(named(strings.Repeat("n", 56)))},
+		// An analysis block without metrics gets the default ones (error
+		// rate and p90 latency) from the controller.
+		"no-metrics":        {obj: rollout(withMetrics([]rolloutsv1alpha1.Metric{}...))},
+		"analysis-disabled": {obj: rollout(withAnalysis(rolloutsv1alpha1.Analysis{Disabled: true}))},
+		// Comparative metrics need no threshold: margin and tolerance
+		// against the stable.
+		"no-threshold": {obj: rollout(withMetric(func(m *rolloutsv1alpha1.Metric) { m.Max = nil }))},
+		"margins": {obj: rollout(withMetrics(
+			rolloutsv1alpha1.Metric{Name: "e", Builtin: errRate, Margin: margin("50%", "1.5%"), Tolerance: margin("0.1", "0.001")},
+			rolloutsv1alpha1.Metric{Name: "p90", Builtin: "latencyP90", Margin: margin("20%", "10ms"), Tolerance: margin("0", "0.005")},
+		))},
+		"sequential-settings": {obj: rollout(analysis(func(a *rolloutsv1alpha1.Analysis) {
+			a.Alpha, a.Beta = ptr("0.5"), ptr("0.001")
+			a.MinStepTime, a.MaxStepTime, a.OnTimeout = ptr(dur(0)), ptr(dur(15*time.Minute)), "pause"
+		}))},
+		"step-times-equal": {obj: rollout(analysis(func(a *rolloutsv1alpha1.Analysis) {
+			a.MinStepTime, a.MaxStepTime, a.OnTimeout = ptr(dur(time.Minute)), ptr(dur(time.Minute)), "rollback"
+		}))},
+		// Only one step time: the controller's default for the other gives way.
+		"max-step-time-alone": {obj: rollout(analysis(func(a *rolloutsv1alpha1.Analysis) { a.MaxStepTime = ptr(dur(20 * time.Second)) }))},
+		"template-name":       {obj: rollout(named("template-name"), withTemplateName("template-name-v2"))},
+		"name-56":             {obj: rollout(named(strings.Repeat("n", 56)))},
 
 		// Strategy: exactly one of canary and blueGreen.
 		"both-strategies": {obj: rollout(withBlueGreen(&rolloutsv1alpha1.BlueGreenStrategy{})),
@@ -113,8 +152,43 @@ func testCreate(ctx context.Context, t *testing.T, c client.Client, ns string) {
 			wantErr: metric0 + `: Invalid value: exactly one of builtin and prometheus must be set`},
 		"unknown-builtin": {obj: rollout(withMetric(func(m *rolloutsv1alpha1.Metric) { m.Builtin = "errors" })),
 			wantErr: metric0 + `.builtin: Unsupported value: "errors": supported values: "errorRate", "latencyP50", "latencyP90", "latencyP99", "requestRate"`},
-		"no-threshold": {obj: rollout(withMetric(func(m *rolloutsv1alpha1.Metric) { m.Max = nil })),
-			wantErr: metric0 + `: Invalid value: at least one of max, min, maxIncrease and maxRatio must be set`},
+		"request-rate-no-threshold": {obj: rollout(withMetrics(rolloutsv1alpha1.Metric{Name: "rps", Builtin: rps})),
+			wantErr: metric0 + `: Invalid value: requestRate and prometheus metrics need at least one of max, min, maxIncrease and maxRatio`},
+		"prometheus-no-threshold": {obj: rollout(withMetrics(rolloutsv1alpha1.Metric{Name: "q", Prometheus: &rolloutsv1alpha1.PrometheusQuery{Query: "up"}})),
+			wantErr: metric0 + `: Invalid value: requestRate and prometheus metrics need at least one of max, min, maxIncrease and maxRatio`},
+		"margin-on-request-rate": {obj: rollout(withMetrics(rolloutsv1alpha1.Metric{Name: "rps", Builtin: rps, Min: threshold("10"), Margin: margin("10%", "")})),
+			wantErr: metric0 + `: Invalid value: margin and tolerance apply to errorRate and latency metrics, which compare the canary with the stable`},
+		"tolerance-on-prometheus": {obj: rollout(withMetrics(func() rolloutsv1alpha1.Metric {
+			m := promQuery("q", "up", "0.5")
+			m.Tolerance = margin("10%", "")
+			return m
+		}())),
+			wantErr: metric0 + `: Invalid value: margin and tolerance apply to errorRate and latency metrics, which compare the canary with the stable`},
+		"margin-relative-negative": {obj: rollout(withMetric(func(m *rolloutsv1alpha1.Metric) { m.Margin = margin("-5%", "") })),
+			wantErr: metric0 + `.margin.relative: Invalid value: must not be negative`},
+		"tolerance-relative-words": {obj: rollout(withMetric(func(m *rolloutsv1alpha1.Metric) { m.Tolerance = margin("ten percent", "") })),
+			wantErr: metric0 + `.tolerance.relative: Invalid value: "ten percent": must be a percentage (20%) or a fraction (0.2), not negative`},
+		"margin-absolute-negative": {obj: rollout(withMetric(func(m *rolloutsv1alpha1.Metric) { m.Margin = margin("", "-1%") })),
+			wantErr: metric0 + `.margin.absolute: Invalid value: must not be negative`},
+		"alpha-0": {obj: rollout(analysis(func(a *rolloutsv1alpha1.Analysis) { a.Alpha = ptr("0") })),
+			wantErr: `spec.analysis.alpha: Invalid value: "0": ` + alphaMsg},
+		"alpha-0.7": {obj: rollout(analysis(func(a *rolloutsv1alpha1.Analysis) { a.Alpha = ptr("0.7") })),
+			wantErr: `spec.analysis.alpha: Invalid value: "0.7": ` + alphaMsg},
+		"alpha-negative": {obj: rollout(analysis(func(a *rolloutsv1alpha1.Analysis) { a.Alpha = ptr("-1") })),
+			wantErr: `spec.analysis.alpha: Invalid value: "-1": ` + alphaMsg},
+		"beta-1": {obj: rollout(analysis(func(a *rolloutsv1alpha1.Analysis) { a.Beta = ptr("1") })),
+			wantErr: `spec.analysis.beta: Invalid value: "1": ` + betaMsg},
+		"min-step-time-above-max": {obj: rollout(analysis(func(a *rolloutsv1alpha1.Analysis) {
+			a.MinStepTime, a.MaxStepTime = ptr(dur(5*time.Minute)), ptr(dur(time.Minute))
+		})), wantErr: `spec.analysis.minStepTime: Invalid value: minStepTime must not be above maxStepTime`},
+		"max-step-time-20m": {obj: rollout(analysis(func(a *rolloutsv1alpha1.Analysis) { a.MaxStepTime = ptr(dur(20 * time.Minute)) })),
+			wantErr: `spec.analysis.maxStepTime: Invalid value: "20m0s": must be a positive duration of at most 15m (the builtin telemetry keeps 15 minutes), such as 10m`},
+		"max-step-time-0": {obj: rollout(analysis(func(a *rolloutsv1alpha1.Analysis) { a.MaxStepTime = ptr(dur(0)) })),
+			wantErr: `spec.analysis.maxStepTime: Invalid value: "0s": must be a positive duration of at most 15m`},
+		"on-timeout-ignore": {obj: rollout(analysis(func(a *rolloutsv1alpha1.Analysis) { a.OnTimeout = "ignore" })),
+			wantErr: `spec.analysis.onTimeout: Unsupported value: "ignore": supported values: "rollback", "pause"`},
+		"disabled-with-metrics": {obj: rollout(analysis(func(a *rolloutsv1alpha1.Analysis) { a.Disabled = true })),
+			wantErr: `spec.analysis.disabled: Invalid value: a disabled analysis has no metrics`},
 		"bad-threshold": {obj: rollout(withMetric(func(m *rolloutsv1alpha1.Metric) { m.Max = threshold("1 percent") })),
 			wantErr: metric0 + `.max: Invalid value: "1 percent": ` + thresh},
 		"bad-min": {obj: rollout(withMetric(func(m *rolloutsv1alpha1.Metric) { m.Min = threshold("%1") })),
@@ -135,8 +209,6 @@ func testCreate(ctx context.Context, t *testing.T, c client.Client, ns string) {
 			wantErr: metric0 + `.maxRatio: Invalid value: "0": must be a number greater than 0, such as 1.2`},
 		"bad-metric-name": {obj: rollout(withMetrics(builtin("Error_Rate", errRate, "1%"))),
 			wantErr: metric0 + `.name: Invalid value: "Error_Rate": ` + metric0 + `.name in body should match`},
-		"no-metrics": {obj: rollout(withMetrics([]rolloutsv1alpha1.Metric{}...)),
-			wantErr: `spec.analysis.metrics: Invalid value: 0: spec.analysis.metrics in body should have at least 1 items`},
 		"interval-500ms": {obj: rollout(withAnalysis(rolloutsv1alpha1.Analysis{Interval: ptr(dur(500 * time.Millisecond)), Metrics: []rolloutsv1alpha1.Metric{good}})),
 			wantErr: `spec.analysis.interval: Invalid value: interval must be at least 1s`},
 		"window-below-interval": {obj: rollout(withAnalysis(rolloutsv1alpha1.Analysis{Interval: ptr(dur(time.Minute)), Window: ptr(dur(30 * time.Second)), Metrics: []rolloutsv1alpha1.Metric{good}})),
@@ -206,8 +278,23 @@ func testDefaults(ctx context.Context, t *testing.T, c client.Client, ns string)
 	// Analysis settings are defaulted by the controller (its --analysis-*
 	// flags), not by the API server.
 	a := got.Spec.Analysis
-	if a.Interval != nil || a.Window != nil || a.MinRequests != nil || a.FailureLimit != 0 || a.InconclusiveLimit != 0 {
+	if a.Interval != nil || a.Window != nil || a.MinRequests != nil || a.FailureLimit != 0 || a.InconclusiveLimit != 0 ||
+		a.Alpha != nil || a.Beta != nil || a.MinStepTime != nil || a.MaxStepTime != nil || a.OnTimeout != "" || a.Disabled ||
+		a.Metrics[0].Margin != nil || a.Metrics[0].Tolerance != nil {
 		t.Errorf("analysis settings were defaulted at admission: %+v", a)
+	}
+	// A Rollout without an analysis block keeps none: the controller gives
+	// it the default analysis in memory.
+	bare := rollout()
+	bare.Namespace, bare.Name = ns, "defaults-no-analysis"
+	if err := c.Create(ctx, bare); err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	if err := c.Get(ctx, client.ObjectKeyFromObject(bare), got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Spec.Analysis != nil {
+		t.Errorf("analysis = %+v, want none stored", got.Spec.Analysis)
 	}
 	if d := got.Spec.ProgressDeadline.Duration; d != 10*time.Minute {
 		t.Errorf("progressDeadline = %v, want the 10m default", d)
@@ -243,12 +330,20 @@ func testDurations(ctx context.Context, t *testing.T, c client.Client, ns string
 		value   any
 		wantErr string
 	}{
-		"deadline-words":  {path: []string{"spec", "progressDeadline"}, value: "10 minutes", wantErr: `spec.progressDeadline: Invalid value: "10 minutes": ` + msg},
-		"deadline-1h30m":  {path: []string{"spec", "progressDeadline"}, value: "1h30m"},
-		"deadline-1.5h":   {path: []string{"spec", "progressDeadline"}, value: "1.5h"},
-		"interval-days":   {path: []string{"spec", "analysis", "interval"}, value: "1d", wantErr: `spec.analysis.interval: Invalid value: "1d": ` + msg},
-		"window-negative": {path: []string{"spec", "analysis", "window"}, value: "-1m", wantErr: `spec.analysis.window: Invalid value: "-1m": ` + msg},
-		"pause-bare":      {path: []string{"spec", "strategy", "canary", "steps"}, value: []any{map[string]any{"pause": "30"}}, wantErr: `spec.strategy.canary.steps[0].pause: Invalid value: "30": ` + msg},
+		"deadline-words":     {path: []string{"spec", "progressDeadline"}, value: "10 minutes", wantErr: `spec.progressDeadline: Invalid value: "10 minutes": ` + msg},
+		"deadline-1h30m":     {path: []string{"spec", "progressDeadline"}, value: "1h30m"},
+		"deadline-1.5h":      {path: []string{"spec", "progressDeadline"}, value: "1.5h"},
+		"interval-days":      {path: []string{"spec", "analysis", "interval"}, value: "1d", wantErr: `spec.analysis.interval: Invalid value: "1d": ` + msg},
+		"window-negative":    {path: []string{"spec", "analysis", "window"}, value: "-1m", wantErr: `spec.analysis.window: Invalid value: "-1m": ` + msg},
+		"pause-bare":         {path: []string{"spec", "strategy", "canary", "steps"}, value: []any{map[string]any{"pause": "30"}}, wantErr: `spec.strategy.canary.steps[0].pause: Invalid value: "30": ` + msg},
+		"min-step-time-0s":   {path: []string{"spec", "analysis", "minStepTime"}, value: "0s"},
+		"min-step-time-bare": {path: []string{"spec", "analysis", "minStepTime"}, value: "30", wantErr: `spec.analysis.minStepTime: Invalid value: "30": must be a duration such as 30s or 2m`},
+		"min-step-time-above-max": {path: []string{"spec", "analysis"}, value: map[string]any{"minStepTime": "2m", "maxStepTime": "90s"},
+			wantErr: `spec.analysis.minStepTime: Invalid value: minStepTime must not be above maxStepTime`},
+		"max-step-time-15m": {path: []string{"spec", "analysis", "maxStepTime"}, value: "15m"},
+		"max-step-time-1h":  {path: []string{"spec", "analysis", "maxStepTime"}, value: "1h", wantErr: `spec.analysis.maxStepTime: Invalid value: "1h": must be a positive duration of at most 15m`},
+		"alpha-fraction":    {path: []string{"spec", "analysis", "alpha"}, value: "0.001"},
+		"alpha-percent":     {path: []string{"spec", "analysis", "alpha"}, value: "1%", wantErr: `spec.analysis.alpha: Invalid value: "1%": must be a number in (0, 0.5]`},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
