@@ -38,7 +38,9 @@ func issueSteps() []rolloutsv1alpha1.CanaryStep {
 type specMutator func(*rolloutsv1alpha1.RolloutSpec)
 
 // canarySpec is the issue's canary spec: five steps, analysis every 10s
-// with failureLimit 2 and inconclusiveLimit 3, progress deadline 10m.
+// with failureLimit 2 and inconclusiveLimit 3 (the limit of Error looks),
+// the default step times (at least 30s, at most 10m, then rollback),
+// progress deadline 10m.
 func canarySpec(ms ...specMutator) *rolloutsv1alpha1.RolloutSpec {
 	max1 := rolloutsv1alpha1.Threshold("1%")
 	s := &rolloutsv1alpha1.RolloutSpec{
@@ -56,7 +58,20 @@ func canarySpec(ms ...specMutator) *rolloutsv1alpha1.RolloutSpec {
 	return s
 }
 
-func noAnalysis(s *rolloutsv1alpha1.RolloutSpec) { s.Analysis = nil }
+// analysisDisabled is analysis: {disabled: true}: steps pass once the
+// gateway applies their traffic.
+func analysisDisabled(s *rolloutsv1alpha1.RolloutSpec) {
+	s.Analysis = &rolloutsv1alpha1.Analysis{Disabled: true}
+}
+
+// stepTimes sets the analysis' minimum and maximum step times and, unless
+// empty, its timeout policy.
+func stepTimes(minT, maxT time.Duration, onTimeout string) specMutator {
+	return func(s *rolloutsv1alpha1.RolloutSpec) {
+		s.Analysis.MinStepTime, s.Analysis.MaxStepTime = &metav1.Duration{Duration: minT}, &metav1.Duration{Duration: maxT}
+		s.Analysis.OnTimeout = onTimeout
+	}
+}
 
 func blueGreen(autoPromote time.Duration) specMutator {
 	return func(s *rolloutsv1alpha1.RolloutSpec) {
@@ -141,6 +156,20 @@ func measured(d time.Duration, p analysis.Phase, stepIndex int32, msg string) ro
 // report is a one-metric report on error-rate.
 func report(p analysis.Phase, msg string) *analysis.Report {
 	return &analysis.Report{Phase: p, Message: msg, Time: t0}
+}
+
+// sequentialReport is a report whose one metric, error-rate, the
+// sequential judge decided: a Fail is evidence of regression.
+func sequentialReport(p analysis.Phase, msg string) *analysis.Report {
+	return &analysis.Report{Phase: p, Message: msg, Time: t0,
+		Results: []analysis.Result{{Metric: "error-rate", Phase: p, Message: msg, Sequential: true}}}
+}
+
+// sequentialMeasured is the measurement status keeps of a sequentialReport.
+func sequentialMeasured(d time.Duration, p analysis.Phase, stepIndex int32, msg string) rolloutsv1alpha1.Measurement {
+	m := measured(d, p, stepIndex, msg)
+	m.Metrics = []rolloutsv1alpha1.MetricResult{{Name: "error-rate", Phase: string(p), Message: msg}}
+	return m
 }
 
 // revision observes the current template's revision.

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"k8s.io/utils/ptr"
 
 	"github.com/rampdev/ramp/analysis"
 	rolloutsv1alpha1 "github.com/rampdev/ramp/apis/rollouts/v1alpha1"
@@ -12,6 +13,15 @@ import (
 )
 
 const failMsg = "error-rate: canary 5.20% > max 1.00% (stable 0.10%)"
+
+// Sequential verdicts of the comparative metric error-rate.
+const (
+	regressionMsg    = "error-rate: evidence of regression: canary 4.10% vs stable 0.20% (+3.90 points, beyond the tolerance +0.10 points)"
+	nonRegressionMsg = "error-rate: evidence of non-regression: canary 0.20% vs stable 0.20% (within the margin +50% or +1.50 points)"
+	noEvidenceMsg    = "error-rate: 40 canary requests: no verdict yet"
+	// onHold ends a pause's message.
+	onHold = "; approve to resume (the step gathers evidence afresh), promote to go on, abort to roll back"
+)
 
 // TestRun drives the planner through the canary and blue/green state
 // machines, one round per case. Unless a case says otherwise, the current
@@ -109,14 +119,14 @@ func TestRun(t *testing.T) {
 			want:        base(step(2, 20, -stepped), ready(-stepped), nextMeasurement(5*time.Second)),
 			wantRequeue: 5 * time.Second,
 		},
-		"no analysis: an applied weight step passes and the next one waits for the gateway": {
-			spec:  canarySpec(noAnalysis),
+		"analysis disabled: an applied weight step passes at once and the next one waits for the gateway": {
+			spec:  canarySpec(analysisDisabled),
 			given: base(step(0, 5, -stepped)), revision: revision("r2", true),
 			want:       base(step(1, 20, 0)),
 			wantEvents: []string{"StepStarted"}, wantRequeue: 10 * time.Minute,
 		},
-		"no analysis: a weight step with a pause pauses": {
-			spec:  canarySpec(noAnalysis),
+		"analysis disabled: a weight step with a pause pauses": {
+			spec:  canarySpec(analysisDisabled),
 			given: base(step(1, 20, -stepped)), revision: revision("r2", true),
 			want:       base(step(1, 20, -stepped), ready(0), pauseUntil(2*time.Minute)),
 			wantEvents: []string{"StepPassed"}, wantRequeue: 2 * time.Minute,
@@ -147,17 +157,23 @@ func TestRun(t *testing.T) {
 			given: base(step(3, 50, -stepped), ready(-stepped), nextMeasurement(0), counters(1, 2)), revision: revision("r2", true),
 			report: report(analysis.Fail, failMsg),
 			want: base(step(3, 0, -stepped), counters(2, 0), measurements(measured(0, analysis.Fail, 3, failMsg)),
-				phase(rolloutsv1alpha1.PhaseRolledBack, "Rolled back to r1: 2 consecutive failed measurements at step 4/5 (weight 50%): "+failMsg)),
+				phase(rolloutsv1alpha1.PhaseRolledBack, "Rolled back to r1: at step 4/5 (weight 50%): 2 consecutive failed measurements: "+failMsg)),
 			wantEvents: []string{"MeasurementFailed", "RolledBack"}, wantMeasured: analysis.Fail,
 		},
-		"inconclusive limit: paused": {
+		"inconclusive looks do not count toward a pause: the step keeps gathering evidence": {
 			given: base(step(3, 50, -stepped), ready(-stepped), nextMeasurement(0), counters(0, 2)), revision: revision("r2", true),
-			report: report(analysis.Inconclusive, "error-rate: 12 canary requests < 50"),
-			want: base(step(3, 50, -stepped), ready(-stepped), counters(0, 3), measurements(measured(0, analysis.Inconclusive, 3, "error-rate: 12 canary requests < 50")),
-				phase(rolloutsv1alpha1.PhasePaused, "Paused at step 4/5 (weight 50%) after 3 consecutive inconclusive measurements (Inconclusive): error-rate: 12 canary requests < 50; approve to resume, retry to start over")),
-			wantEvents: []string{"Paused"}, wantMeasured: analysis.Inconclusive,
+			report:       report(analysis.Inconclusive, noEvidenceMsg),
+			want:         base(step(3, 50, -stepped), ready(-stepped), nextMeasurement(10*time.Second), measurements(measured(0, analysis.Inconclusive, 3, noEvidenceMsg))),
+			wantMeasured: analysis.Inconclusive, wantRequeue: 10 * time.Second,
 		},
-		"error counts as inconclusive and keeps the failure streak": {
+		"error limit: paused": {
+			given: base(step(3, 50, -stepped), ready(-stepped), nextMeasurement(0), counters(0, 2)), revision: revision("r2", true),
+			report: report(analysis.Error, "error-rate: measuring: connection refused"),
+			want: base(step(3, 50, -stepped), ready(-stepped), counters(0, 3), measurements(measured(0, analysis.Error, 3, "error-rate: measuring: connection refused")),
+				phase(rolloutsv1alpha1.PhasePaused, "Paused at step 4/5 (weight 50%): 3 consecutive looks could not measure: error-rate: measuring: connection refused"+onHold)),
+			wantEvents: []string{"Paused"}, wantMeasured: analysis.Error,
+		},
+		"error below the limit keeps the failure streak": {
 			given: base(step(3, 50, -stepped), ready(-stepped), nextMeasurement(0), counters(1, 0)), revision: revision("r2", true),
 			report:       report(analysis.Error, "error-rate: measuring: connection refused"),
 			want:         base(step(3, 50, -stepped), ready(-stepped), nextMeasurement(10*time.Second), counters(1, 1), measurements(measured(0, analysis.Error, 3, "error-rate: measuring: connection refused"))),
@@ -168,6 +184,127 @@ func TestRun(t *testing.T) {
 			report:       report(analysis.Pass, "ok"),
 			want:         base(step(2, 20, -stepped), ready(-stepped), nextMeasurement(10*time.Second), measurements(measured(0, analysis.Pass, 2, "ok"))),
 			wantMeasured: analysis.Pass, wantRequeue: 10 * time.Second,
+		},
+
+		// The step logic: evidence, minimum and maximum step times.
+		"pass before the minimum step time: the step keeps looking": {
+			given: base(step(0, 5, -stepped), ready(-20*time.Second), nextMeasurement(0), counters(1, 1)), revision: revision("r2", true),
+			report:       report(analysis.Pass, nonRegressionMsg),
+			want:         base(step(0, 5, -stepped), ready(-20*time.Second), nextMeasurement(10*time.Second), measurements(measured(0, analysis.Pass, 0, nonRegressionMsg))),
+			wantMeasured: analysis.Pass, wantRequeue: 10 * time.Second,
+		},
+		"pass at the minimum step time: next step": {
+			given: base(step(0, 5, -stepped), ready(-30*time.Second), nextMeasurement(0)), revision: revision("r2", true),
+			report:     report(analysis.Pass, nonRegressionMsg),
+			want:       base(step(1, 20, 0), measurements(measured(0, analysis.Pass, 0, nonRegressionMsg))),
+			wantEvents: []string{"StepStarted"}, wantMeasured: analysis.Pass, wantRequeue: 10 * time.Minute,
+		},
+		"minStepTime 0: the first pass advances": {
+			spec:  canarySpec(stepTimes(0, time.Minute, "")),
+			given: base(step(0, 5, -stepped), ready(-time.Second), nextMeasurement(0)), revision: revision("r2", true),
+			report:     report(analysis.Pass, "ok"),
+			want:       base(step(1, 20, 0), measurements(measured(0, analysis.Pass, 0, "ok"))),
+			wantEvents: []string{"StepStarted"}, wantMeasured: analysis.Pass, wantRequeue: 10 * time.Minute,
+		},
+		"evidence of regression rolls back at the first failed look": {
+			given: base(step(0, 5, -stepped), ready(-10*time.Second), nextMeasurement(0)), revision: revision("r2", true),
+			report: sequentialReport(analysis.Fail, regressionMsg),
+			want: base(step(0, 0, -stepped), counters(1, 0), measurements(sequentialMeasured(0, analysis.Fail, 0, regressionMsg)),
+				phase(rolloutsv1alpha1.PhaseRolledBack, "Rolled back to r1: at step 1/5 (weight 5%): "+regressionMsg)),
+			wantEvents: []string{"MeasurementFailed", "RolledBack"}, wantMeasured: analysis.Fail,
+		},
+		"evidence of regression rolls back at an approval step too": {
+			given: base(step(2, 20, -stepped), ready(-stepped), nextMeasurement(0)), revision: revision("r2", true),
+			report: sequentialReport(analysis.Fail, regressionMsg),
+			want: base(step(2, 0, -stepped), counters(1, 0), measurements(sequentialMeasured(0, analysis.Fail, 2, regressionMsg)),
+				phase(rolloutsv1alpha1.PhaseRolledBack, "Rolled back to r1: at step 3/5 (approval): "+regressionMsg)),
+			wantEvents: []string{"MeasurementFailed", "RolledBack"}, wantMeasured: analysis.Fail,
+		},
+		"evidence of regression rolls back during a passed step's pause": {
+			given: base(step(1, 20, -stepped), ready(-stepped), pauseUntil(time.Minute), nextMeasurement(0)), revision: revision("r2", true),
+			report: sequentialReport(analysis.Fail, regressionMsg),
+			want: base(step(1, 0, -stepped), counters(1, 0), measurements(sequentialMeasured(0, analysis.Fail, 1, regressionMsg)),
+				phase(rolloutsv1alpha1.PhaseRolledBack, "Rolled back to r1: at step 2/5 (weight 20%, then pause 2m0s): "+regressionMsg)),
+			wantEvents: []string{"MeasurementFailed", "RolledBack"}, wantMeasured: analysis.Fail,
+		},
+		"a threshold failure needs the failure limit, even with a sequential metric passing": {
+			given: base(step(3, 50, -stepped), ready(-stepped), nextMeasurement(0)), revision: revision("r2", true),
+			report: &analysis.Report{Phase: analysis.Fail, Message: failMsg, Time: t0, Results: []analysis.Result{
+				{Metric: "error-rate", Phase: analysis.Pass, Message: nonRegressionMsg, Sequential: true},
+				{Metric: "q", Phase: analysis.Fail, Message: failMsg},
+			}},
+			want: base(step(3, 50, -stepped), ready(-stepped), nextMeasurement(10*time.Second), counters(1, 0), measurements(rolloutsv1alpha1.Measurement{
+				Time: *at(0), Phase: "Fail", Step: ptr.To[int32](3), Message: failMsg, Metrics: []rolloutsv1alpha1.MetricResult{
+					{Name: "error-rate", Phase: "Pass", Message: nonRegressionMsg}, {Name: "q", Phase: "Fail", Message: failMsg}},
+			})),
+			wantEvents: []string{"MeasurementFailed"}, wantMeasured: analysis.Fail, wantRequeue: 10 * time.Second,
+		},
+		"a pass during a passed step's pause does not cut the pause short": {
+			given: base(step(1, 20, -stepped), ready(-stepped), pauseUntil(time.Minute), nextMeasurement(0)), revision: revision("r2", true),
+			report:       report(analysis.Pass, "ok"),
+			want:         base(step(1, 20, -stepped), ready(-stepped), pauseUntil(time.Minute), nextMeasurement(10*time.Second), measurements(measured(0, analysis.Pass, 1, "ok"))),
+			wantMeasured: analysis.Pass, wantRequeue: 10 * time.Second,
+		},
+		"no evidence before the maximum step time: the step keeps looking": {
+			given: base(step(3, 50, -stepped), ready(-10*time.Minute+time.Second), nextMeasurement(0)), revision: revision("r2", true),
+			report:       report(analysis.Inconclusive, noEvidenceMsg),
+			want:         base(step(3, 50, -stepped), ready(-10*time.Minute+time.Second), nextMeasurement(10*time.Second), measurements(measured(0, analysis.Inconclusive, 3, noEvidenceMsg))),
+			wantMeasured: analysis.Inconclusive, wantRequeue: 10 * time.Second,
+		},
+		"no evidence by the maximum step time: rolled back": {
+			given: base(step(3, 50, -stepped), ready(-10*time.Minute), nextMeasurement(0)), revision: revision("r2", true),
+			report: report(analysis.Inconclusive, noEvidenceMsg),
+			want: base(step(3, 0, -stepped), measurements(measured(0, analysis.Inconclusive, 3, noEvidenceMsg)),
+				phase(rolloutsv1alpha1.PhaseRolledBack, "Rolled back to r1: at step 4/5 (weight 50%): no evidence of non-regression within the maximum step time 10m0s: "+noEvidenceMsg)),
+			wantEvents: []string{"RolledBack"}, wantMeasured: analysis.Inconclusive,
+		},
+		"errors until the maximum step time: rolled back, never passed": {
+			spec:  canarySpec(stepTimes(30*time.Second, time.Minute, "")),
+			given: base(step(3, 50, -stepped), ready(-time.Minute), nextMeasurement(0)), revision: revision("r2", true),
+			report: report(analysis.Error, "error-rate: measuring: connection refused"),
+			want: base(step(3, 0, -stepped), counters(0, 1), measurements(measured(0, analysis.Error, 3, "error-rate: measuring: connection refused")),
+				phase(rolloutsv1alpha1.PhaseRolledBack, "Rolled back to r1: at step 4/5 (weight 50%): no evidence of non-regression within the maximum step time 1m0s: error-rate: measuring: connection refused")),
+			wantEvents: []string{"RolledBack"}, wantMeasured: analysis.Error,
+		},
+		"no evidence by the maximum step time with onTimeout pause: paused": {
+			spec:  canarySpec(stepTimes(30*time.Second, 2*time.Minute, "pause")),
+			given: base(step(3, 50, -stepped), ready(-2*time.Minute), nextMeasurement(0)), revision: revision("r2", true),
+			report: report(analysis.Inconclusive, noEvidenceMsg),
+			want: base(step(3, 50, -stepped), ready(-2*time.Minute), measurements(measured(0, analysis.Inconclusive, 3, noEvidenceMsg)),
+				phase(rolloutsv1alpha1.PhasePaused, "Paused at step 4/5 (weight 50%): no evidence of non-regression within the maximum step time 2m0s: "+noEvidenceMsg+onHold)),
+			wantEvents: []string{"Paused"}, wantMeasured: analysis.Inconclusive,
+		},
+		"the maximum step time counts from the traffic, not the step's start": {
+			given: base(step(3, 50, -time.Hour), ready(-stepped), nextMeasurement(0)), revision: revision("r2", true),
+			report:       report(analysis.Inconclusive, noEvidenceMsg),
+			want:         base(step(3, 50, -time.Hour), ready(-stepped), nextMeasurement(10*time.Second), measurements(measured(0, analysis.Inconclusive, 3, noEvidenceMsg))),
+			wantMeasured: analysis.Inconclusive, wantRequeue: 10 * time.Second,
+		},
+		"an approval step is not timed out by analysis": {
+			given: base(step(2, 20, -time.Hour), ready(-time.Hour), nextMeasurement(0)), revision: revision("r2", true),
+			report:       report(analysis.Inconclusive, noEvidenceMsg),
+			want:         base(step(2, 20, -time.Hour), ready(-time.Hour), nextMeasurement(10*time.Second), measurements(measured(0, analysis.Inconclusive, 2, noEvidenceMsg))),
+			wantMeasured: analysis.Inconclusive, wantRequeue: 10 * time.Second,
+		},
+		"a passed step's pause is not timed out by analysis": {
+			given: base(step(1, 20, -time.Hour), ready(-time.Hour), pauseUntil(time.Minute), nextMeasurement(0)), revision: revision("r2", true),
+			report:       report(analysis.Inconclusive, noEvidenceMsg),
+			want:         base(step(1, 20, -time.Hour), ready(-time.Hour), pauseUntil(time.Minute), nextMeasurement(10*time.Second), measurements(measured(0, analysis.Inconclusive, 1, noEvidenceMsg))),
+			wantMeasured: analysis.Inconclusive, wantRequeue: 10 * time.Second,
+		},
+		"an analysis the step logic cannot use pauses, never passes": {
+			spec:  canarySpec(stepTimes(30*time.Second, time.Minute, "ignore")),
+			given: base(step(0, 5, -stepped), ready(-stepped), nextMeasurement(0)), revision: revision("r2", true),
+			report: report(analysis.Pass, "ok"),
+			want: base(step(0, 5, -stepped), ready(-stepped), measurements(measured(0, analysis.Pass, 0, "ok")),
+				phase(rolloutsv1alpha1.PhasePaused, `Paused at step 1/5 (weight 5%): invalid analysis: onTimeout "ignore": want rollback or pause`)),
+			wantEvents: []string{"Paused"}, wantMeasured: analysis.Pass,
+		},
+		"analysis disabled: no measurement is taken": {
+			spec:  canarySpec(analysisDisabled),
+			given: base(step(3, 50, -stepped), ready(-stepped), nextMeasurement(0)), revision: revision("r2", true),
+			report: report(analysis.Fail, failMsg), // not due: dropped
+			want:   base(step(3, 50, -stepped), ready(-stepped), nextMeasurement(0)),
 		},
 
 		// Deadlines.
@@ -211,10 +348,10 @@ func TestRun(t *testing.T) {
 			want:       base(step(3, 50, -stepped), ready(-stepped), nextMeasurement(5*time.Second), lastAction("a1", "approve", "ignored: nothing waits for an approval", 0)),
 			wantEvents: []string{"ActionIgnored"}, wantRequeue: 5 * time.Second,
 		},
-		"approve resumes a paused rollout": {
+		"approve resumes a paused rollout: the step gathers evidence afresh": {
 			given: base(step(3, 50, -stepped), ready(-stepped), counters(0, 3), phase(rolloutsv1alpha1.PhasePaused, "Paused")), revision: revision("r2", true),
 			action:     &Action{ID: "a2", Name: "approve"},
-			want:       base(step(3, 50, -stepped), ready(-stepped), nextMeasurement(10*time.Second), lastAction("a2", "approve", "resumed", 0)),
+			want:       base(step(3, 50, -stepped), ready(0), nextMeasurement(10*time.Second), lastAction("a2", "approve", "resumed", 0)),
 			wantEvents: []string{"ActionApplied"}, wantRequeue: 10 * time.Second,
 		},
 		"promote skips to 100%": {
@@ -295,8 +432,23 @@ func TestRun(t *testing.T) {
 			spec:  canarySpec(blueGreen(5 * time.Minute)),
 			given: base(step(0, 0, -stepped), ready(-stepped), nextMeasurement(0)), revision: revision("r2", true),
 			report:       report(analysis.Inconclusive, "no data"),
-			want:         base(step(0, 0, -stepped), ready(-stepped), nextMeasurement(10*time.Second), counters(0, 1), measurements(measured(0, analysis.Inconclusive, 0, "no data"))),
+			want:         base(step(0, 0, -stepped), ready(-stepped), nextMeasurement(10*time.Second), measurements(measured(0, analysis.Inconclusive, 0, "no data"))),
 			wantMeasured: analysis.Inconclusive, wantRequeue: 10 * time.Second,
+		},
+		"blue/green: the preview is not timed out by analysis": {
+			spec:  canarySpec(blueGreen(0)),
+			given: base(step(0, 0, -time.Hour), ready(-time.Hour), nextMeasurement(0)), revision: revision("r2", true),
+			report:       report(analysis.Inconclusive, noEvidenceMsg),
+			want:         base(step(0, 0, -time.Hour), ready(-time.Hour), nextMeasurement(10*time.Second), measurements(measured(0, analysis.Inconclusive, 0, noEvidenceMsg))),
+			wantMeasured: analysis.Inconclusive, wantRequeue: 10 * time.Second,
+		},
+		"blue/green: evidence of regression rolls the preview back": {
+			spec:  canarySpec(blueGreen(5 * time.Minute)),
+			given: base(step(0, 0, -stepped), ready(-stepped), nextMeasurement(0)), revision: revision("r2", true),
+			report: sequentialReport(analysis.Fail, regressionMsg),
+			want: base(step(0, 0, -stepped), counters(1, 0), measurements(sequentialMeasured(0, analysis.Fail, 0, regressionMsg)),
+				phase(rolloutsv1alpha1.PhaseRolledBack, "Rolled back to r1: at preview: "+regressionMsg)),
+			wantEvents: []string{"MeasurementFailed", "RolledBack"}, wantMeasured: analysis.Fail,
 		},
 		"blue/green: approve promotes": {
 			spec:  canarySpec(blueGreen(0)),
@@ -358,12 +510,16 @@ func TestRunTraffic(t *testing.T) {
 		report *analysis.Report
 		want   string
 	}{
-		"measuring":    {given: atStep3, want: "r1=50(stable) r2=50(canary)"},
-		"rolled back":  {given: status(waiting("r1", "r2", -time.Hour), step(3, 50, -time.Minute), ready(-time.Minute), nextMeasurement(0), counters(1, 0)), report: report(analysis.Fail, failMsg), want: "r1=100(stable)"},
-		"aborted":      {given: atStep3, action: &Action{ID: "x", Name: "abort"}, want: "r1=100(stable)"},
-		"paused":       {given: status(waiting("r1", "r2", -time.Hour), step(3, 50, -time.Minute), ready(-time.Minute), nextMeasurement(0), counters(0, 2)), report: report(analysis.Error, "down"), want: "r1=50(stable) r2=50(canary)"},
-		"new template": {given: atStep3, hash: "h3", want: "r1=100(stable)"},
-		"promoting":    {given: atStep3, action: &Action{ID: "y", Name: "promote"}, want: "r2=100(stable)"},
+		"measuring":              {given: atStep3, want: "r1=50(stable) r2=50(canary)"},
+		"rolled back":            {given: status(waiting("r1", "r2", -time.Hour), step(3, 50, -time.Minute), ready(-time.Minute), nextMeasurement(0), counters(1, 0)), report: report(analysis.Fail, failMsg), want: "r1=100(stable)"},
+		"aborted":                {given: atStep3, action: &Action{ID: "x", Name: "abort"}, want: "r1=100(stable)"},
+		"paused":                 {given: status(waiting("r1", "r2", -time.Hour), step(3, 50, -time.Minute), ready(-time.Minute), nextMeasurement(0), counters(0, 2)), report: report(analysis.Error, "down"), want: "r1=50(stable) r2=50(canary)"},
+		"evidence of regression": {given: atStep3, report: sequentialReport(analysis.Fail, regressionMsg), want: "r1=100(stable)"},
+		"timed out": {given: status(waiting("r1", "r2", -time.Hour), step(3, 50, -time.Hour), ready(-time.Hour), nextMeasurement(0)),
+			report: report(analysis.Inconclusive, noEvidenceMsg), want: "r1=100(stable)"},
+		"gathering evidence": {given: atStep3, report: report(analysis.Inconclusive, noEvidenceMsg), want: "r1=50(stable) r2=50(canary)"},
+		"new template":       {given: atStep3, hash: "h3", want: "r1=100(stable)"},
+		"promoting":          {given: atStep3, action: &Action{ID: "y", Name: "promote"}, want: "r2=100(stable)"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -19,6 +19,7 @@ import (
 	"github.com/rampdev/ramp/analysis"
 	rolloutsv1alpha1 "github.com/rampdev/ramp/apis/rollouts/v1alpha1"
 	servingv1 "github.com/rampdev/ramp/apis/serving/v1"
+	"github.com/rampdev/ramp/controllers/rollout/resources"
 )
 
 const failMsg = "error-rate: canary 5.20% > max 1.00% (stable 0.10%)"
@@ -59,13 +60,22 @@ func (b *RolloutBuilder) Steps(steps ...string) *RolloutBuilder {
 	return b
 }
 
-// Analysis measures error-rate every second.
+// Analysis measures error-rate every second, with no minimum step time:
+// a weight step passes at its first passing look.
 func (b *RolloutBuilder) Analysis() *RolloutBuilder {
 	max1 := rolloutsv1alpha1.Threshold("1%")
 	b.ro.Spec.Analysis = &rolloutsv1alpha1.Analysis{
 		Interval: &metav1.Duration{Duration: time.Second}, Window: &metav1.Duration{Duration: time.Second},
-		Metrics: []rolloutsv1alpha1.Metric{{Name: "error-rate", Builtin: "errorRate", Max: &max1}},
+		MinStepTime: &metav1.Duration{Duration: 0},
+		Metrics:     []rolloutsv1alpha1.Metric{{Name: "error-rate", Builtin: "errorRate", Max: &max1}},
 	}
+	return b
+}
+
+// AnalysisDisabled turns analysis off: steps pass once the gateway
+// applies their traffic.
+func (b *RolloutBuilder) AnalysisDisabled() *RolloutBuilder {
+	b.ro.Spec.Analysis = &rolloutsv1alpha1.Analysis{Disabled: true}
 	return b
 }
 
@@ -318,32 +328,167 @@ func testFailingCanary(t *testing.T, h *harness) {
 		}
 		return nil
 	})
-	wantMsg := "Rolled back to " + stable + ": 2 consecutive failed measurements at step 1/3 (weight 20%): " + failMsg
+	wantMsg := "Rolled back to " + stable + ": at step 1/3 (weight 20%): 2 consecutive failed measurements: " + failMsg
 	if got.Status.Message != wantMsg {
 		t.Errorf("message %q, want %q", got.Status.Message, wantMsg)
 	}
 	if c := got.Status.GetCondition(rolloutsv1alpha1.ConditionReady); c == nil || c.Status != metav1.ConditionFalse || c.Reason != "RolledBack" {
 		t.Errorf("Ready = %+v, want False/RolledBack", c)
 	}
-	// And all the traffic is back on the stable revision.
-	must(t, serviceTraffic(ro, pin(stable, 100, "stable")))
+	// And all the traffic is back on the stable revision (the Service is
+	// written after the status).
+	eventually(t, timeout, func() error { return serviceTraffic(ro, pin(stable, 100, "stable")) })
 	eventually(t, timeout, func() error { return routeTraffic(ro, pin(stable, 100, "stable")) })
 	if n := count(h.events.reasons(ns, "web"), "MeasurementFailed"); n != 2 {
 		t.Errorf("%d MeasurementFailed events, want 2", n)
 	}
 }
 
-func testApproval(t *testing.T, h *harness) {
-	// Given a Healthy Rollout with steps 10, approval, 100 and no analysis.
+func testRegression(t *testing.T, h *harness) {
+	// Given a Healthy Rollout with analysis every second and failureLimit 2.
 	ns := newNamespace(t)
-	ro := MakeRollout(ns, "web", "v1").Steps("10", "approval", "100").Obj()
+	ro := MakeRollout(ns, "web", "v1").Steps("20", "50", "100").Analysis().Obj()
+	stable := deployHealthy(t, ro)
+	// And a sequential judge that finds evidence of regression in the next revision.
+	const regression = "error-rate: evidence of regression: canary 4.10% vs stable 0.20% (+3.90 points, beyond the tolerance +0.10 points)"
+	h.analyzer.judge(ns, "web-00002", analysis.Report{Phase: analysis.Fail, Message: regression, Results: []analysis.Result{
+		{Metric: "error-rate", Phase: analysis.Fail, Message: regression, Sequential: true},
+	}})
+
+	// When the template changes and the new revision becomes ready.
+	canary := newRevision(t, ro, "v2")
+	if canary != "web-00002" {
+		t.Fatalf("canary revision %s, want web-00002", canary)
+	}
+
+	// Then the Rollout rolls back at the first failed look, without
+	// waiting for the failure limit.
+	got := waitFor(t, ro, func(st *rolloutsv1alpha1.RolloutStatus) error {
+		if st.Phase != rolloutsv1alpha1.PhaseRolledBack {
+			return fmt.Errorf("phase %s (%s), want RolledBack", st.Phase, st.Message)
+		}
+		return nil
+	})
+	if want := "Rolled back to " + stable + ": at step 1/3 (weight 20%): " + regression; got.Status.Message != want {
+		t.Errorf("message %q, want %q", got.Status.Message, want)
+	}
+	if n := len(got.Status.Measurements); n != 1 || got.Status.Measurements[0].Metrics[0].Phase != string(analysis.Fail) {
+		t.Errorf("measurements %+v, want the one failed look", got.Status.Measurements)
+	}
+	// And all the traffic is back on the stable revision.
+	eventually(t, timeout, func() error { return serviceTraffic(ro, pin(stable, 100, "stable")) })
+	eventually(t, timeout, func() error { return routeTraffic(ro, pin(stable, 100, "stable")) })
+	if n := count(h.events.reasons(ns, "web"), "MeasurementFailed"); n != 1 {
+		t.Errorf("%d MeasurementFailed events, want 1", n)
+	}
+}
+
+func testDefaultAnalysis(t *testing.T, h *harness) {
+	// Given a Healthy Rollout with steps 20 and 100 and no analysis block.
+	ns := newNamespace(t)
+	ro := MakeRollout(ns, "web", "v1").Steps("20", "100").Obj()
+	stable := deployHealthy(t, ro)
+	// And a canary on which no look finds enough traffic for a verdict.
+	const noVerdict = "error-rate: 3 canary requests: no verdict yet; latency: no verdict yet"
+	h.analyzer.judge(ns, "web-00002", analysis.Report{Phase: analysis.Inconclusive, Message: noVerdict})
+
+	// When a new revision is ready.
+	canary := newRevision(t, ro, "v2")
+	if canary != "web-00002" {
+		t.Fatalf("canary revision %s, want web-00002", canary)
+	}
+
+	// Then its first step is looked at, with the default analysis (one
+	// look every 5s)...
+	looked := waitFor(t, ro, func(st *rolloutsv1alpha1.RolloutStatus) error {
+		if err := atStep(0, 20, rolloutsv1alpha1.ReasonMeasuring)(st); err != nil {
+			return err
+		}
+		if len(st.Measurements) == 0 {
+			return errors.New("no measurement yet")
+		}
+		return nil
+	})
+	// ... on the default metrics, canary against stable, judged
+	// sequentially on the traffic since the step's was applied.
+	spec, ok := h.analyzer.lastSpec(ns, canary)
+	if !ok {
+		t.Fatalf("%s was not measured", canary)
+	}
+	var metrics []string
+	for _, m := range spec.Metrics {
+		metrics = append(metrics, m.Name+"="+m.Builtin)
+	}
+	if diff := cmp.Diff([]string{"error-rate=errorRate", "latency=latencyP90"}, metrics); diff != "" {
+		t.Errorf("metrics measured (-want +got):\n%s", diff)
+	}
+	if spec.Stable.Revision != stable || looked.Status.StepReadyAt == nil || !spec.Sequential.From.Equal(looked.Status.StepReadyAt.Time) {
+		t.Errorf("measured against %q from %s, want %s from the step's traffic start %v", spec.Stable.Revision, spec.Sequential.From, stable, looked.Status.StepReadyAt)
+	}
+	// And the step does not pass: no evidence of non-regression is not a pass.
+	if c := looked.Status.GetCondition(rolloutsv1alpha1.ConditionProgressing); c == nil || !strings.Contains(c.Message, "gathering evidence of non-regression") {
+		t.Errorf("Progressing = %+v, want gathering evidence of non-regression", c)
+	}
+	if c := looked.Status.GetCondition(rolloutsv1alpha1.ConditionAnalysis); c == nil || c.Reason != rolloutsv1alpha1.ReasonInconclusive {
+		t.Errorf("Analysis = %+v, want Inconclusive", c)
+	}
+
+	// When the controller runs with a maximum step time of 3s (and looks
+	// every second).
+	h.restart(t, resources.Defaults{Interval: time.Second, MinStepTime: time.Second, MaxStepTime: 3 * time.Second})
+	t.Cleanup(func() { h.restart(t, resources.Defaults{}) })
+
+	// Then the canary is rolled back for want of evidence.
+	got := waitFor(t, ro, func(st *rolloutsv1alpha1.RolloutStatus) error {
+		if st.Phase != rolloutsv1alpha1.PhaseRolledBack {
+			return fmt.Errorf("phase %s (%s), want RolledBack", st.Phase, st.Message)
+		}
+		return nil
+	})
+	want := "Rolled back to " + stable + ": at step 1/2 (weight 20%): no evidence of non-regression within the maximum step time 3s: " + noVerdict
+	if got.Status.Message != want {
+		t.Errorf("message %q, want %q", got.Status.Message, want)
+	}
+	eventually(t, timeout, func() error { return serviceTraffic(ro, pin(stable, 100, "stable")) })
+	eventually(t, timeout, func() error { return routeTraffic(ro, pin(stable, 100, "stable")) })
+	// And it was never promoted: every look was at its first step, and no
+	// step passed.
+	for _, m := range got.Status.Measurements {
+		if m.Phase != string(analysis.Inconclusive) || ptr.Deref(m.Step, -1) != 0 {
+			t.Errorf("measurement %+v, want Inconclusive at step 0", m)
+		}
+	}
+	reasons := h.events.reasons(ns, "web")
+	if n := count(reasons, "StepStarted"); n != 1 {
+		t.Errorf("%d StepStarted events, want 1: %v", n, reasons)
+	}
+	if n := count(reasons, "StepPassed") + count(reasons, "Promoting"); n != 1 { // the first rollout's promotion
+		t.Errorf("events %v, want no step passed and no promotion of %s", reasons, canary)
+	}
+	if n := count(reasons, "MeasurementFailed"); n != 0 {
+		t.Errorf("%d MeasurementFailed events, want none: no look failed", n)
+	}
+}
+
+func testApproval(t *testing.T, h *harness) {
+	// Given a Healthy Rollout with steps 10, approval, 100 and analysis disabled.
+	ns := newNamespace(t)
+	ro := MakeRollout(ns, "web", "v1").Steps("10", "approval", "100").AnalysisDisabled().Obj()
 	stable := deployHealthy(t, ro)
 
 	// When a new revision is ready.
 	canary := newRevision(t, ro, "v2")
 
-	// Then it stops at the approval step with 10% of the traffic.
-	waitFor(t, ro, atStep(1, 10, rolloutsv1alpha1.ReasonWaitingForApproval))
+	// Then it stops at the approval step with 10% of the traffic, the
+	// weight step having passed without analysis.
+	atApproval := waitFor(t, ro, atStep(1, 10, rolloutsv1alpha1.ReasonWaitingForApproval))
+	if c := atApproval.Status.GetCondition(rolloutsv1alpha1.ConditionAnalysis); c == nil || c.Reason != rolloutsv1alpha1.ReasonAnalysisNotConfigured ||
+		c.Message != "Analysis disabled: steps pass once the gateway applies their traffic" {
+		t.Errorf("Analysis condition = %+v, want NotConfigured: analysis disabled", c)
+	}
+	if n := h.analyzer.measurements(ns, canary); n != 0 {
+		t.Errorf("%d measurements of %s, want none with analysis disabled", n, canary)
+	}
 	eventually(t, timeout, func() error { return routeTraffic(ro, pin(stable, 90, "stable"), pin(canary, 10, "canary")) })
 	consistently(t, 2*time.Second, func() error {
 		got, err := getRollout(ro)
@@ -410,9 +555,9 @@ func testApproval(t *testing.T, h *harness) {
 }
 
 func testNewTemplateMidRollout(t *testing.T, h *harness) {
-	// Given a Rollout waiting for approval at 10% for its canary.
+	// Given a Rollout without analysis waiting for approval at 10% for its canary.
 	ns := newNamespace(t)
-	ro := MakeRollout(ns, "web", "v1").Steps("10", "approval", "100").Obj()
+	ro := MakeRollout(ns, "web", "v1").Steps("10", "approval", "100").AnalysisDisabled().Obj()
 	stable := deployHealthy(t, ro)
 	newRevision(t, ro, "v2")
 	waitFor(t, ro, atStep(1, 10, rolloutsv1alpha1.ReasonWaitingForApproval))

@@ -21,6 +21,7 @@ func TestSetConditions(t *testing.T) {
 	base := func(ms ...stMutator) *rolloutsv1alpha1.RolloutStatus {
 		return status(append([]stMutator{waiting("r1", "r2", -time.Minute)}, ms...)...)
 	}
+	const gathering = "At step 4/5 (weight 50%) of r2: gathering evidence of non-regression "
 	cases := map[string]struct {
 		spec         *rolloutsv1alpha1.RolloutSpec
 		st           *rolloutsv1alpha1.RolloutStatus
@@ -29,12 +30,19 @@ func TestSetConditions(t *testing.T) {
 		wantProgress cond
 		wantAnalysis cond
 	}{
-		"healthy without analysis": {
-			spec:         canarySpec(noAnalysis),
+		"healthy with analysis disabled": {
+			spec:         canarySpec(analysisDisabled),
 			st:           status(healthy("r1")),
 			wantReady:    cond{metav1.ConditionTrue, "Healthy", "Revision r1 has all the traffic"},
 			wantProgress: cond{metav1.ConditionFalse, "Completed", "Revision r1 has all the traffic"},
-			wantAnalysis: cond{metav1.ConditionTrue, "NotConfigured", "No analysis: steps pass once the gateway applies their traffic"},
+			wantAnalysis: cond{metav1.ConditionTrue, "NotConfigured", "Analysis disabled: steps pass once the gateway applies their traffic"},
+		},
+		"analysis disabled: a weight step waits for nothing but the gateway": {
+			spec:         canarySpec(analysisDisabled),
+			st:           base(step(3, 50, 0), ready(0)),
+			wantReady:    cond{metav1.ConditionUnknown, "Measuring", "At step 4/5 (weight 50%) of r2"},
+			wantProgress: cond{metav1.ConditionTrue, "Measuring", "At step 4/5 (weight 50%) of r2"},
+			wantAnalysis: cond{metav1.ConditionTrue, "NotConfigured", "Analysis disabled: steps pass once the gateway applies their traffic"},
 		},
 		"waiting for the revision": {
 			st:           base(),
@@ -57,11 +65,24 @@ func TestSetConditions(t *testing.T) {
 			wantProgress: cond{metav1.ConditionTrue, "WaitingForTraffic", "Started step 1/5 (weight 5%) of r2: waiting for the gateway to apply 5%: Routing table abc is not on every gateway replica"},
 			wantAnalysis: cond{metav1.ConditionUnknown, "NoMeasurement", "No measurement yet"},
 		},
-		"measuring after a pass": {
-			st:           base(step(3, 50, 0), ready(0), measurements(measured(0, analysis.Pass, 3, "all 1 metrics passed"))),
-			wantReady:    cond{metav1.ConditionUnknown, "Measuring", "At step 4/5 (weight 50%) of r2: waiting for a passing measurement"},
-			wantProgress: cond{metav1.ConditionTrue, "Measuring", "At step 4/5 (weight 50%) of r2: waiting for a passing measurement"},
+		"measuring after a pass, before the minimum step time": {
+			st:           base(step(3, 50, -20*time.Second), ready(-12*time.Second), measurements(measured(0, analysis.Pass, 3, "all 1 metrics passed"))),
+			wantReady:    cond{metav1.ConditionUnknown, "Measuring", gathering + "(12s of at least 30s, at most 10m0s, then rollback): all 1 metrics passed"},
+			wantProgress: cond{metav1.ConditionTrue, "Measuring", gathering + "(12s of at least 30s, at most 10m0s, then rollback): all 1 metrics passed"},
 			wantAnalysis: cond{metav1.ConditionTrue, "Passed", "all 1 metrics passed"},
+		},
+		"measuring, no measurement yet, the Rollout's step times": {
+			spec:         canarySpec(stepTimes(0, 3*time.Minute, "pause")),
+			st:           base(step(3, 50, 0), ready(0)),
+			wantReady:    cond{metav1.ConditionUnknown, "Measuring", gathering + "(0s of at least 0s, at most 3m0s, then pause)"},
+			wantProgress: cond{metav1.ConditionTrue, "Measuring", gathering + "(0s of at least 0s, at most 3m0s, then pause)"},
+			wantAnalysis: cond{metav1.ConditionUnknown, "NoMeasurement", "No measurement yet"},
+		},
+		"measuring without evidence yet": {
+			st:           base(step(3, 50, -5*time.Minute), ready(-4*time.Minute), measurements(measured(0, analysis.Inconclusive, 3, "error-rate: no verdict yet"))),
+			wantReady:    cond{metav1.ConditionUnknown, "Measuring", gathering + "(4m0s of at least 30s, at most 10m0s, then rollback): error-rate: no verdict yet"},
+			wantProgress: cond{metav1.ConditionTrue, "Measuring", gathering + "(4m0s of at least 30s, at most 10m0s, then rollback): error-rate: no verdict yet"},
+			wantAnalysis: cond{metav1.ConditionUnknown, "Inconclusive", "Inconclusive: error-rate: no verdict yet"},
 		},
 		"paused step after a failure": {
 			st:           base(step(1, 20, 0), ready(0), pauseUntil(2*time.Minute), measurements(measured(0, analysis.Fail, 1, failMsg))),

@@ -37,6 +37,7 @@ import (
 	"github.com/rampdev/ramp/controllers/notify"
 	"github.com/rampdev/ramp/controllers/revision"
 	"github.com/rampdev/ramp/controllers/rollout"
+	"github.com/rampdev/ramp/controllers/rollout/resources"
 	"github.com/rampdev/ramp/controllers/route"
 	"github.com/rampdev/ramp/controllers/service"
 	"github.com/rampdev/ramp/controllers/servingconfig"
@@ -83,6 +84,8 @@ func TestRollouts(t *testing.T) {
 	t.Run("first rollout is healthy", func(t *testing.T) { testFirstRollout(t, h) })
 	t.Run("good canary steps through to healthy", func(t *testing.T) { testGoodCanary(t, h) })
 	t.Run("failing analysis rolls back", func(t *testing.T) { testFailingCanary(t, h) })
+	t.Run("evidence of regression rolls back at once", func(t *testing.T) { testRegression(t, h) })
+	t.Run("no analysis block: no evidence is never a pass", func(t *testing.T) { testDefaultAnalysis(t, h) })
 	t.Run("approval waits for the action", func(t *testing.T) { testApproval(t, h) })
 	t.Run("new template mid-rollout starts over", func(t *testing.T) { testNewTemplateMidRollout(t, h) })
 	t.Run("blue/green previews then promotes", func(t *testing.T) { testBlueGreen(t, h) })
@@ -96,6 +99,9 @@ type harness struct {
 	analyzer *fakeAnalyzer
 	events   *eventLog
 	notes    *noteLog
+	// defaults are the controller's analysis defaults (its --analysis-*
+	// flags); zero takes the package defaults.
+	defaults resources.Defaults
 	cancel   context.CancelFunc
 	done     chan error
 }
@@ -121,7 +127,8 @@ func (h *harness) start(t testing.TB) {
 		QueueImage: "ramp/queue:test", ProgressDeadline: 10 * time.Minute, ScaleToZeroGrace: time.Hour,
 	}}).SetupWithManager(mgr))
 	must(t, (&route.Reconciler{Client: c, Config: store}).SetupWithManager(mgr, systemNamespace))
-	must(t, (&rollout.Reconciler{Client: c, Analyzer: h.analyzer, Clock: clock.RealClock{}, Events: h.events, Metrics: metrics, Notifier: h.notes}).SetupWithManager(mgr))
+	must(t, (&rollout.Reconciler{Client: c, Analyzer: h.analyzer, Clock: clock.RealClock{}, Events: h.events, Metrics: metrics, Notifier: h.notes,
+		AnalysisDefaults: h.defaults}).SetupWithManager(mgr))
 	mgrCtx, cancel := context.WithCancel(ctx)
 	h.cancel, h.done = cancel, make(chan error, 1)
 	go func() { h.done <- mgr.Start(mgrCtx) }()
@@ -140,24 +147,38 @@ func (h *harness) stop(t testing.TB) {
 	h.cancel = nil
 }
 
-// fakeAnalyzer passes every canary unless told otherwise, and counts the
-// measurements of each canary revision.
+// restart restarts the manager with the analysis defaults d, as a
+// controller started with other --analysis-* flags.
+func (h *harness) restart(t testing.TB, d resources.Defaults) {
+	t.Helper()
+	h.stop(t)
+	h.defaults = d
+	h.start(t)
+}
+
+// fakeAnalyzer passes every canary unless told otherwise, counts the
+// measurements of each canary revision and keeps the last spec it was
+// asked to measure. Its reports are not sequential: they carry no
+// results, so a Fail is a threshold failure (the failure limit applies)
+// unless the report given to judge says otherwise.
 type fakeAnalyzer struct {
 	mu      sync.Mutex
 	reports map[string]analysis.Report
 	calls   map[string]int
+	specs   map[string]analysis.Spec
 }
 
 var _ rollout.Analyzer = (*fakeAnalyzer)(nil)
 
 func newFakeAnalyzer() *fakeAnalyzer {
-	return &fakeAnalyzer{reports: map[string]analysis.Report{}, calls: map[string]int{}}
+	return &fakeAnalyzer{reports: map[string]analysis.Report{}, calls: map[string]int{}, specs: map[string]analysis.Spec{}}
 }
 
 func (f *fakeAnalyzer) Evaluate(_ context.Context, spec analysis.Spec, now time.Time) analysis.Report {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls[spec.Canary.Namespace+"/"+spec.Canary.Revision]++
+	f.specs[spec.Canary.Namespace+"/"+spec.Canary.Revision] = spec
 	rep, ok := f.reports[spec.Canary.Namespace+"/"+spec.Canary.Revision]
 	if !ok {
 		rep = analysis.Report{Phase: analysis.Pass, Message: "all 1 metrics passed: error-rate"}
@@ -177,6 +198,14 @@ func (f *fakeAnalyzer) measurements(ns, rev string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.calls[ns+"/"+rev]
+}
+
+// lastSpec is the last spec a canary revision was measured with.
+func (f *fakeAnalyzer) lastSpec(ns, rev string) (analysis.Spec, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	spec, ok := f.specs[ns+"/"+rev]
+	return spec, ok
 }
 
 // eventLog records events.

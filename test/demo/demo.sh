@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make demo: the Knative release-strategy story on Ramp, then a Rollout's
-# canary analysis (promotion, and two rollbacks), with live progress.
+# default canary analysis (a promotion, then rollbacks of a canary with 5%
+# errors and of one 30% slower), with live progress and the evidence.
 #
 # `make up` has started the local cluster and installed Ramp with its Helm
 # chart. This deploys the notifications service at 1.0.0, rolls out 1.1.0 with
@@ -96,42 +97,53 @@ wait_ready
 show
 
 bold "5. Progressive delivery: a Rollout (rollouts.ramp.dev/v1alpha1) owns Service 'shop'"
+echo "test/demo/shop-rollout.yaml has no analysis block: every step is judged by the default"
+echo "analysis (error rate and p90 latency, canary against stable, sequential tests)."
 RAMP=(bin/ramp --kubeconfig .ramp/local/kubeconfig -n "$NS")
 rollout() { # version error-rate latency
   sed -e "s/__VERSION__/$1/g" -e "s/__ERROR_RATE__/$2/" -e "s/__LATENCY__/$3/" test/demo/shop-rollout.yaml |
     "${KUBECTL[@]}" -n "$NS" apply -f - >/dev/null
 }
-rollout v1 0 0ms
+# evidence prints `ramp rollout get shop`: its measurements and the evidence
+# of the last one, which the status message quotes.
+evidence() {
+  "${RAMP[@]}" rollout get shop
+  echo
+  echo "status.message: $("${KUBECTL[@]}" -n "$NS" get ro shop -o jsonpath='{.status.message}')"
+}
+rollout v1 0 40ms+-20ms
 echo "The first revision has no stable to compare with: it takes 100% at once."
 "${RAMP[@]}" rollout watch shop --timeout 3m
 
-# Bounded load through the gateway for the rest of the demo: 2 clients,
-# at most 6 minutes or 60,000 requests, loopback only.
+# Bounded load through the gateway for the rest of the demo, loopback only:
+# 4 clients, each sending batches of 100 sequential requests (one curl, one
+# kept-alive connection) for at most 6 minutes and 15,000 requests.
 load() {
   local end=$((SECONDS + 360)) n=0
-  while [ $SECONDS -lt $end ] && [ $n -lt 30000 ]; do
-    curl -s -o /dev/null --max-time 5 -H "Host: shop.$NS.example.com" http://127.0.0.1:8080/ || true
-    n=$((n + 1))
+  while [ $SECONDS -lt $end ] && [ $n -lt 15000 ]; do
+    curl -s --max-time 60 -H "Host: shop.$NS.example.com" "http://127.0.0.1:8080/?n=[1-100]" >/dev/null || true
+    n=$((n + 100))
   done
 }
-load & LOAD1=$!
-load & LOAD2=$!
-trap 'kill $LOAD1 $LOAD2 2>/dev/null || true' EXIT
+LOADS=()
+for _ in 1 2 3 4; do load & LOADS+=($!); done
+trap 'kill "${LOADS[@]}" 2>/dev/null || true' EXIT
 
-bold "6. Roll out a good v2 under load: watch each step being judged"
-rollout v2 0 0ms
+bold "6. Roll out a good v2 under load: each step advances on evidence of non-regression, after at least 30 s"
+rollout v2 0 40ms+-20ms
 "${RAMP[@]}" rollout watch shop --timeout 5m
-
-bold "7. Roll out v3, which answers 8% of requests with a 500: analysis rolls it back"
-rollout v3 0.08 0ms
-"${RAMP[@]}" rollout watch shop --timeout 5m || true
 "${RAMP[@]}" rollout get shop
 
-bold "8. Roll out v4, 300 ms slower: rolled back on p99"
-rollout v4 0 300ms
+bold "7. Roll out v3, which answers 5% of its requests with a 500: rolled back on evidence of regression"
+rollout v3 0.05 40ms+-20ms
 "${RAMP[@]}" rollout watch shop --timeout 5m || true
+evidence
+
+bold "8. Roll out v4, 30% slower on every request (52ms+-26ms): rolled back on the latency"
+rollout v4 0 52ms+-26ms
+"${RAMP[@]}" rollout watch shop --timeout 5m || true
+evidence
 "${RAMP[@]}" rollout status shop || true
-"${RAMP[@]}" telemetry
 
 cat <<MSG
 

@@ -206,7 +206,7 @@ type Analysis struct {
 	Disabled bool `json:"disabled,omitempty"`
 
 	// Interval between looks, at least 1s. Default: the controller's
-	// --analysis-interval (10s; Helm value analysis.interval).
+	// --analysis-interval (5s; Helm value analysis.interval).
 	// +optional
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:MaxLength=32
@@ -456,7 +456,8 @@ type RolloutStatus struct {
 	// +optional
 	NextMeasurementAt *metav1.Time `json:"nextMeasurementAt,omitempty"`
 
-	// ConsecutiveFailures counts failed measurements since the last pass.
+	// ConsecutiveFailures counts consecutive failed measurements (any
+	// other outcome resets it).
 	// +optional
 	ConsecutiveFailures int32 `json:"consecutiveFailures,omitempty"`
 
@@ -484,8 +485,10 @@ type Phase string
 const (
 	// PhaseProgressing: a canary is being rolled out.
 	PhaseProgressing Phase = "Progressing"
-	// PhasePaused: too many inconclusive measurements; waiting for an
-	// approve (resume) or retry action. Traffic stays where it was.
+	// PhasePaused: a step without a verdict at its maximum time (with
+	// onTimeout: pause), repeated measurement errors or a promotion window
+	// it cannot read; waiting for an approve (resume) or retry action.
+	// Traffic stays where it was.
 	PhasePaused Phase = "Paused"
 	// PhaseHealthy: the stable revision has all the traffic.
 	PhaseHealthy Phase = "Healthy"

@@ -77,6 +77,7 @@ func ApplyDefaults(a *rolloutsv1alpha1.Analysis, d Defaults) {
 	if a.Beta == nil {
 		a.Beta = ptr.To(formatFraction(pickFloat(d.Beta, analysis.DefaultBeta)))
 	}
+	minDefaulted, maxDefaulted := a.MinStepTime == nil, a.MaxStepTime == nil
 	if a.MinStepTime == nil {
 		minT := analysis.DefaultMinStepTime
 		if d.MinStepTime > 0 {
@@ -90,6 +91,16 @@ func ApplyDefaults(a *rolloutsv1alpha1.Analysis, d Defaults) {
 			maxT = d.MaxStepTime
 		}
 		a.MaxStepTime = &metav1.Duration{Duration: maxT}
+	}
+	// Admission refuses minStepTime above maxStepTime only when both are
+	// set: a default gives way to the one the Rollout sets.
+	if a.MinStepTime.Duration > a.MaxStepTime.Duration {
+		switch {
+		case minDefaulted:
+			a.MinStepTime.Duration = a.MaxStepTime.Duration
+		case maxDefaulted:
+			a.MaxStepTime.Duration = a.MinStepTime.Duration
+		}
 	}
 	if a.OnTimeout == "" {
 		a.OnTimeout = string(analysis.TimeoutRollback)

@@ -303,11 +303,13 @@ func getHost(ctx context.Context, url, host string) (int, string, error) {
 }
 
 // webRollout is the Rollout "web" of the sample app at version: three
-// steps, each held 15 s, judged on the error rate.
+// steps (20% and 50%, each held 15 s once passed, then 80%), judged by the
+// sequential error-rate test (with a 1% guard rail) after at least 5 s
+// each. The last step is not 100%: a step is judged canary against
+// stable, and at 100% the stable gets no traffic to compare with.
 func webRollout(version string) *rolloutsv1alpha1.Rollout {
 	pause := &metav1.Duration{Duration: 15 * time.Second}
 	limit := rolloutsv1alpha1.Threshold("1%")
-	minRequests := int64(10)
 	return &rolloutsv1alpha1.Rollout{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "web"},
 		Spec: rolloutsv1alpha1.RolloutSpec{
@@ -316,12 +318,12 @@ func webRollout(version string) *rolloutsv1alpha1.Rollout {
 				Env:   []corev1.EnvVar{{Name: "VERSION", Value: version}},
 			}}}},
 			Strategy: rolloutsv1alpha1.Strategy{Canary: &rolloutsv1alpha1.CanaryStrategy{Steps: []rolloutsv1alpha1.CanaryStep{
-				{Weight: ptr.To[int32](20), Pause: pause}, {Weight: ptr.To[int32](50), Pause: pause}, {Weight: ptr.To[int32](100)},
+				{Weight: ptr.To[int32](20), Pause: pause}, {Weight: ptr.To[int32](50), Pause: pause}, {Weight: ptr.To[int32](80)},
 			}}},
 			Analysis: &rolloutsv1alpha1.Analysis{
-				Interval: &metav1.Duration{Duration: 2 * time.Second}, Window: &metav1.Duration{Duration: 8 * time.Second},
-				MinRequests: &minRequests,
-				Metrics:     []rolloutsv1alpha1.Metric{{Name: "error-rate", Builtin: "errorRate", Max: &limit}},
+				Interval:    &metav1.Duration{Duration: 2 * time.Second},
+				MinStepTime: &metav1.Duration{Duration: 5 * time.Second}, MaxStepTime: &metav1.Duration{Duration: 5 * time.Minute},
+				Metrics: []rolloutsv1alpha1.Metric{{Name: "error-rate", Builtin: "errorRate", Max: &limit}},
 			},
 		},
 	}
