@@ -84,8 +84,8 @@ func (p *planner) apply(a Action) (string, outcome) {
 		if st.CurrentStepIndex != nil {
 			where = "at " + p.stepName(*st.CurrentStepIndex)
 		}
-		msg := fmt.Sprintf("Aborted %s: all traffic back to %s", where, st.StableRevision)
-		p.stop(rolloutsv1alpha1.PhaseAborted, rolloutsv1alpha1.ReasonAborted, msg)
+		msg := fmt.Sprintf("%s%s: all traffic back to %s", abortingPrefix, where, st.StableRevision)
+		p.stop(rolloutsv1alpha1.PhaseAborting, rolloutsv1alpha1.ReasonAborting, msg)
 		return "aborted: all traffic back to " + st.StableRevision, applied
 
 	case rolloutsv1alpha1.ActionRetry:

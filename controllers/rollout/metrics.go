@@ -13,7 +13,8 @@ import (
 // phases are every Rollout phase, for the phase gauge.
 var phases = []rolloutsv1alpha1.Phase{
 	rolloutsv1alpha1.PhaseProgressing, rolloutsv1alpha1.PhasePaused, rolloutsv1alpha1.PhaseHealthy,
-	rolloutsv1alpha1.PhaseRolledBack, rolloutsv1alpha1.PhaseAborted,
+	rolloutsv1alpha1.PhaseRollingBack, rolloutsv1alpha1.PhaseRolledBack,
+	rolloutsv1alpha1.PhaseAborting, rolloutsv1alpha1.PhaseAborted,
 }
 
 // Recorder holds the rollout controller's metrics. A nil Recorder records

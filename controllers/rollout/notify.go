@@ -18,6 +18,10 @@ const AnnotationSlackChannel = "rollouts.ramp.dev/slack-channel"
 // it is worth one: a phase change, or arriving at an approval gate.
 func notifyEvent(orig, ro *rolloutsv1alpha1.Rollout, now time.Time) (notify.Event, bool) {
 	st, was := &ro.Status, &orig.Status
+	if st.Phase.Transitional() {
+		// Notified once the traffic has moved and the phase is final.
+		return notify.Event{}, false
+	}
 	atGate := isApprovalStep(&ro.Spec, st.CurrentStepIndex) && st.Phase == rolloutsv1alpha1.PhaseProgressing
 	newGate := atGate && (stepLabel(was.CurrentStepIndex) != stepLabel(st.CurrentStepIndex) || was.Phase != st.Phase)
 	if st.Phase == was.Phase && !newGate {

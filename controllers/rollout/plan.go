@@ -3,6 +3,7 @@ package rollout
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -275,12 +276,44 @@ func (p *planner) complete() {
 }
 
 // stop ends the rollout of the canary: traffic goes back to the stable.
-func (p *planner) stop(phase rolloutsv1alpha1.Phase, reason, msg string) {
+// The status records the intent, a transitional phase (RollingBack or
+// Aborting) with msg; settle makes it final, with its event and
+// notification, once the gateway serves the stable alone. So the status,
+// the events and Slack never say "rolled back" while users still reach
+// the canary, and a controller restarted in between finishes the move.
+func (p *planner) stop(transitional rolloutsv1alpha1.Phase, reason, msg string) {
 	st := p.st
-	st.Phase, st.Message = phase, msg
+	st.Phase, st.Message = transitional, msg
 	st.CanaryWeight = 0
 	st.StepReadyAt, st.PauseUntil, st.NextMeasurementAt = nil, nil, nil
+	st.TransitionStartedAt = p.at(0)
 	p.event(corev1.EventTypeWarning, reason, "%s", msg)
+}
+
+// Messages of a rollback or abort: the intent, then the settled phase.
+const (
+	rollingBackPrefix, rolledBackPrefix = "Rolling back to ", "Rolled back to "
+	abortingPrefix, abortedPrefix       = "Aborting ", "Aborted "
+)
+
+// settle moves a transitional phase to its final one once the gateway
+// serves the stable revision alone.
+func (p *planner) settle() bool {
+	st := p.st
+	if !p.applied() {
+		return false
+	}
+	final := st.Phase.Settled()
+	st.Phase, st.TransitionStartedAt = final, nil
+	reason := rolloutsv1alpha1.ReasonRolledBack
+	if final == rolloutsv1alpha1.PhaseAborted {
+		reason = rolloutsv1alpha1.ReasonAborted
+		st.Message = strings.Replace(st.Message, abortingPrefix, abortedPrefix, 1)
+	} else {
+		st.Message = strings.Replace(st.Message, rollingBackPrefix, rolledBackPrefix, 1)
+	}
+	p.event(corev1.EventTypeWarning, reason, "%s", st.Message)
+	return true
 }
 
 // pause stops measuring and keeps the traffic where it is until an
@@ -292,8 +325,8 @@ func (p *planner) pause(msg string) {
 }
 
 func (p *planner) rollback(msg string) {
-	p.stop(rolloutsv1alpha1.PhaseRolledBack, rolloutsv1alpha1.ReasonRolledBack,
-		fmt.Sprintf("Rolled back to %s: %s", p.st.StableRevision, msg))
+	p.stop(rolloutsv1alpha1.PhaseRollingBack, rolloutsv1alpha1.ReasonRollingBack,
+		fmt.Sprintf("%s%s: %s", rollingBackPrefix, p.st.StableRevision, msg))
 }
 
 // applied reports whether the gateway serves the traffic the status calls
@@ -309,6 +342,9 @@ func (p *planner) deadlinePassed() bool {
 // advance makes one transition, if the observations allow one.
 func (p *planner) advance() bool {
 	st := p.st
+	if st.Phase.Transitional() {
+		return p.settle()
+	}
 	if st.Phase != rolloutsv1alpha1.PhaseProgressing {
 		return false
 	}

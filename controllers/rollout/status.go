@@ -29,6 +29,17 @@ func setProgressing(spec *rolloutsv1alpha1.RolloutSpec, st *rolloutsv1alpha1.Rol
 	case rolloutsv1alpha1.PhaseRolledBack:
 		st.MarkFalse(c, rolloutsv1alpha1.ReasonRolledBack, st.Message)
 		return
+	case rolloutsv1alpha1.PhaseRollingBack, rolloutsv1alpha1.PhaseAborting:
+		reason := rolloutsv1alpha1.ReasonRollingBack
+		if st.Phase == rolloutsv1alpha1.PhaseAborting {
+			reason = rolloutsv1alpha1.ReasonAborting
+		}
+		msg := fmt.Sprintf("%s; waiting for the gateway to send all the traffic to %s", st.Message, st.StableRevision)
+		if m := obs.Route.Message; m != "" && !obs.Route.Ready {
+			msg += ": " + m
+		}
+		st.MarkTrue(c, reason, msg)
+		return
 	case rolloutsv1alpha1.PhaseAborted:
 		st.MarkFalse(c, rolloutsv1alpha1.ReasonAborted, st.Message)
 		return

@@ -80,6 +80,8 @@ const (
 	ReasonCompleted             = "Completed"
 	ReasonPaused                = "Paused"
 	ReasonRolledBack            = "RolledBack"
+	ReasonRollingBack           = "RollingBack"
+	ReasonAborting              = "Aborting"
 	ReasonAborted               = "Aborted"
 	ReasonProgressDeadline      = "ProgressDeadlineExceeded"
 	ReasonNotOwned              = "NotOwned"
@@ -117,6 +119,22 @@ func (s *RolloutStatus) set(t string, st metav1.ConditionStatus, reason, msg str
 	})
 }
 
+// Transitional reports whether p is on its way to another phase once the
+// traffic has moved: RollingBack (to RolledBack) or Aborting (to Aborted).
+func (p Phase) Transitional() bool { return p == PhaseRollingBack || p == PhaseAborting }
+
+// Settled is the phase a transitional phase becomes once the traffic has
+// moved; other phases are their own.
+func (p Phase) Settled() Phase {
+	switch p {
+	case PhaseRollingBack:
+		return PhaseRolledBack
+	case PhaseAborting:
+		return PhaseAborted
+	}
+	return p
+}
+
 // IsReady reports whether Ready is True for the given generation.
 func (s *RolloutStatus) IsReady(generation int64) bool {
 	c := s.GetCondition(ConditionReady)
@@ -130,6 +148,10 @@ func (s *RolloutStatus) Summarize() {
 		s.MarkTrue(ConditionReady, ReasonHealthy, s.Message)
 	case PhaseRolledBack:
 		s.MarkFalse(ConditionReady, ReasonRolledBack, s.Message)
+	case PhaseRollingBack:
+		s.MarkFalse(ConditionReady, ReasonRollingBack, s.Message)
+	case PhaseAborting:
+		s.MarkFalse(ConditionReady, ReasonAborting, s.Message)
 	case PhaseAborted:
 		s.MarkFalse(ConditionReady, ReasonAborted, s.Message)
 	default:

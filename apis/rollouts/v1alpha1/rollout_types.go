@@ -405,7 +405,8 @@ type RolloutStatus struct {
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 
-	// Phase is Progressing, Paused, Healthy, RolledBack or Aborted.
+	// Phase is Progressing, Paused, Healthy, RollingBack, RolledBack,
+	// Aborting or Aborted.
 	// +optional
 	Phase Phase `json:"phase,omitempty"`
 
@@ -452,6 +453,11 @@ type RolloutStatus struct {
 	// +optional
 	PauseUntil *metav1.Time `json:"pauseUntil,omitempty"`
 
+	// TransitionStartedAt is when the current RollingBack or Aborting
+	// began: how long the traffic has been on its way back.
+	// +optional
+	TransitionStartedAt *metav1.Time `json:"transitionStartedAt,omitempty"`
+
 	// NextMeasurementAt is when the next analysis measurement is due.
 	// +optional
 	NextMeasurementAt *metav1.Time `json:"nextMeasurementAt,omitempty"`
@@ -492,6 +498,13 @@ const (
 	PhasePaused Phase = "Paused"
 	// PhaseHealthy: the stable revision has all the traffic.
 	PhaseHealthy Phase = "Healthy"
+	// PhaseRollingBack: the canary failed; the traffic is on its way back
+	// to the stable revision. The Rollout is RolledBack (and says so in
+	// its events and notifications) once the gateway serves that.
+	PhaseRollingBack Phase = "RollingBack"
+	// PhaseAborting: an abort action; the traffic is on its way back to
+	// the stable revision. Aborted once the gateway serves that.
+	PhaseAborting Phase = "Aborting"
 	// PhaseRolledBack: the canary failed (analysis or deadline); all the
 	// traffic is back on the stable revision.
 	PhaseRolledBack Phase = "RolledBack"

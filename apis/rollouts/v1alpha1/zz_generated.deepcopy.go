@@ -471,6 +471,10 @@ func (in *RolloutStatus) DeepCopyInto(out *RolloutStatus) {
 		in, out := &in.PauseUntil, &out.PauseUntil
 		*out = (*in).DeepCopy()
 	}
+	if in.TransitionStartedAt != nil {
+		in, out := &in.TransitionStartedAt, &out.TransitionStartedAt
+		*out = (*in).DeepCopy()
+	}
 	if in.NextMeasurementAt != nil {
 		in, out := &in.NextMeasurementAt, &out.NextMeasurementAt
 		*out = (*in).DeepCopy()

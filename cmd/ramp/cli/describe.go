@@ -21,6 +21,9 @@ func describe(w io.Writer, ro *rolloutsv1alpha1.Rollout, revisions map[string]*s
 	p.field("Name", ro.Name)
 	p.field("Namespace", ro.Namespace)
 	phase := orDash(string(st.Phase))
+	if t := st.TransitionStartedAt; st.Phase.Transitional() && t != nil {
+		phase += fmt.Sprintf(" (for %s: the traffic is on its way back to %s)", now.Sub(t.Time).Round(time.Second), st.StableRevision)
+	}
 	if !observed(ro) {
 		phase += fmt.Sprintf(" (the controller has not seen generation %d yet)", ro.Generation)
 	}

@@ -151,7 +151,11 @@ func (w *watcher) visit(ro *rolloutsv1alpha1.Rollout) (bool, error) {
 	st, prev := &ro.Status, w.last
 	w.last = ro
 	if prev == nil || progressChanged(prev, ro) {
-		line := fmt.Sprintf("%s  %-11s  %s", stamp(time.Now()), orDash(string(st.Phase)), progressText(ro))
+		phase := orDash(string(st.Phase))
+		if t := st.TransitionStartedAt; st.Phase.Transitional() && t != nil {
+			phase += fmt.Sprintf(" (%s)", time.Since(t.Time).Round(time.Second))
+		}
+		line := fmt.Sprintf("%s  %-11s  %s", stamp(time.Now()), phase, progressText(ro))
 		if !observed(ro) {
 			line += fmt.Sprintf(" (generation %d not observed yet)", ro.Generation)
 		}
