@@ -435,17 +435,29 @@ func guardLatency(m Metric, h stats.Histogram, q, alpha float64) string {
 	return ""
 }
 
-// thresholdBucket is the bucket just past the one holding h's q-quantile:
-// at most 1-q of h is at or above its lower bound.
+// thresholdBucket is the bucket boundary nearest to h's q-quantile in
+// share: of the two edges of the bucket holding the quantile, the one that
+// leaves closer to 1-q of h at or above it. (Always taking the upper edge
+// can leave almost nothing above it when the quantile sits at the start
+// of a wide, crowded bucket.)
 func thresholdBucket(h stats.Histogram, q float64) int {
 	n := h.Count()
 	rank := uint64(math.Ceil(q * float64(n)))
 	var seen uint64
 	for i, c := range h.Counts {
 		seen += c
-		if seen >= rank && c > 0 {
-			return min(i+1, stats.OverflowBucket)
+		if seen < rank || c == 0 {
+			continue
 		}
+		if i+1 > stats.OverflowBucket {
+			return stats.OverflowBucket
+		}
+		want := (1 - q) * float64(n)
+		lower, upper := float64(above(h, i)), float64(n-seen) // at or above each edge
+		if i > 0 && math.Abs(lower-want) < math.Abs(upper-want) {
+			return i
+		}
+		return i + 1
 	}
 	return stats.OverflowBucket
 }
@@ -519,7 +531,11 @@ func gathering(ev *Evidence, elapsed time.Duration, canaryRequests int64) string
 		rate := float64(canaryRequests) / elapsed.Seconds()
 		more := time.Duration(float64(ev.MoreRequests) / rate * float64(time.Second)).Round(time.Second)
 		ev.MoreSeconds = more.Seconds()
-		msg += fmt.Sprintf(" (~%s at %s)", more, FormatValue(RequestRate, rate))
+		about := "~" + more.String()
+		if more < time.Second {
+			about = "under 1s"
+		}
+		msg += fmt.Sprintf(" (%s at %s)", about, FormatValue(RequestRate, rate))
 	}
 	return msg
 }

@@ -690,7 +690,7 @@ func TestThresholdBucket(t *testing.T) {
 		want int
 	}{
 		"quantile at the end of a bucket": {h: mk(map[int]uint64{50: 90, 60: 10}), q: 0.9, want: 51},
-		"quantile in the next bucket":     {h: mk(map[int]uint64{50: 90, 60: 10}), q: 0.91, want: 61},
+		"quantile in the next bucket":     {h: mk(map[int]uint64{50: 90, 60: 10}), q: 0.91, want: 60},
 		"one bucket":                      {h: mk(map[int]uint64{70: 100}), q: 0.99, want: 71},
 		"median":                          {h: mk(map[int]uint64{10: 1, 20: 1, 30: 1}), q: 0.5, want: 21},
 		"overflow stays overflow":         {h: mk(map[int]uint64{stats.OverflowBucket: 5}), q: 0.9, want: stats.OverflowBucket},
@@ -701,22 +701,31 @@ func TestThresholdBucket(t *testing.T) {
 			if got != tc.want {
 				t.Errorf("thresholdBucket() = %d, want %d", got, tc.want)
 			}
-			if n := tc.h.Count(); float64(above(tc.h, got)) > (1-tc.q)*float64(n)+1e-9 && got != stats.OverflowBucket {
-				t.Errorf("%d of %d at or above bucket %d, want at most %v", above(tc.h, got), n, got, (1-tc.q)*float64(n))
-			}
 		})
 	}
-	// At most 1-q of any histogram is at or above the threshold.
+	// The threshold is an edge of the bucket holding the quantile, the
+	// one whose share at or above it is nearer 1-q: never an edge that
+	// leaves almost nothing of the stable to count.
 	r := newRand(19)
 	for range 200 {
 		h := stats.Histogram{Counts: make([]uint64, stats.NumBuckets)}
 		for range 1 + r.IntN(500) {
 			h.Counts[80+r.IntN(40)]++
 		}
+		n := float64(h.Count())
 		for _, q := range []float64{0.5, 0.9, 0.99} {
 			i := thresholdBucket(h, q)
-			if float64(above(h, i)) > (1-q)*float64(h.Count())+1e-9 {
-				t.Fatalf("q=%v: %d of %d at or above bucket %d", q, above(h, i), h.Count(), i)
+			qb := stats.BucketIndex(h.Quantile(q))
+			// Quantile interpolates inside a bucket; its bucket is i-1 or i.
+			if i != qb && i != qb+1 {
+				t.Fatalf("q=%v: threshold bucket %d is not an edge of the quantile's bucket %d", q, i, qb)
+			}
+			other := i + 1
+			if i == qb+1 {
+				other = qb
+			}
+			if d, o := math.Abs(float64(above(h, i))-(1-q)*n), math.Abs(float64(above(h, other))-(1-q)*n); d > o+1e-9 {
+				t.Fatalf("q=%v: bucket %d leaves %d above (want %.1f), the other edge %d leaves %d", q, i, above(h, i), (1-q)*n, other, above(h, other))
 			}
 		}
 	}

@@ -111,7 +111,7 @@ evidence() {
   echo
   echo "status.message: $("${KUBECTL[@]}" -n "$NS" get ro shop -o jsonpath='{.status.message}')"
 }
-rollout v1 0 40ms+-20ms
+rollout v1 0 30ms+-30ms
 echo "The first revision has no stable to compare with: it takes 100% at once."
 "${RAMP[@]}" rollout watch shop --timeout 3m
 
@@ -130,17 +130,17 @@ for _ in 1 2 3 4; do load & LOADS+=($!); done
 trap 'kill "${LOADS[@]}" 2>/dev/null || true' EXIT
 
 bold "6. Roll out a good v2 under load: each step advances on evidence of non-regression, after at least 30 s"
-rollout v2 0 40ms+-20ms
+rollout v2 0 30ms+-30ms
 "${RAMP[@]}" rollout watch shop --timeout 5m
 "${RAMP[@]}" rollout get shop
 
 bold "7. Roll out v3, which answers 5% of its requests with a 500: rolled back on evidence of regression"
-rollout v3 0.05 40ms+-20ms
+rollout v3 0.05 30ms+-30ms
 "${RAMP[@]}" rollout watch shop --timeout 5m || true
 evidence
 
-bold "8. Roll out v4, 30% slower on every request (52ms+-26ms): rolled back on the latency"
-rollout v4 0 52ms+-26ms
+bold "8. Roll out v4, 30% slower on every request (39ms+-39ms): rolled back on the latency"
+rollout v4 0 39ms+-39ms
 "${RAMP[@]}" rollout watch shop --timeout 5m || true
 evidence
 "${RAMP[@]}" rollout status shop || true
