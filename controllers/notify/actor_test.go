@@ -173,6 +173,14 @@ func TestRolloutActorStatus(t *testing.T) {
 			want: "Rollout shop/web: phase Progressing, step 2 of 4, canary weight 20%, canary web-00002, stable web-00001. Analysis passed\n" +
 				"Last action: approve by slack:U1: Approval passed",
 		},
+		"rolling back: the traffic on its way back": {
+			existing: withSteps(rollout("shop", "web", nil, map[string]any{
+				"phase": "RollingBack", "currentStepIndex": int64(1), "canaryWeight": int64(0),
+				"message":        "Rolling back to web-00001: at step 2/4 (weight 20%): error-rate 5% > 1%",
+				"canaryRevision": "web-00002", "stableRevision": "web-00001", "transitionStartedAt": "2024-05-01T12:00:00Z",
+			}), 4),
+			want: "Rollout shop/web: phase RollingBack, step 2 of 4, canary weight 0%, canary web-00002, stable web-00001. Rolling back to web-00001: at step 2/4 (weight 20%): error-rate 5% > 1%",
+		},
 		"promoting after the last step": {
 			existing: withSteps(rollout("shop", "web", nil, map[string]any{"phase": "Progressing", "currentStepIndex": int64(4), "canaryWeight": int64(100)}), 4),
 			want:     "Rollout shop/web: phase Progressing, promoting, canary weight 100%",

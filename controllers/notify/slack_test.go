@@ -242,3 +242,33 @@ func TestBlocksShowEvidence(t *testing.T) {
 		t.Errorf("blocks without evidence show an Evidence section: %s", raw)
 	}
 }
+
+// The controller notifies a rollback once the gateway serves the stable
+// alone, coming from RollingBack (it never notifies RollingBack itself):
+// the message shows the move, the evidence and a retry button.
+func TestBlocksOfASettledRollback(t *testing.T) {
+	e := Event{
+		Namespace: "shop", Rollout: "web", Phase: "RolledBack", PreviousPhase: "",
+		Step: 0, Steps: 3, StableRevision: "web-00001", CanaryRevision: "web-00002",
+		Message:  "Rolled back to web-00001: at step 1/3 (weight 20%): error-rate: evidence of regression",
+		Evidence: []string{"error-rate: evidence of regression: canary 4.10% vs stable 0.20%"},
+		Time:     time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC),
+		Actions:  []string{VerbRetry},
+	}
+	raw := marshalUnescaped(t, blocks(e))
+	for _, want := range []string{
+		":rewind: shop/web: RolledBack", `*Phase*\nRolledBack`, `*Canary weight*\n0%`,
+		"Rolled back to web-00001: at step 1/3 (weight 20%)", `*Evidence*\n• error-rate: evidence of regression: canary 4.10% vs stable 0.20%`,
+	} {
+		if !strings.Contains(raw, want) {
+			t.Errorf("blocks lack %q: %s", want, raw)
+		}
+	}
+	var decoded []map[string]any
+	if err := json.Unmarshal([]byte(raw), &decoded); err != nil {
+		t.Fatal(err)
+	}
+	if bs := buttons(decoded); len(bs) != 1 || !strings.HasSuffix(bs[0].ActionID, VerbRetry) {
+		t.Errorf("buttons %+v, want retry alone", bs)
+	}
+}

@@ -208,3 +208,22 @@ func trafficString(ts []servingv1.TrafficTarget) string {
 	}
 	return strings.Join(parts, " ")
 }
+
+// rollingBack: a rollback recorded at t0, the traffic on its way back.
+func rollingBack(msg string) stMutator {
+	return func(st *rolloutsv1alpha1.RolloutStatus) {
+		st.Phase, st.Message, st.TransitionStartedAt = rolloutsv1alpha1.PhaseRollingBack, msg, at(0)
+	}
+}
+
+// aborting: an abort recorded at t0, the traffic on its way back.
+func aborting(msg string) stMutator {
+	return func(st *rolloutsv1alpha1.RolloutStatus) {
+		st.Phase, st.Message, st.TransitionStartedAt = rolloutsv1alpha1.PhaseAborting, msg, at(0)
+	}
+}
+
+// since moves the start of the current transition to t0+d.
+func since(d time.Duration) stMutator {
+	return func(st *rolloutsv1alpha1.RolloutStatus) { st.TransitionStartedAt = at(d) }
+}

@@ -25,7 +25,9 @@ func TestRecorder(t *testing.T) {
 	r.Measured("ns", "Fail")
 	r.Measured("ns", "")
 	r.Transition("ns", "", rolloutsv1alpha1.PhaseProgressing)
-	r.Transition("ns", rolloutsv1alpha1.PhaseProgressing, rolloutsv1alpha1.PhaseRolledBack)
+	// A rollback is two transitions: the intent, then the traffic moved.
+	r.Transition("ns", rolloutsv1alpha1.PhaseProgressing, rolloutsv1alpha1.PhaseRollingBack)
+	r.Transition("ns", rolloutsv1alpha1.PhaseRollingBack, rolloutsv1alpha1.PhaseRolledBack)
 	r.Transition("ns", rolloutsv1alpha1.PhaseHealthy, rolloutsv1alpha1.PhaseHealthy)
 
 	want := `
@@ -39,17 +41,20 @@ ramp_rollout_canary_weight{namespace="ns",rollout="web"} 20
 # HELP ramp_rollout_phase 1 for the current phase of each Rollout, 0 for the others.
 # TYPE ramp_rollout_phase gauge
 ramp_rollout_phase{namespace="ns",phase="Aborted",rollout="web"} 0
+ramp_rollout_phase{namespace="ns",phase="Aborting",rollout="web"} 0
 ramp_rollout_phase{namespace="ns",phase="Healthy",rollout="web"} 0
 ramp_rollout_phase{namespace="ns",phase="Paused",rollout="web"} 0
 ramp_rollout_phase{namespace="ns",phase="Progressing",rollout="web"} 1
 ramp_rollout_phase{namespace="ns",phase="RolledBack",rollout="web"} 0
+ramp_rollout_phase{namespace="ns",phase="RollingBack",rollout="web"} 0
 # HELP ramp_rollout_step Current step index of each Rollout (-1 when no step runs).
 # TYPE ramp_rollout_step gauge
 ramp_rollout_step{namespace="ns",rollout="web"} 2
 # HELP ramp_rollout_transitions_total Rollout phase transitions, by the phase left and the phase entered.
 # TYPE ramp_rollout_transitions_total counter
 ramp_rollout_transitions_total{from="None",namespace="ns",to="Progressing"} 1
-ramp_rollout_transitions_total{from="Progressing",namespace="ns",to="RolledBack"} 1
+ramp_rollout_transitions_total{from="Progressing",namespace="ns",to="RollingBack"} 1
+ramp_rollout_transitions_total{from="RollingBack",namespace="ns",to="RolledBack"} 1
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want)); err != nil {
 		t.Error(err)
@@ -63,6 +68,19 @@ ramp_rollout_transitions_total{from="Progressing",namespace="ns",to="RolledBack"
 	again.Measured("ns", "Pass")
 	if got := testutil.ToFloat64(r.measurements.WithLabelValues("ns", "Pass")); got != 2 {
 		t.Errorf("Pass measurements after the second recorder counted one = %v, want 2", got)
+	}
+
+	// While the traffic moves back, the gauge shows RollingBack alone.
+	ro.Status = rolloutsv1alpha1.RolloutStatus{Phase: rolloutsv1alpha1.PhaseRollingBack}
+	r.Observe(ro)
+	for _, p := range phases {
+		want := 0.0
+		if p == rolloutsv1alpha1.PhaseRollingBack {
+			want = 1
+		}
+		if got := testutil.ToFloat64(r.phase.WithLabelValues("ns", "web", string(p))); got != want {
+			t.Errorf("phase gauge %s = %v while rolling back, want %v", p, got, want)
+		}
 	}
 
 	r.Forget("ns", "web")

@@ -35,8 +35,13 @@ func notifyEvent(orig, ro *rolloutsv1alpha1.Rollout, now time.Time) (notify.Even
 	if st.StepStartedAt != nil {
 		at = st.StepStartedAt.Time
 	}
+	previous := was.Phase
+	if previous.Transitional() {
+		// Never announced: the change users saw is into the final phase.
+		previous = ""
+	}
 	e := notify.Event{
-		Namespace: ro.Namespace, Rollout: ro.Name, Phase: string(st.Phase), PreviousPhase: string(was.Phase),
+		Namespace: ro.Namespace, Rollout: ro.Name, Phase: string(st.Phase), PreviousPhase: string(previous),
 		Step: step, Steps: int(ro.Spec.NumSteps()), CanaryWeight: int(st.CanaryWeight),
 		StableRevision: st.StableRevision, CanaryRevision: st.CanaryRevision, Message: st.Message,
 		Time: at, Channel: ro.Annotations[AnnotationSlackChannel],

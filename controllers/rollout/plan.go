@@ -238,6 +238,7 @@ func (p *planner) start() {
 	st.CanaryWeight = 0
 	st.StepStartedAt = p.at(0)
 	st.StepReadyAt, st.PauseUntil, st.NextMeasurementAt = nil, nil, nil
+	st.TransitionStartedAt = nil // a new template interrupts a RollingBack or Aborting
 	st.ConsecutiveFailures, st.ConsecutiveInconclusive = 0, 0
 	st.Measurements = nil
 }
@@ -376,10 +377,18 @@ func (p *planner) advance() bool {
 			switch {
 			case s.Weight == nil && s.Pause != nil:
 				st.PauseUntil = p.at(s.Pause.Duration)
-			case s.Weight != nil && !p.spec.HasAnalysis():
+			case s.Weight != nil && (!p.spec.HasAnalysis() || *s.Weight >= 100):
+				// At 100% the stable serves nothing: there is nothing to
+				// compare the canary with, so the step passes once applied.
 				p.stepPassed(i)
 			}
 		}
+		return true
+	}
+	if s := p.step(i); s != nil && s.Weight != nil && *s.Weight >= 100 && st.PauseUntil == nil && p.spec.HasAnalysis() {
+		// Applied before this rule existed (or just now): nothing to
+		// compare with at 100%, so the step passes.
+		p.stepPassed(i)
 		return true
 	}
 	if st.PauseUntil != nil {
@@ -492,7 +501,7 @@ func (p *planner) record(rep analysis.Report) {
 		return
 	}
 	s := p.step(i)
-	judging := s != nil && s.Weight != nil && st.PauseUntil == nil
+	judging := s != nil && s.Weight != nil && *s.Weight < 100 && st.PauseUntil == nil
 	if !judging {
 		// Pauses, approvals, a passed step's pause and the blue/green
 		// preview are not decided by analysis, only stopped by it.

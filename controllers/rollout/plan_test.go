@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
 	"github.com/rampdev/ramp/analysis"
@@ -34,15 +36,16 @@ func TestRun(t *testing.T) {
 	}
 	const stepped = 5 * time.Minute // how long ago the current step started in most cases
 	cases := map[string]struct {
-		spec       *rolloutsv1alpha1.RolloutSpec
-		given      *rolloutsv1alpha1.RolloutStatus
-		hash       string // current template hash, default h2
-		revision   RevisionState
-		routeAt    *rolloutsv1alpha1.RolloutStatus // the status whose traffic the route serves; default given
-		routeEmpty bool                            // no route yet
-		action     *Action
-		report     *analysis.Report
-		now        time.Duration
+		spec          *rolloutsv1alpha1.RolloutSpec
+		given         *rolloutsv1alpha1.RolloutStatus
+		hash          string // current template hash, default h2
+		revision      RevisionState
+		routeAt       *rolloutsv1alpha1.RolloutStatus // the status whose traffic the route serves; default given
+		routeEmpty    bool                            // no route yet
+		routeNotReady bool                            // the route serves routeAt's traffic but is not Ready
+		action        *Action
+		report        *analysis.Report
+		now           time.Duration
 
 		want         *rolloutsv1alpha1.RolloutStatus
 		wantEvents   []string
@@ -137,6 +140,19 @@ func TestRun(t *testing.T) {
 			want:       base(step(5, 100, 0), measurements(measured(0, analysis.Pass, 4, "ok"))),
 			wantEvents: []string{"Promoting"}, wantMeasured: analysis.Pass, wantRequeue: 10 * time.Minute,
 		},
+		"a 100% step passes once applied: nothing to compare with": {
+			// Inconclusive (the stable serves nothing), yet the step passes:
+			// the old rule left it gathering evidence until its timeout.
+			given: base(step(4, 100, -stepped), ready(-stepped), nextMeasurement(0)), revision: revision("r2", true),
+			report:     report(analysis.Inconclusive, "no stable requests yet to compare with"),
+			want:       base(step(5, 100, 0), measurements(measured(0, analysis.Inconclusive, 4, "no stable requests yet to compare with"))),
+			wantEvents: []string{"Promoting"}, wantMeasured: analysis.Inconclusive, wantRequeue: 10 * time.Minute,
+		},
+		"a 100% step just applied passes at once": {
+			given: base(step(4, 100, -time.Second)), revision: revision("r2", true),
+			want:       base(step(5, 100, 0)),
+			wantEvents: []string{"Promoting"}, wantRequeue: 10 * time.Minute,
+		},
 		"promotion applied: healthy": {
 			given: base(step(5, 100, -time.Minute), measurements(measured(-2*time.Minute, analysis.Pass, 4, "ok"))), revision: revision("r2", true),
 			want: status(healthy("r2"), func(st *rolloutsv1alpha1.RolloutStatus) {
@@ -153,12 +169,12 @@ func TestRun(t *testing.T) {
 			want:       base(step(3, 50, -stepped), ready(-stepped), nextMeasurement(10*time.Second), counters(1, 0), measurements(measured(0, analysis.Fail, 3, failMsg))),
 			wantEvents: []string{"MeasurementFailed"}, wantMeasured: analysis.Fail, wantRequeue: 10 * time.Second,
 		},
-		"failure limit: rolled back": {
+		"failure limit: rolling back": {
 			given: base(step(3, 50, -stepped), ready(-stepped), nextMeasurement(0), counters(1, 2)), revision: revision("r2", true),
 			report: report(analysis.Fail, failMsg),
 			want: base(step(3, 0, -stepped), counters(2, 0), measurements(measured(0, analysis.Fail, 3, failMsg)),
-				phase(rolloutsv1alpha1.PhaseRolledBack, "Rolled back to r1: at step 4/5 (weight 50%): 2 consecutive failed measurements: "+failMsg)),
-			wantEvents: []string{"MeasurementFailed", "RolledBack"}, wantMeasured: analysis.Fail,
+				rollingBack("Rolling back to r1: at step 4/5 (weight 50%): 2 consecutive failed measurements: "+failMsg)),
+			wantEvents: []string{"MeasurementFailed", "RollingBack"}, wantMeasured: analysis.Fail,
 		},
 		"inconclusive looks do not count toward a pause: the step keeps gathering evidence": {
 			given: base(step(3, 50, -stepped), ready(-stepped), nextMeasurement(0), counters(0, 2)), revision: revision("r2", true),
@@ -210,22 +226,22 @@ func TestRun(t *testing.T) {
 			given: base(step(0, 5, -stepped), ready(-10*time.Second), nextMeasurement(0)), revision: revision("r2", true),
 			report: sequentialReport(analysis.Fail, regressionMsg),
 			want: base(step(0, 0, -stepped), counters(1, 0), measurements(sequentialMeasured(0, analysis.Fail, 0, regressionMsg)),
-				phase(rolloutsv1alpha1.PhaseRolledBack, "Rolled back to r1: at step 1/5 (weight 5%): "+regressionMsg)),
-			wantEvents: []string{"MeasurementFailed", "RolledBack"}, wantMeasured: analysis.Fail,
+				rollingBack("Rolling back to r1: at step 1/5 (weight 5%): "+regressionMsg)),
+			wantEvents: []string{"MeasurementFailed", "RollingBack"}, wantMeasured: analysis.Fail,
 		},
 		"evidence of regression rolls back at an approval step too": {
 			given: base(step(2, 20, -stepped), ready(-stepped), nextMeasurement(0)), revision: revision("r2", true),
 			report: sequentialReport(analysis.Fail, regressionMsg),
 			want: base(step(2, 0, -stepped), counters(1, 0), measurements(sequentialMeasured(0, analysis.Fail, 2, regressionMsg)),
-				phase(rolloutsv1alpha1.PhaseRolledBack, "Rolled back to r1: at step 3/5 (approval): "+regressionMsg)),
-			wantEvents: []string{"MeasurementFailed", "RolledBack"}, wantMeasured: analysis.Fail,
+				rollingBack("Rolling back to r1: at step 3/5 (approval): "+regressionMsg)),
+			wantEvents: []string{"MeasurementFailed", "RollingBack"}, wantMeasured: analysis.Fail,
 		},
 		"evidence of regression rolls back during a passed step's pause": {
 			given: base(step(1, 20, -stepped), ready(-stepped), pauseUntil(time.Minute), nextMeasurement(0)), revision: revision("r2", true),
 			report: sequentialReport(analysis.Fail, regressionMsg),
 			want: base(step(1, 0, -stepped), counters(1, 0), measurements(sequentialMeasured(0, analysis.Fail, 1, regressionMsg)),
-				phase(rolloutsv1alpha1.PhaseRolledBack, "Rolled back to r1: at step 2/5 (weight 20%, then pause 2m0s): "+regressionMsg)),
-			wantEvents: []string{"MeasurementFailed", "RolledBack"}, wantMeasured: analysis.Fail,
+				rollingBack("Rolling back to r1: at step 2/5 (weight 20%, then pause 2m0s): "+regressionMsg)),
+			wantEvents: []string{"MeasurementFailed", "RollingBack"}, wantMeasured: analysis.Fail,
 		},
 		"a threshold failure needs the failure limit, even with a sequential metric passing": {
 			given: base(step(3, 50, -stepped), ready(-stepped), nextMeasurement(0)), revision: revision("r2", true),
@@ -251,20 +267,20 @@ func TestRun(t *testing.T) {
 			want:         base(step(3, 50, -stepped), ready(-10*time.Minute+time.Second), nextMeasurement(10*time.Second), measurements(measured(0, analysis.Inconclusive, 3, noEvidenceMsg))),
 			wantMeasured: analysis.Inconclusive, wantRequeue: 10 * time.Second,
 		},
-		"no evidence by the maximum step time: rolled back": {
+		"no evidence by the maximum step time: rolling back": {
 			given: base(step(3, 50, -stepped), ready(-10*time.Minute), nextMeasurement(0)), revision: revision("r2", true),
 			report: report(analysis.Inconclusive, noEvidenceMsg),
 			want: base(step(3, 0, -stepped), measurements(measured(0, analysis.Inconclusive, 3, noEvidenceMsg)),
-				phase(rolloutsv1alpha1.PhaseRolledBack, "Rolled back to r1: at step 4/5 (weight 50%): no evidence of non-regression within the maximum step time 10m0s: "+noEvidenceMsg)),
-			wantEvents: []string{"RolledBack"}, wantMeasured: analysis.Inconclusive,
+				rollingBack("Rolling back to r1: at step 4/5 (weight 50%): no evidence of non-regression within the maximum step time 10m0s: "+noEvidenceMsg)),
+			wantEvents: []string{"RollingBack"}, wantMeasured: analysis.Inconclusive,
 		},
-		"errors until the maximum step time: rolled back, never passed": {
+		"errors until the maximum step time: rolling back, never passed": {
 			spec:  canarySpec(stepTimes(30*time.Second, time.Minute, "")),
 			given: base(step(3, 50, -stepped), ready(-time.Minute), nextMeasurement(0)), revision: revision("r2", true),
 			report: report(analysis.Error, "error-rate: measuring: connection refused"),
 			want: base(step(3, 0, -stepped), counters(0, 1), measurements(measured(0, analysis.Error, 3, "error-rate: measuring: connection refused")),
-				phase(rolloutsv1alpha1.PhaseRolledBack, "Rolled back to r1: at step 4/5 (weight 50%): no evidence of non-regression within the maximum step time 1m0s: error-rate: measuring: connection refused")),
-			wantEvents: []string{"RolledBack"}, wantMeasured: analysis.Error,
+				rollingBack("Rolling back to r1: at step 4/5 (weight 50%): no evidence of non-regression within the maximum step time 1m0s: error-rate: measuring: connection refused")),
+			wantEvents: []string{"RollingBack"}, wantMeasured: analysis.Error,
 		},
 		"no evidence by the maximum step time with onTimeout pause: paused": {
 			spec:  canarySpec(stepTimes(30*time.Second, 2*time.Minute, "pause")),
@@ -308,23 +324,132 @@ func TestRun(t *testing.T) {
 		},
 
 		// Deadlines.
-		"canary not ready by the deadline: rolled back": {
+		// Before its first step the canary has no traffic: the Route already
+		// serves the stable alone, so the rollback settles in the same round.
+		"canary not ready by the deadline: rolled back at once, the stable having all the traffic": {
 			given: base(), revision: RevisionState{Name: "r2", Message: "Container user-container is crash looping"},
 			want: base(phase(rolloutsv1alpha1.PhaseRolledBack,
 				"Rolled back to r1: revision r2 did not become ready: Container user-container is crash looping within the progress deadline 10m0s")),
-			wantEvents: []string{"RolledBack"},
+			wantEvents: []string{"RollingBack", "RolledBack"},
 		},
 		"canary not ready before the deadline: waits": {
 			given: base(func(st *rolloutsv1alpha1.RolloutStatus) { st.StepStartedAt = at(-time.Minute) }), revision: revision("r2", false),
 			want:        base(func(st *rolloutsv1alpha1.RolloutStatus) { st.StepStartedAt = at(-time.Minute) }),
 			wantRequeue: 9 * time.Minute,
 		},
-		"gateway does not apply a step by the deadline: rolled back": {
+		"gateway does not apply the first step by the deadline: rolled back at once, the Route serving the stable alone": {
 			given: base(step(0, 5, -10*time.Minute)), revision: revision("r2", true),
 			routeAt: base(),
 			want: base(step(0, 0, -10*time.Minute), phase(rolloutsv1alpha1.PhaseRolledBack,
 				"Rolled back to r1: the gateway did not apply the traffic of step 1/5 (weight 5%) within 10m0s")),
+			wantEvents: []string{"RollingBack", "RolledBack"},
+		},
+		"gateway does not apply a later step by the deadline: rolling back, the Route still splitting": {
+			given: base(step(1, 20, -10*time.Minute)), revision: revision("r2", true),
+			routeAt: base(step(0, 5, -20*time.Minute)),
+			want: base(step(1, 0, -10*time.Minute),
+				rollingBack("Rolling back to r1: the gateway did not apply the traffic of step 2/5 (weight 20%, then pause 2m0s) within 10m0s")),
+			wantEvents: []string{"RollingBack"},
+		},
+
+		// The traffic on its way back: RollingBack and Aborting settle once
+		// the Route is Ready and serves the stable alone, and only then.
+		"rolling back: the Route Ready with the stable alone settles it": {
+			given:    base(step(3, 0, -stepped), counters(2, 0), rollingBack("Rolling back to r1: at step 4/5 (weight 50%): "+failMsg), since(-3*time.Second)),
+			revision: revision("r2", true),
+			want: base(step(3, 0, -stepped), counters(2, 0),
+				phase(rolloutsv1alpha1.PhaseRolledBack, "Rolled back to r1: at step 4/5 (weight 50%): "+failMsg)),
 			wantEvents: []string{"RolledBack"},
+		},
+		"rolling back: the Route still shows the old split: waits": {
+			given:    base(step(3, 0, -stepped), rollingBack("Rolling back to r1: at step 4/5 (weight 50%): "+failMsg), since(-3*time.Second)),
+			revision: revision("r2", true), routeAt: base(step(3, 50, -stepped)),
+			want: base(step(3, 0, -stepped), rollingBack("Rolling back to r1: at step 4/5 (weight 50%): "+failMsg), since(-3*time.Second)),
+		},
+		"rolling back: the Route shows the stable alone but is not Ready: waits": {
+			given:    base(step(3, 0, -stepped), rollingBack("Rolling back to r1: at step 4/5 (weight 50%): "+failMsg), since(-3*time.Second)),
+			revision: revision("r2", true), routeNotReady: true,
+			want: base(step(3, 0, -stepped), rollingBack("Rolling back to r1: at step 4/5 (weight 50%): "+failMsg), since(-3*time.Second)),
+		},
+		"rolling back: no Route observed: waits": {
+			given:    base(step(3, 0, -stepped), rollingBack("Rolling back to r1: at step 4/5 (weight 50%): "+failMsg), since(-3*time.Second)),
+			revision: revision("r2", true), routeEmpty: true,
+			want: base(step(3, 0, -stepped), rollingBack("Rolling back to r1: at step 4/5 (weight 50%): "+failMsg), since(-3*time.Second)),
+		},
+		"rolling back: a report is not recorded": {
+			given:    base(step(3, 0, -stepped), rollingBack("Rolling back to r1: at step 4/5 (weight 50%): "+failMsg), since(-3*time.Second)),
+			revision: revision("r2", true), routeAt: base(step(3, 50, -stepped)),
+			report: report(analysis.Pass, "ok"),
+			want:   base(step(3, 0, -stepped), rollingBack("Rolling back to r1: at step 4/5 (weight 50%): "+failMsg), since(-3*time.Second)),
+		},
+		"aborting: the Route Ready with the stable alone settles it": {
+			given:      base(step(3, 0, -stepped), aborting("Aborting at step 4/5 (weight 50%): all traffic back to r1"), since(-3*time.Second)),
+			revision:   revision("r2", true),
+			want:       base(step(3, 0, -stepped), phase(rolloutsv1alpha1.PhaseAborted, "Aborted at step 4/5 (weight 50%): all traffic back to r1")),
+			wantEvents: []string{"Aborted"},
+		},
+		"aborting: the Route still shows the old split: waits": {
+			given:    base(step(3, 0, -stepped), aborting("Aborting at step 4/5 (weight 50%): all traffic back to r1"), since(-3*time.Second)),
+			revision: revision("r2", true), routeAt: base(step(3, 50, -stepped)),
+			want: base(step(3, 0, -stepped), aborting("Aborting at step 4/5 (weight 50%): all traffic back to r1"), since(-3*time.Second)),
+		},
+		"aborting: the Route not Ready: waits": {
+			given:    base(step(3, 0, -stepped), aborting("Aborting at step 4/5 (weight 50%): all traffic back to r1"), since(-3*time.Second)),
+			revision: revision("r2", true), routeNotReady: true,
+			want: base(step(3, 0, -stepped), aborting("Aborting at step 4/5 (weight 50%): all traffic back to r1"), since(-3*time.Second)),
+		},
+		"a new template while rolling back starts over": {
+			given: base(step(3, 0, -stepped), counters(2, 0), measurements(measured(-time.Minute, analysis.Fail, 3, failMsg)),
+				rollingBack("Rolling back to r1: at step 4/5 (weight 50%): "+failMsg), since(-3*time.Second)),
+			hash: "h3", revision: revision("r3", false), routeAt: base(step(3, 50, -stepped)),
+			want:       status(waiting("r1", "r3", 0), func(st *rolloutsv1alpha1.RolloutStatus) { st.TemplateHash = "h3" }),
+			wantEvents: []string{"RolloutStarted"}, wantRequeue: 10 * time.Minute,
+		},
+		"a new template while aborting starts over": {
+			given: base(step(3, 0, -stepped), aborting("Aborting at step 4/5 (weight 50%): all traffic back to r1"), since(-3*time.Second)),
+			hash:  "h3", revision: revision("r3", false), routeAt: base(step(3, 50, -stepped)),
+			want:       status(waiting("r1", "r3", 0), func(st *rolloutsv1alpha1.RolloutStatus) { st.TemplateHash = "h3" }),
+			wantEvents: []string{"RolloutStarted"}, wantRequeue: 10 * time.Minute,
+		},
+		"promote while rolling back is ignored": {
+			given:    base(step(3, 0, -stepped), rollingBack("Rolling back to r1: at step 4/5 (weight 50%): "+failMsg), since(-3*time.Second)),
+			revision: revision("r2", true), routeAt: base(step(3, 50, -stepped)),
+			action: &Action{ID: "t1", Name: "promote"},
+			want: base(step(3, 0, -stepped), rollingBack("Rolling back to r1: at step 4/5 (weight 50%): "+failMsg), since(-3*time.Second),
+				lastAction("t1", "promote", "ignored: nothing to promote, the rollout is RollingBack", 0)),
+			wantEvents: []string{"ActionIgnored"},
+		},
+		"abort while rolling back is ignored": {
+			given:    base(step(3, 0, -stepped), rollingBack("Rolling back to r1: at step 4/5 (weight 50%): "+failMsg), since(-3*time.Second)),
+			revision: revision("r2", true), routeAt: base(step(3, 50, -stepped)),
+			action: &Action{ID: "t2", Name: "abort"},
+			want: base(step(3, 0, -stepped), rollingBack("Rolling back to r1: at step 4/5 (weight 50%): "+failMsg), since(-3*time.Second),
+				lastAction("t2", "abort", "ignored: nothing to abort, the rollout is RollingBack", 0)),
+			wantEvents: []string{"ActionIgnored"},
+		},
+		"retry while rolling back is ignored": {
+			given:    base(step(3, 0, -stepped), rollingBack("Rolling back to r1: at step 4/5 (weight 50%): "+failMsg), since(-3*time.Second)),
+			revision: revision("r2", true), routeAt: base(step(3, 50, -stepped)),
+			action: &Action{ID: "t3", Name: "retry"},
+			want: base(step(3, 0, -stepped), rollingBack("Rolling back to r1: at step 4/5 (weight 50%): "+failMsg), since(-3*time.Second),
+				lastAction("t3", "retry", "ignored: retry applies to an Aborted, RolledBack or Paused rollout, this one is RollingBack", 0)),
+			wantEvents: []string{"ActionIgnored"},
+		},
+		"approve while aborting is ignored": {
+			given:    base(step(2, 0, -stepped), aborting("Aborting at step 3/5 (approval): all traffic back to r1"), since(-3*time.Second)),
+			revision: revision("r2", true), routeAt: base(step(2, 20, -stepped)),
+			action: &Action{ID: "t4", Name: "approve"},
+			want: base(step(2, 0, -stepped), aborting("Aborting at step 3/5 (approval): all traffic back to r1"), since(-3*time.Second),
+				lastAction("t4", "approve", "ignored: nothing waits for an approval", 0)),
+			wantEvents: []string{"ActionIgnored"},
+		},
+		"retry while rolling back is ignored, even in the round that settles it": {
+			given:    base(step(3, 0, -stepped), rollingBack("Rolling back to r1: at step 4/5 (weight 50%): "+failMsg), since(-3*time.Second)),
+			revision: revision("r2", true),
+			action:   &Action{ID: "t5", Name: "retry"},
+			want: base(step(3, 0, -stepped), phase(rolloutsv1alpha1.PhaseRolledBack, "Rolled back to r1: at step 4/5 (weight 50%): "+failMsg),
+				lastAction("t5", "retry", "ignored: retry applies to an Aborted, RolledBack or Paused rollout, this one is RollingBack", 0)),
+			wantEvents: []string{"ActionIgnored", "RolledBack"},
 		},
 
 		// A new template mid-rollout.
@@ -360,13 +485,20 @@ func TestRun(t *testing.T) {
 			want:       base(step(5, 100, 0), lastAction("a3", "promote", "promoting r2 to 100% now", 0)),
 			wantEvents: []string{"Promoting", "ActionApplied"}, wantRequeue: 10 * time.Minute,
 		},
-		"abort: back to stable": {
+		"abort: aborting, the traffic on its way back to stable": {
 			given: base(step(3, 50, -stepped), ready(-stepped), nextMeasurement(0)), revision: revision("r2", true),
 			action: &Action{ID: "a4", Name: "abort", By: "alice"},
 			report: report(analysis.Fail, failMsg), // taken before the abort: dropped
-			want: base(step(3, 0, -stepped), phase(rolloutsv1alpha1.PhaseAborted, "Aborted at step 4/5 (weight 50%): all traffic back to r1"),
+			want: base(step(3, 0, -stepped), aborting("Aborting at step 4/5 (weight 50%): all traffic back to r1"),
 				lastAction("a4", "abort", "aborted: all traffic back to r1", 0), func(st *rolloutsv1alpha1.RolloutStatus) { st.LastAction.By = "alice" }),
-			wantEvents: []string{"Aborted", "ActionApplied"},
+			wantEvents: []string{"Aborting", "ActionApplied"},
+		},
+		"abort before the first step: aborted at once, the stable having all the traffic": {
+			given: base(), revision: revision("r2", false),
+			action: &Action{ID: "a4", Name: "abort"},
+			want: base(phase(rolloutsv1alpha1.PhaseAborted, "Aborted before its first step: all traffic back to r1"),
+				lastAction("a4", "abort", "aborted: all traffic back to r1", 0)),
+			wantEvents: []string{"Aborting", "ActionApplied", "Aborted"},
 		},
 		"abort when healthy is ignored": {
 			given: status(healthy("r1")), hash: "h1",
@@ -447,8 +579,8 @@ func TestRun(t *testing.T) {
 			given: base(step(0, 0, -stepped), ready(-stepped), nextMeasurement(0)), revision: revision("r2", true),
 			report: sequentialReport(analysis.Fail, regressionMsg),
 			want: base(step(0, 0, -stepped), counters(1, 0), measurements(sequentialMeasured(0, analysis.Fail, 0, regressionMsg)),
-				phase(rolloutsv1alpha1.PhaseRolledBack, "Rolled back to r1: at preview: "+regressionMsg)),
-			wantEvents: []string{"MeasurementFailed", "RolledBack"}, wantMeasured: analysis.Fail,
+				rollingBack("Rolling back to r1: at preview: "+regressionMsg)),
+			wantEvents: []string{"MeasurementFailed", "RollingBack"}, wantMeasured: analysis.Fail,
 		},
 		"blue/green: approve promotes": {
 			spec:  canarySpec(blueGreen(0)),
@@ -476,6 +608,9 @@ func TestRun(t *testing.T) {
 			if tc.routeEmpty {
 				obs.Route = RouteState{}
 			}
+			if tc.routeNotReady {
+				obs.Route.Ready, obs.Route.Message = false, "Routing table abc is not on every gateway replica"
+			}
 			given := tc.given.DeepCopy()
 			got := Run(Input{Spec: spec, Status: tc.given, Observed: obs, Action: tc.action, Report: tc.report, Now: t0.Add(tc.now)})
 			if diff := cmp.Diff(*tc.want, got.Status); diff != "" {
@@ -492,6 +627,121 @@ func TestRun(t *testing.T) {
 			}
 			if diff := cmp.Diff(given, tc.given); diff != "" {
 				t.Errorf("Run changed its input (-before +after):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestRunTransitionRounds drives a rollback and an abort round by round,
+// as the controller does: each round plans from the status the last one
+// saved, and the Route shows what the gateway has applied so far. The
+// first round records the intent (RollingBack or Aborting) and asks for
+// the stable alone; the rounds where the Route still splits the traffic,
+// or serves the stable but is not Ready, change nothing; the round where
+// it is Ready with the stable alone settles the phase, once.
+func TestRunTransitionRounds(t *testing.T) {
+	spec := canarySpec()
+	atStep3 := status(waiting("r1", "r2", -time.Hour), step(3, 50, -time.Minute), ready(-time.Minute), nextMeasurement(0), counters(1, 0))
+	split := routeFor(spec, atStep3)
+	cases := map[string]struct {
+		action              *Action
+		report              *analysis.Report
+		transitional, final rolloutsv1alpha1.Phase
+		intent, settled     string
+		wantFirst           []string
+	}{
+		"rollback": {
+			report:       report(analysis.Fail, failMsg),
+			transitional: rolloutsv1alpha1.PhaseRollingBack, final: rolloutsv1alpha1.PhaseRolledBack,
+			intent:    "Rolling back to r1: at step 4/5 (weight 50%): 2 consecutive failed measurements: " + failMsg,
+			settled:   "Rolled back to r1: at step 4/5 (weight 50%): 2 consecutive failed measurements: " + failMsg,
+			wantFirst: []string{"MeasurementFailed", "RollingBack"},
+		},
+		"abort": {
+			action:       &Action{ID: "x", Name: "abort"},
+			transitional: rolloutsv1alpha1.PhaseAborting, final: rolloutsv1alpha1.PhaseAborted,
+			intent:    "Aborting at step 4/5 (weight 50%): all traffic back to r1",
+			settled:   "Aborted at step 4/5 (weight 50%): all traffic back to r1",
+			wantFirst: []string{"Aborting", "ActionApplied"},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			st := atStep3.DeepCopy()
+			round := func(n int, route RouteState, in Input) Plan {
+				t.Helper()
+				in.Spec, in.Status, in.Now = spec, st, t0.Add(time.Duration(n)*time.Second)
+				in.Observed = Observed{TemplateHash: "h2", Revision: revision("r2", true), Route: route}
+				plan := Run(in)
+				SetConditions(spec, &plan.Status, in.Observed, in.Now)
+				st = plan.Status.DeepCopy()
+				return plan
+			}
+			progressing := func() cond {
+				c := st.GetCondition(rolloutsv1alpha1.ConditionProgressing)
+				return cond{c.Status, c.Reason, c.Message}
+			}
+
+			// Round 0: the failure (or the abort) records the intent.
+			first := round(0, split, Input{Action: tc.action, Report: tc.report})
+			if st.Phase != tc.transitional || st.Message != tc.intent || !st.TransitionStartedAt.Equal(at(0)) || st.CanaryWeight != 0 {
+				t.Fatalf("after the failure: phase %s %q since %v, weight %d; want %s %q since t0, weight 0",
+					st.Phase, st.Message, st.TransitionStartedAt, st.CanaryWeight, tc.transitional, tc.intent)
+			}
+			if diff := cmp.Diff(tc.wantFirst, reasons(first.Events)); diff != "" {
+				t.Errorf("events of the first round (-want +got):\n%s", diff)
+			}
+			if s := trafficString(resources.Traffic(spec, st)); s != "r1=100(stable)" {
+				t.Errorf("the Service is asked for %s, want r1=100(stable)", s)
+			}
+			if first.RequeueAfter != 0 {
+				t.Errorf("requeue after %s, want none: the Route's watch brings the next round", first.RequeueAfter)
+			}
+			reason := string(tc.transitional)
+			wantProgress := cond{metav1.ConditionTrue, reason, tc.intent + "; waiting for the gateway to send all the traffic to r1"}
+			if diff := cmp.Diff(wantProgress, progressing()); diff != "" {
+				t.Errorf("Progressing while the traffic moves (-want +got):\n%s", diff)
+			}
+			if c := st.GetCondition(rolloutsv1alpha1.ConditionReady); c.Status != metav1.ConditionFalse || c.Reason != reason {
+				t.Errorf("Ready = %+v, want False/%s", c, reason)
+			}
+
+			// Rounds 1 and 2: the gateway has not applied it yet.
+			notReady := routeFor(spec, st)
+			notReady.Ready, notReady.Message = false, "Routing table abc is not on every gateway replica"
+			noConditions := cmpopts.IgnoreFields(rolloutsv1alpha1.RolloutStatus{}, "Conditions")
+			for i, route := range []RouteState{split, notReady} {
+				before := st.DeepCopy()
+				plan := round(1+i, route, Input{})
+				if diff := cmp.Diff(before, st, noConditions); diff != "" {
+					t.Errorf("round %d, the Route not serving the stable alone: status changed (-before +after):\n%s", 1+i, diff)
+				}
+				if len(plan.Events) != 0 {
+					t.Errorf("round %d: events %v, want none", 1+i, reasons(plan.Events))
+				}
+			}
+			// The Progressing condition says why the gateway is not done.
+			wantProgress.Message += ": Routing table abc is not on every gateway replica"
+			if diff := cmp.Diff(wantProgress, progressing()); diff != "" {
+				t.Errorf("Progressing while the Route is not Ready (-want +got):\n%s", diff)
+			}
+
+			// Round 3: the Route is Ready with the stable alone.
+			settle := round(3, routeFor(spec, st), Input{})
+			if st.Phase != tc.final || st.Message != tc.settled || st.TransitionStartedAt != nil {
+				t.Fatalf("once the Route serves the stable: phase %s %q since %v; want %s %q, no transition", st.Phase, st.Message, st.TransitionStartedAt, tc.final, tc.settled)
+			}
+			if diff := cmp.Diff([]string{string(tc.final)}, reasons(settle.Events)); diff != "" {
+				t.Errorf("events of the settling round (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(cond{metav1.ConditionFalse, string(tc.final), tc.settled}, progressing()); diff != "" {
+				t.Errorf("Progressing once settled (-want +got):\n%s", diff)
+			}
+
+			// Round 4: settled once.
+			before := st.DeepCopy()
+			if plan := round(4, routeFor(spec, st), Input{}); len(plan.Events) != 0 || !cmp.Equal(before, st) {
+				t.Errorf("a round after settling: events %v, status diff %s", reasons(plan.Events), cmp.Diff(before, st))
 			}
 		})
 	}

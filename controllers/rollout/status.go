@@ -116,7 +116,7 @@ func progress(p *planner) (reason, msg string) {
 		msg += fmt.Sprintf(" (%s of at least %s, at most %s, then %s)", p.now.Sub(st.StepReadyAt.Time).Round(time.Second),
 			pol.MinStepTime, pol.MaxStepTime, pol.OnTimeout)
 	}
-	if n := len(st.Measurements); n > 0 {
+	if n := len(st.Measurements); n > 0 && st.Measurements[n-1].Step != nil && *st.Measurements[n-1].Step == i {
 		msg += ": " + st.Measurements[n-1].Message
 	}
 	return rolloutsv1alpha1.ReasonMeasuring, msg

@@ -121,6 +121,32 @@ func TestSetConditions(t *testing.T) {
 			wantProgress: cond{metav1.ConditionFalse, "RolledBack", "Rolled back to r1: " + failMsg},
 			wantAnalysis: cond{metav1.ConditionFalse, "Failed", failMsg},
 		},
+		"rolling back: waiting for the gateway": {
+			st:           base(step(3, 0, 0), rollingBack("Rolling back to r1: "+failMsg), measurements(measured(0, analysis.Fail, 3, failMsg))),
+			wantReady:    cond{metav1.ConditionFalse, "RollingBack", "Rolling back to r1: " + failMsg},
+			wantProgress: cond{metav1.ConditionTrue, "RollingBack", "Rolling back to r1: " + failMsg + "; waiting for the gateway to send all the traffic to r1"},
+			wantAnalysis: cond{metav1.ConditionFalse, "Failed", failMsg},
+		},
+		"rolling back: the Route says why it is not Ready": {
+			st:           base(step(3, 0, 0), rollingBack("Rolling back to r1: "+failMsg)),
+			obs:          Observed{Route: RouteState{Message: "Routing table abc is not on every gateway replica"}},
+			wantReady:    cond{metav1.ConditionFalse, "RollingBack", "Rolling back to r1: " + failMsg},
+			wantProgress: cond{metav1.ConditionTrue, "RollingBack", "Rolling back to r1: " + failMsg + "; waiting for the gateway to send all the traffic to r1: Routing table abc is not on every gateway replica"},
+			wantAnalysis: cond{metav1.ConditionUnknown, "NoMeasurement", "No measurement yet"},
+		},
+		"rolling back: a Ready Route's message is not repeated": {
+			st:           base(step(3, 0, 0), rollingBack("Rolling back to r1: "+failMsg)),
+			obs:          Observed{Route: RouteState{Ready: true, Message: "stale"}},
+			wantReady:    cond{metav1.ConditionFalse, "RollingBack", "Rolling back to r1: " + failMsg},
+			wantProgress: cond{metav1.ConditionTrue, "RollingBack", "Rolling back to r1: " + failMsg + "; waiting for the gateway to send all the traffic to r1"},
+			wantAnalysis: cond{metav1.ConditionUnknown, "NoMeasurement", "No measurement yet"},
+		},
+		"aborting: waiting for the gateway": {
+			st:           base(step(3, 0, 0), aborting("Aborting at step 4/5 (weight 50%): all traffic back to r1")),
+			wantReady:    cond{metav1.ConditionFalse, "Aborting", "Aborting at step 4/5 (weight 50%): all traffic back to r1"},
+			wantProgress: cond{metav1.ConditionTrue, "Aborting", "Aborting at step 4/5 (weight 50%): all traffic back to r1; waiting for the gateway to send all the traffic to r1"},
+			wantAnalysis: cond{metav1.ConditionUnknown, "NoMeasurement", "No measurement yet"},
+		},
 		"aborted": {
 			st:           base(step(3, 0, 0), phase(rolloutsv1alpha1.PhaseAborted, "Aborted at step 4/5")),
 			wantReady:    cond{metav1.ConditionFalse, "Aborted", "Aborted at step 4/5"},

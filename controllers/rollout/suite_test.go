@@ -2,6 +2,7 @@ package rollout_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -77,7 +78,8 @@ func TestRollouts(t *testing.T) {
 		ctrl.SetLogger(logr.Discard())
 	}
 
-	h := &harness{cfg: env.Config, scheme: scheme, analyzer: newFakeAnalyzer(), events: &eventLog{}, notes: &noteLog{}}
+	h := &harness{cfg: env.Config, scheme: scheme, analyzer: newFakeAnalyzer(), events: &eventLog{}, notes: &noteLog{},
+		gateway: newFakeGateway(), serviceWrites: newWriteGate()}
 	h.start(t)
 	t.Cleanup(func() { h.stop(t) })
 
@@ -90,6 +92,9 @@ func TestRollouts(t *testing.T) {
 	t.Run("new template mid-rollout starts over", func(t *testing.T) { testNewTemplateMidRollout(t, h) })
 	t.Run("blue/green previews then promotes", func(t *testing.T) { testBlueGreen(t, h) })
 	t.Run("restart between steps does not repeat a step", func(t *testing.T) { testRestart(t, h) })
+	t.Run("rolled back only once the gateway serves the stable", func(t *testing.T) { testRollbackWaitsForTheGateway(t, h) })
+	t.Run("aborted only once the gateway serves the stable", func(t *testing.T) { testAbortWaitsForTheGateway(t, h) })
+	t.Run("restart between RollingBack and the traffic move finishes it", func(t *testing.T) { testRestartWhileRollingBack(t, h) })
 }
 
 // harness runs (and restarts) the manager.
@@ -99,6 +104,10 @@ type harness struct {
 	analyzer *fakeAnalyzer
 	events   *eventLog
 	notes    *noteLog
+	// gateway plays the gateway replicas for the route reconciler.
+	gateway *fakeGateway
+	// serviceWrites can make the rollout controller's Service writes fail.
+	serviceWrites *writeGate
 	// defaults are the controller's analysis defaults (its --analysis-*
 	// flags); zero takes the package defaults.
 	defaults resources.Defaults
@@ -126,8 +135,8 @@ func (h *harness) start(t testing.TB) {
 	must(t, (&revision.Reconciler{Client: c, Clock: clock.RealClock{}, Opts: revision.Options{
 		QueueImage: "ramp/queue:test", ProgressDeadline: 10 * time.Minute, ScaleToZeroGrace: time.Hour,
 	}}).SetupWithManager(mgr))
-	must(t, (&route.Reconciler{Client: c, Config: store}).SetupWithManager(mgr, systemNamespace))
-	must(t, (&rollout.Reconciler{Client: c, Analyzer: h.analyzer, Clock: clock.RealClock{}, Events: h.events, Metrics: metrics, Notifier: h.notes,
+	must(t, (&route.Reconciler{Client: c, Config: store, Gateway: h.gateway}).SetupWithManager(mgr, systemNamespace))
+	must(t, (&rollout.Reconciler{Client: gatedClient{Client: c, gate: h.serviceWrites}, Analyzer: h.analyzer, Clock: clock.RealClock{}, Events: h.events, Metrics: metrics, Notifier: h.notes,
 		AnalysisDefaults: h.defaults}).SetupWithManager(mgr))
 	mgrCtx, cancel := context.WithCancel(ctx)
 	h.cancel, h.done = cancel, make(chan error, 1)
@@ -208,10 +217,15 @@ func (f *fakeAnalyzer) lastSpec(ns, rev string) (analysis.Spec, bool) {
 	return spec, ok
 }
 
-// eventLog records events.
+// eventLog records events and, for the events that say the traffic is
+// back on the stable (RolledBack, Aborted), what the Route served when
+// they were emitted.
 type eventLog struct {
 	mu     sync.Mutex
 	events []string // "namespace/name Reason: message"
+	// settled is "namespace/name Reason: routeState" for RolledBack and
+	// Aborted events.
+	settled []string
 }
 
 var _ events.EventRecorder = (*eventLog)(nil)
@@ -221,9 +235,30 @@ func (l *eventLog) Eventf(regarding, _ runtime.Object, _, reason, _, note string
 	if !ok {
 		return
 	}
+	route := ""
+	if reason == rolloutsv1alpha1.ReasonRolledBack || reason == rolloutsv1alpha1.ReasonAborted {
+		route = routeState(ctx, m.GetNamespace(), m.GetName())
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.events = append(l.events, fmt.Sprintf("%s/%s %s: %s", m.GetNamespace(), m.GetName(), reason, fmt.Sprintf(note, args...)))
+	if route != "" {
+		l.settled = append(l.settled, fmt.Sprintf("%s/%s %s: %s", m.GetNamespace(), m.GetName(), reason, route))
+	}
+}
+
+// settledRoutes lists, for the RolledBack and Aborted events of one
+// Rollout, "Reason: routeState" when each was emitted.
+func (l *eventLog) settledRoutes(ns, name string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, e := range l.settled {
+		if rest, ok := strings.CutPrefix(e, ns+"/"+name+" "); ok {
+			out = append(out, rest)
+		}
+	}
+	return out
 }
 
 // reasons lists the reasons of the events of one Rollout, in order.
@@ -286,6 +321,9 @@ type noteLog struct {
 type note struct {
 	notify.Event
 	saved bool
+	// route is what the Route served when the notification was posted
+	// (see routeState).
+	route string
 }
 
 func (l *noteLog) Post(ctx context.Context, e notify.Event) error {
@@ -296,9 +334,10 @@ func (l *noteLog) Post(ctx context.Context, e notify.Event) error {
 		step = int(*ro.Status.CurrentStepIndex)
 	}
 	saved := err == nil && string(ro.Status.Phase) == e.Phase && step == e.Step
+	route := routeState(ctx, e.Namespace, e.Rollout)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.notes = append(l.notes, note{e, saved})
+	l.notes = append(l.notes, note{e, saved, route})
 	return nil
 }
 
@@ -313,4 +352,138 @@ func (l *noteLog) find(ns, name, phase string) []note {
 		}
 	}
 	return out
+}
+
+// routeState reads a Route (uncached) and says what it serves: "Ready"
+// (for its generation) or "not Ready", then its resolved traffic as
+// "rev=percent(tag)" items.
+func routeState(ctx context.Context, ns, name string) string {
+	rt := &servingv1.Route{}
+	if err := k8s.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, rt); err != nil {
+		return "unreadable: " + err.Error()
+	}
+	out := "not Ready"
+	if rt.Status.IsReady(rt.Generation) {
+		out = "Ready"
+	}
+	for _, tt := range rt.Status.Traffic {
+		out += fmt.Sprintf(" %s=%d(%s)", tt.RevisionName, tt.PercentOf(), tt.Tag)
+	}
+	return out
+}
+
+// servesStable is the routeState of a Route that sends everything to the
+// stable revision.
+func servesStable(stable string) string { return "Ready " + stable + "=100(stable)" }
+
+// fakeGateway plays the gateway replicas for the route reconciler: a
+// route's routing table is programmed as soon as the reconciler asks,
+// unless the route is held: then the gateway keeps serving the table it
+// last programmed until the route is released, as a slow gateway would.
+// The Route stays not Ready meanwhile; the reconciler asks again every
+// second.
+type fakeGateway struct {
+	mu         sync.Mutex
+	programmed map[string]string // route -> hash
+	held       map[string]bool
+	refused    map[string]int // probes of a held route for a table it has not programmed
+}
+
+var _ route.GatewayProber = (*fakeGateway)(nil)
+
+func newFakeGateway() *fakeGateway {
+	return &fakeGateway{programmed: map[string]string{}, held: map[string]bool{}, refused: map[string]int{}}
+}
+
+func (g *fakeGateway) Programmed(_ context.Context, rt types.NamespacedName, hash string) (bool, string, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	k := rt.String()
+	if g.held[k] && g.programmed[k] != hash {
+		g.refused[k]++
+		return false, fmt.Sprintf("The gateway still serves routing table %s, not %s", g.programmed[k], hash), nil
+	}
+	g.programmed[k] = hash
+	return true, "", nil
+}
+
+// hold keeps the route's current table on the gateway.
+func (g *fakeGateway) hold(ns, name string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.held[ns+"/"+name] = true
+}
+
+// release lets the gateway program the route's newest table.
+func (g *fakeGateway) release(ns, name string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.held[ns+"/"+name] = false
+}
+
+// refusals counts the probes of a held route for a newer table.
+func (g *fakeGateway) refusals(ns, name string) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.refused[ns+"/"+name]
+}
+
+// errServiceWriteBlocked is the error of a Service write the gate refuses.
+var errServiceWriteBlocked = errors.New("test: service writes are blocked")
+
+// writeGate makes the rollout controller's writes of the serving Services
+// of blocked namespaces fail: what the API server holds is then what a
+// controller that stopped right after saving a status leaves behind.
+type writeGate struct {
+	mu      sync.Mutex
+	blocked map[string]bool
+	refused map[string]int
+}
+
+func newWriteGate() *writeGate {
+	return &writeGate{blocked: map[string]bool{}, refused: map[string]int{}}
+}
+
+func (g *writeGate) block(ns string, on bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.blocked[ns] = on
+}
+
+// refuse reports whether a Service write in ns is refused, and counts it.
+func (g *writeGate) refuse(ns string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.blocked[ns] {
+		g.refused[ns]++
+	}
+	return g.blocked[ns]
+}
+
+func (g *writeGate) refusals(ns string) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.refused[ns]
+}
+
+// gatedClient is the rollout controller's client: Service creates and
+// patches go through the gate, everything else (the status included)
+// straight to the manager's client.
+type gatedClient struct {
+	client.Client
+	gate *writeGate
+}
+
+func (c gatedClient) Create(ctx context.Context, obj client.Object, opts ...client.CreateOption) error {
+	if _, ok := obj.(*servingv1.Service); ok && c.gate.refuse(obj.GetNamespace()) {
+		return errServiceWriteBlocked
+	}
+	return c.Client.Create(ctx, obj, opts...)
+}
+
+func (c gatedClient) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+	if _, ok := obj.(*servingv1.Service); ok && c.gate.refuse(obj.GetNamespace()) {
+		return errServiceWriteBlocked
+	}
+	return c.Client.Patch(ctx, obj, patch, opts...)
 }

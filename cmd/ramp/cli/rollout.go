@@ -185,7 +185,7 @@ func newRolloutStatusCommand(k *kubeOptions) *cobra.Command {
 		Short: "Print a Rollout's phase, step and weight in one line; the exit code tells the phase",
 		Long: `Print a Rollout's phase, step and canary weight in one line, for scripts.
 
-Exit codes: 0 Healthy, 1 RolledBack or Aborted, 2 Paused, 3 Progressing
+Exit codes: 0 Healthy, 1 RolledBack or Aborted, 2 Paused, 3 Progressing (or RollingBack/Aborting: the traffic is still on its way back)
 (also while the controller has not yet seen the latest spec).`,
 		Example: `  ramp rollout status web
   # web Progressing step=2/4 weight=20% canary=web-00002 stable=web-00001

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -130,6 +131,29 @@ func (s *suite) testGet(t *testing.T) {
 			"Result:  approved step 3/4 (approval)",
 		)
 	})
+	t.Run("rolling back: how long the traffic has been on its way back", func(t *testing.T) {
+		started := metav1.NewTime(time.Now().Add(-3 * time.Second))
+		rb := makeRollout(s.defaultNS, "cart-rb").status(rolloutsv1alpha1.PhaseRollingBack, step(1), 0).
+			message("Rolling back to cart-rb-00001: at step 2/4 (weight 50%, then pause 1m0s): error-rate above 1%").Obj()
+		rb.Status.CanaryRevision, rb.Status.TransitionStartedAt = "cart-rb-00002", &started
+		s.create(t, &rolloutBuilder{ro: rb})
+
+		r := s.run(t, "rollout", "get", "cart-rb")
+		if r.err != nil {
+			t.Fatalf("error: %v", r.err)
+		}
+		m := regexp.MustCompile(`(?m)^Phase: +RollingBack \(for (\S+): the traffic is on its way back to cart-rb-00001\)$`).FindStringSubmatch(r.out)
+		if m == nil {
+			t.Fatalf("no RollingBack phase line with its duration:\n%s", r.out)
+		}
+		// The API server keeps whole seconds: 3s, or a little more on a slow machine.
+		if d, err := time.ParseDuration(m[1]); err != nil || d < 3*time.Second || d > time.Minute {
+			t.Errorf("rolling back for %s, want about 3s", m[1])
+		}
+		wantContains(t, "output", r.out,
+			"Message:      Rolling back to cart-rb-00001: at step 2/4 (weight 50%, then pause 1m0s): error-rate above 1%",
+			"Traffic:      stable 100%, canary 0%")
+	})
 	t.Run("yaml", func(t *testing.T) {
 		r := s.run(t, "rollout", "get", "cart", "-o", "yaml")
 		if r.err != nil {
@@ -190,6 +214,15 @@ func (s *suite) testStatus(t *testing.T) {
 		"progressing": {
 			rollout: makeRollout(ns, "progressing").status(rolloutsv1alpha1.PhaseProgressing, step(0), 20),
 			wantOut: "progressing Progressing step=1/4 weight=20%", wantCode: 3,
+		},
+		// Not over until the gateway sends all the traffic to the stable.
+		"rolling back": {
+			rollout: makeRollout(ns, "rollingback").status(rolloutsv1alpha1.PhaseRollingBack, step(1), 0),
+			wantOut: "rollingback RollingBack step=2/4 weight=0%", wantCode: 3,
+		},
+		"aborting": {
+			rollout: makeRollout(ns, "aborting").status(rolloutsv1alpha1.PhaseAborting, step(0), 0),
+			wantOut: "aborting Aborting step=1/4 weight=0%", wantCode: 3,
 		},
 		"healthy but for an older spec": {
 			rollout: makeRollout(ns, "stale").status(rolloutsv1alpha1.PhaseHealthy, nil, 0),

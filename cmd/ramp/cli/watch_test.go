@@ -97,6 +97,46 @@ func (s *suite) testWatch(t *testing.T) {
 		}
 	})
 
+	t.Run("a rollback is followed until the traffic is back on the stable", func(t *testing.T) {
+		// Given a rollout at its first step
+		ro := s.create(t, makeRollout(ns, "rb").analysis("error-rate").status(rolloutsv1alpha1.PhaseProgressing, step(0), 20))
+		out, done := s.start(t, newRootCommand("ramp"), "rollout", "watch", "rb", "-n", ns)
+		waitFor(t, out, "step 1/4 (weight 20%)")
+
+		// When the controller records a rollback, the traffic on its way back
+		s.setStatus(t, ro, func(st *rolloutsv1alpha1.RolloutStatus) {
+			now := metav1.Now()
+			st.Phase, st.CanaryWeight, st.TransitionStartedAt = rolloutsv1alpha1.PhaseRollingBack, 0, &now
+			st.Message = "Rolling back to rb-00001: at step 1/4 (weight 20%): error-rate 5% > 1%"
+		})
+
+		// Then watch says so, with how long it has lasted, and goes on watching
+		waitFor(t, out, "Rolling back to rb-00001")
+		select {
+		case r := <-done:
+			t.Fatalf("watch ended while rolling back: exit code %d, error %v\n%s", r.code, r.err, r.out)
+		default:
+		}
+
+		// When the gateway serves the stable alone and the controller settles it
+		s.setStatus(t, ro, func(st *rolloutsv1alpha1.RolloutStatus) {
+			st.Phase, st.TransitionStartedAt = rolloutsv1alpha1.PhaseRolledBack, nil
+			st.Message = "Rolled back to rb-00001: at step 1/4 (weight 20%): error-rate 5% > 1%"
+		})
+
+		// Then it ends with exit code 1, having printed both
+		r := wait(t, done)
+		if r.code != 1 || r.err == nil || r.err.Error() != "rollout rb is RolledBack: Rolled back to rb-00001: at step 1/4 (weight 20%): error-rate 5% > 1%" {
+			t.Errorf("exit code %d, error %v, want 1 and the RolledBack message", r.code, r.err)
+		}
+		lines := strings.Split(strings.TrimSpace(r.out), "\n")
+		rolling := regexp.MustCompile(`^\d\d:\d\d:\d\d  RollingBack \((\d+)s\)  canary rb-00002 at 0%: Rolling back to rb-00001: `)
+		if len(lines) != 3 || !strings.Contains(lines[0], "Progressing  step 1/4 (weight 20%); canary rb-00002 at 20%") ||
+			!rolling.MatchString(lines[1]) || !strings.Contains(lines[2], "RolledBack   canary rb-00002 at 0%: Rolled back to rb-00001: ") {
+			t.Errorf("output, want the step, RollingBack (its duration), then RolledBack:\n%s", r.out)
+		}
+	})
+
 	ends := map[string]struct {
 		rollout  *rolloutBuilder
 		args     []string
