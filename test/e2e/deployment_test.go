@@ -118,10 +118,7 @@ func TestDeploymentRunsPodsAsProcessesOnTheirOwnLoopbackIPs(t *testing.T) {
 	if err := cluster.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: "hello"}, &d); err != nil {
 		t.Fatal(err)
 	}
-	d.Spec.Replicas = ptr.To(int32(1))
-	if err := cluster.Client.Update(ctx, &d); err != nil {
-		t.Fatal(err)
-	}
+	updateObject(t, &d, func() { d.Spec.Replicas = ptr.To(int32(1)) })
 
 	// Then 2 pods go away, and each of them saw SIGTERM (a graceful stop)
 	framework.Eventually(t, 60*time.Second, func(ctx context.Context) error {

@@ -6,12 +6,15 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	servingv1 "github.com/rampdev/ramp/apis/serving/v1"
 	"github.com/rampdev/ramp/serving/gateway"
 	"github.com/rampdev/ramp/serving/gateway/routing"
+	"github.com/rampdev/ramp/test/framework"
 )
 
 // reply is what a test needs of a gateway response; the body is drained.
@@ -76,17 +79,17 @@ func TestClusterLocalRoutesAreNotReachableFromOutside(t *testing.T) {
 
 func TestStickySessionsKeepAClientOnOneRevision(t *testing.T) {
 	ns := twoVersions(t)
-	ctx := context.Background()
 
-	// Given a 50/50 split with sticky sessions
-	svc, err := getService(ctx, ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc.Annotations = map[string]string{servingv1.AnnotationStickyMaxAge: "1h"}
-	if err := cluster.Client.Update(ctx, svc); err != nil {
-		t.Fatal(err)
-	}
+	// Given a 50/50 split with sticky sessions (the Service's own
+	// controllers write it too: read and update again on a conflict)
+	framework.Eventually(t, 30*time.Second, func(ctx context.Context) error {
+		svc, err := getService(ctx, ns)
+		if err != nil {
+			return err
+		}
+		svc.Annotations = map[string]string{servingv1.AnnotationStickyMaxAge: "1h"}
+		return cluster.Client.Update(ctx, svc)
+	})
 	setTraffic(t, ns, servingv1.TrafficList{
 		{RevisionName: "notifications-00001", Percent: ptr.To(int64(50))},
 		{RevisionName: "notifications-00002", Percent: ptr.To(int64(50))},
@@ -130,4 +133,19 @@ func TestOversizedHeadersGet431(t *testing.T) {
 	if r.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
 		t.Fatalf("64 KiB header: %d, want 431", r.StatusCode)
 	}
+}
+
+// updateObject reads obj again, applies mutate and updates it, again on a
+// conflict: the controllers write the same objects (status, scale), so a
+// read-modify-write without a retry fails at random under load.
+func updateObject(t *testing.T, obj client.Object, mutate func()) {
+	t.Helper()
+	key := client.ObjectKeyFromObject(obj)
+	framework.Eventually(t, 30*time.Second, func(ctx context.Context) error {
+		if err := cluster.Client.Get(ctx, key, obj); err != nil {
+			return err
+		}
+		mutate()
+		return cluster.Client.Update(ctx, obj)
+	})
 }

@@ -91,11 +91,10 @@ func twoVersions(t *testing.T) string {
 		t.Fatal(err)
 	}
 	svc := waitServiceReady(t, ns, func(s *servingv1.Service) error { return nil })
-	svc.Spec.Template.Spec.Containers[0].Image = "ramp/sampleapp:1.1.0"
-	svc.Spec.Template.Spec.Containers[0].Env[1].Value = "1.1.0"
-	if err := cluster.Client.Update(ctx, svc); err != nil {
-		t.Fatal(err)
-	}
+	updateObject(t, svc, func() {
+		svc.Spec.Template.Spec.Containers[0].Image = "ramp/sampleapp:1.1.0"
+		svc.Spec.Template.Spec.Containers[0].Env[1].Value = "1.1.0"
+	})
 	waitServiceReady(t, ns, func(s *servingv1.Service) error {
 		if s.Status.LatestReadyRevisionName != "notifications-00002" {
 			return fmt.Errorf("latest ready %q", s.Status.LatestReadyRevisionName)

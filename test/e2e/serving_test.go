@@ -110,15 +110,14 @@ func TestServiceRevisionsAndTrafficFollowTheKnativeReleaseTutorial(t *testing.T)
 	expectVersions(t, host, nil, map[string]int{"1.0.0": 20})
 
 	// When the template moves to 1.1.0 with traffic split 50/50
-	svc.Spec.Template.Spec.Containers[0].Image = "ramp/sampleapp:1.1.0"
-	svc.Spec.Template.Spec.Containers[0].Env[1].Value = "1.1.0"
-	svc.Spec.Traffic = servingv1.TrafficList{
-		{RevisionName: "notifications-00001", Percent: ptr.To(int64(50))},
-		{LatestRevision: ptr.To(true), Percent: ptr.To(int64(50))},
-	}
-	if err := cluster.Client.Update(ctx, svc); err != nil {
-		t.Fatal(err)
-	}
+	updateObject(t, svc, func() {
+		svc.Spec.Template.Spec.Containers[0].Image = "ramp/sampleapp:1.1.0"
+		svc.Spec.Template.Spec.Containers[0].Env[1].Value = "1.1.0"
+		svc.Spec.Traffic = servingv1.TrafficList{
+			{RevisionName: "notifications-00001", Percent: ptr.To(int64(50))},
+			{LatestRevision: ptr.To(true), Percent: ptr.To(int64(50))},
+		}
+	})
 
 	// Then both revisions are Ready and the status shows both targets
 	svc = waitServiceReady(t, ns, func(s *servingv1.Service) error {
@@ -141,13 +140,12 @@ func TestServiceRevisionsAndTrafficFollowTheKnativeReleaseTutorial(t *testing.T)
 	expectVersions(t, host, nil, map[string]int{"1.0.0": 10, "1.1.0": 10})
 
 	// When the traffic is tagged: current at 100%, version110 at 0%
-	svc.Spec.Traffic = servingv1.TrafficList{
-		{Tag: "current", RevisionName: "notifications-00001", Percent: ptr.To(int64(100))},
-		{Tag: "version110", RevisionName: "notifications-00002", Percent: ptr.To(int64(0))},
-	}
-	if err := cluster.Client.Update(ctx, svc); err != nil {
-		t.Fatal(err)
-	}
+	updateObject(t, svc, func() {
+		svc.Spec.Traffic = servingv1.TrafficList{
+			{Tag: "current", RevisionName: "notifications-00001", Percent: ptr.To(int64(100))},
+			{Tag: "version110", RevisionName: "notifications-00002", Percent: ptr.To(int64(0))},
+		}
+	})
 
 	// Then the tags appear in the status with their URLs
 	defer func() {

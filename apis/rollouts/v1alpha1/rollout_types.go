@@ -18,8 +18,10 @@ type RolloutSpec struct {
 	Strategy Strategy `json:"strategy"`
 
 	// Analysis compares the canary with the stable revision at every
-	// interval while the canary is being rolled out. Without it, steps pass
-	// as soon as the gateway has applied their traffic.
+	// interval while the canary is being rolled out. Without it, the
+	// default analysis applies (error rate and p90 latency, canary against
+	// stable); disabled: true makes steps pass as soon as the gateway has
+	// applied their traffic.
 	// +optional
 	Analysis *Analysis `json:"analysis,omitempty"`
 
@@ -117,9 +119,10 @@ type CanaryStrategy struct {
 // followed by a pause), a pause alone, or an approval gate.
 //
 // A weight step sends that percentage of the traffic to the canary, waits
-// until the gateway has applied it, and passes at the first passing
-// analysis measurement (at once without analysis); its pause, if any, then
-// runs before the next step. A pause alone keeps the weight for that long.
+// until the gateway has applied it, and passes on evidence of
+// non-regression after the analysis' minStepTime (at once with analysis
+// disabled, or at 100%, where the stable serves nothing to compare with);
+// its pause, if any, then runs before the next step. A pause alone keeps the weight for that long.
 // An approval keeps the weight until an approve (or promote) action.
 // Analysis keeps measuring during pauses and approvals: failures still roll
 // back.
