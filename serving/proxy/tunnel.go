@@ -44,6 +44,8 @@ type Tunnels struct {
 	mu    sync.Mutex
 	empty *sync.Cond // signaled when live drops to empty
 	live  map[*tunnel]struct{}
+	// closing is set by CloseAll: later tunnels close as they start.
+	closing bool
 }
 
 // NewTunnels returns an empty set of tunnels.
@@ -81,6 +83,8 @@ func (ts *Tunnels) add(up net.Conn) *tunnel {
 	t := &tunnel{up: up}
 	ts.mu.Lock()
 	ts.live[t] = struct{}{}
+	// A tunnel that arrives after CloseAll is closed as it starts.
+	t.closed = ts.closing
 	ts.mu.Unlock()
 	return t
 }
@@ -98,6 +102,7 @@ func (ts *Tunnels) remove(t *tunnel) {
 func (ts *Tunnels) CloseAll(log *zap.Logger) {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
+	ts.closing = true
 	if len(ts.live) > 0 {
 		log.Info("Closing upgraded connections still open at the drain timeout", zap.Int("count", len(ts.live)))
 	}

@@ -221,8 +221,12 @@ func (s *Server) Run(ctx context.Context, drainDelay time.Duration) error {
 	defer cancel()
 	var fastErr, h2cErr error
 	var wg sync.WaitGroup
-	wg.Go(func() { fastErr = fast.ShutdownWithContext(sctx) })
 	wg.Go(func() { h2cErr = h2c.Shutdown(sctx) })
+	// Every handler has returned once the server is shut down, so every
+	// upgraded connection has registered its tunnel: only then can the
+	// drain see them all (a handler still dialing its upstream would
+	// otherwise hijack after the drain found no tunnel).
+	fastErr = fast.ShutdownWithContext(sctx)
 	s.fast.tunnels.Drain(sctx, s.log)
 	wg.Wait()
 	// Release the user container's preStop hook, then let its answer go out.
