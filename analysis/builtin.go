@@ -60,40 +60,43 @@ func (b *Builtin) Measure(ctx context.Context, q Query) (Measurement, error) {
 	if q.Canary.Revision == "" {
 		return Measurement{}, errors.New("builtin provider: canary has no revision")
 	}
-	canary, err := b.measure(ctx, m.Builtin, q.Canary, q.Window, q.Now)
+	return measureSamples(ctx, b, q)
+}
+
+// measureSamples measures the builtin metric of q from s over
+// [q.Now-q.Window, q.Now): the canary, and the stable when it has a
+// revision.
+func measureSamples(ctx context.Context, s Sampler, q Query) (Measurement, error) {
+	value := func(t Target) (Value, error) {
+		sample, err := s.Sample(ctx, t, q.Now.Add(-q.Window), q.Now)
+		if err != nil {
+			return Value{}, err
+		}
+		return builtinValue(q.Metric.Builtin, sample, q.Window), nil
+	}
+	canary, err := value(q.Canary)
 	if err != nil {
 		return Measurement{}, fmt.Errorf("canary: %w", err)
 	}
 	var stable Value
 	if q.Stable.Revision != "" {
-		if stable, err = b.measure(ctx, m.Builtin, q.Stable, q.Window, q.Now); err != nil {
+		if stable, err = value(q.Stable); err != nil {
 			return Measurement{}, fmt.Errorf("stable: %w", err)
 		}
 	}
 	return Measurement{Canary: canary, Stable: stable}, nil
 }
 
-func (b *Builtin) measure(ctx context.Context, metric string, t Target, window time.Duration, now time.Time) (Value, error) {
-	tag := t.Tag
-	if tag == "" {
-		tag = autoscaler.AllTags
-	}
-	sum, err := b.Telemetry.Window(ctx, t.Namespace, t.Revision, tag, now.Add(-window), now)
-	if err != nil {
-		return Value{}, fmt.Errorf("telemetry of %s/%s: %w", t.Namespace, t.Revision, err)
-	}
-	return builtinValue(metric, sum, window), nil
-}
-
-// builtinValue computes metric from one window's summary.
-func builtinValue(metric string, sum autoscaler.Summary, window time.Duration) Value {
+// builtinValue computes metric from one window's sample (a request rate
+// divides by window).
+func builtinValue(metric string, sum Sample, window time.Duration) Value {
 	v := Value{Requests: sum.Requests}
 	if sum.Requests <= 0 {
 		return v
 	}
 	switch metric {
 	case ErrorRate:
-		v.Value = float64(sum.Errors5xx) / float64(sum.Requests)
+		v.Value = float64(sum.Errors) / float64(sum.Requests)
 	case RequestRate:
 		v.Value = float64(sum.Requests) / window.Seconds()
 	default:
@@ -108,8 +111,3 @@ func builtinValue(metric string, sum autoscaler.Summary, window time.Duration) V
 }
 
 var latencyQuantiles = map[string]float64{LatencyP50: 0.5, LatencyP90: 0.9, LatencyP99: 0.99}
-
-// sampleSummary is s as a telemetry Summary.
-func sampleSummary(s Sample) autoscaler.Summary {
-	return autoscaler.Summary{Requests: s.Requests, Errors5xx: s.Errors, Latency: s.Latency}
-}

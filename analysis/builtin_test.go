@@ -142,7 +142,7 @@ func TestBuiltinMeasure(t *testing.T) {
 func TestBuiltinLatencyQuantilesDiffer(t *testing.T) {
 	lat := histogram(map[time.Duration]uint64{10 * time.Millisecond: 50, 100 * time.Millisecond: 40,
 		500 * time.Millisecond: 9, 2 * time.Second: 1})
-	sum := autoscaler.Summary{Requests: 100, Latency: lat}
+	sum := Sample{Requests: 100, Latency: lat}
 	p50 := builtinValue(LatencyP50, sum, time.Minute).Value
 	p90 := builtinValue(LatencyP90, sum, time.Minute).Value
 	p99 := builtinValue(LatencyP99, sum, time.Minute).Value

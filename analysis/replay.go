@@ -306,18 +306,7 @@ func (p traceProvider) Measure(ctx context.Context, q Query) (Measurement, error
 	if !knownBuiltin(q.Metric.Builtin) {
 		return Measurement{}, fmt.Errorf("replay: %w %q: a trace has only the builtin metrics", ErrUnknownMetric, q.Metric.Builtin)
 	}
-	var m Measurement
-	for _, side := range []struct {
-		t   Target
-		out *Value
-	}{{q.Canary, &m.Canary}, {q.Stable, &m.Stable}} {
-		s, err := p.Sample(ctx, side.t, q.Now.Add(-q.Window), q.Now)
-		if err != nil {
-			return Measurement{}, err
-		}
-		*side.out = builtinValue(q.Metric.Builtin, sampleSummary(s), q.Window)
-	}
-	return m, nil
+	return measureSamples(ctx, p, q)
 }
 
 // Replay reads a whole trace (checking every line before it prints

@@ -203,7 +203,7 @@ func judgeSequential(ctx context.Context, s Sampler, spec Spec, m Metric, share 
 	if err != nil {
 		return fail(Error, "measuring stable: %s", oneLine(err.Error()))
 	}
-	r.Canary, r.Stable = pointValue(m.Builtin, c), pointValue(m.Builtin, st)
+	r.Canary, r.Stable = builtinValue(m.Builtin, c, now.Sub(seq.From)), builtinValue(m.Builtin, st, now.Sub(seq.From))
 	switch {
 	case c.Requests == 0:
 		return fail(Inconclusive, "no canary requests yet (a verdict needs canary traffic; no data is never a pass)")
@@ -223,22 +223,6 @@ func judgeSequential(ctx context.Context, s Sampler, spec Spec, m Metric, share 
 	}
 	r.Evidence = &ev
 	return fail(phase, "%s", msg)
-}
-
-func pointValue(builtin string, s Sample) Value {
-	v := Value{Requests: s.Requests}
-	if s.Requests <= 0 {
-		return v
-	}
-	switch builtin {
-	case ErrorRate:
-		v.Value, v.Valid = float64(s.Errors)/float64(s.Requests), true
-	default:
-		if q, ok := latencyQuantiles[builtin]; ok && s.Latency.Count() > 0 {
-			v.Value, v.Valid = s.Latency.Quantile(q).Seconds(), true
-		}
-	}
-	return v
 }
 
 // judgeErrors is the error-rate test. Rollback: the conditional mixture
@@ -539,65 +523,3 @@ func gathering(ev *Evidence, elapsed time.Duration, canaryRequests int64) string
 	}
 	return msg
 }
-
-// count formats n with thousands separators: 12,345.
-func count(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, r := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
-
-// points formats a difference of rates in percentage points: "+1.23 pts".
-func points(v float64) string {
-	s := strconv.FormatFloat(v*100, 'f', 2, 64) + " pts"
-	if v >= 0 {
-		return "+" + s
-	}
-	return s
-}
-
-// ratio formats a rate ratio: "3.1x".
-func ratio(v float64) string {
-	if v >= 1e5 {
-		return "100000x"
-	}
-	return strconv.FormatFloat(v, 'g', 3, 64) + "x"
-}
-
-func pct(v float64) string { return strconv.FormatFloat(v*100, 'f', 1, 64) + "%" }
-
-// evalue formats an e-value: "212", "3.4e+05".
-func evalue(v float64) string {
-	switch {
-	case math.IsInf(v, 1) || v > 1e6:
-		return strconv.FormatFloat(math.Min(v, math.MaxFloat64), 'e', 1, 64)
-	case v >= 10:
-		return strconv.FormatFloat(v, 'f', 0, 64)
-	}
-	return strconv.FormatFloat(v, 'f', 2, 64)
-}
-
-// FormatEvidence formats an e-value against its bar: "212 / 100".
-func FormatEvidence(e, bar float64) string {
-	if bar == 0 {
-		return ""
-	}
-	return evalue(e) + " / " + evalue(bar)
-}
-
-// FormatPoints formats a difference of rates in percentage points.
-func FormatPoints(v float64) string { return points(v) }
-
-// FormatPercent formats a fraction as a percentage with one decimal.
-func FormatPercent(v float64) string { return pct(v) }

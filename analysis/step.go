@@ -101,7 +101,7 @@ func Decide(p StepPolicy, st StepState, rep Report, elapsed time.Duration) (Verd
 		}
 		return Continue, st, fmt.Sprintf("passing; the step runs at least %s (%s left): %s", p.MinStepTime, (p.MinStepTime - elapsed).Round(time.Second), rep.Message)
 	default:
-		st = StepState{Failures: 0, Errors: 0}
+		st = StepState{}
 	}
 	if p.MaxStepTime > 0 && elapsed >= p.MaxStepTime {
 		msg := fmt.Sprintf("no evidence of non-regression within the maximum step time %s: %s", p.MaxStepTime, rep.Message)
