@@ -15,6 +15,14 @@ HELM_VERSION           := v3.22.0
 CONTROLLER_GEN_VERSION := v0.23.0
 GOLANGCI_LINT_VERSION  := v2.15.0
 
+# Release: the chart's version and appVersion (the images' tag).
+CHART_VERSION := $(shell awk '/^version:/ {gsub(/"/, "", $$2); print $$2}' charts/ramp/Chart.yaml)
+APP_VERSION   := $(shell awk '/^appVersion:/ {gsub(/"/, "", $$2); print $$2}' charts/ramp/Chart.yaml)
+# Where `make push` sends the images and the chart: host[:port]/path.
+REGISTRY ?=
+# Helm reads registry credentials from the Docker config, like the images.
+DOCKER_CONFIG_FILE := $(or $(DOCKER_CONFIG),$(HOME)/.docker)/config.json
+
 GO_BUILD   := go build -trimpath -ldflags='-s -w'
 K8S_VERSION_PKGS := k8s.io/component-base/version k8s.io/client-go/pkg/version
 K8S_LDFLAGS := -s -w $(foreach p,$(K8S_VERSION_PKGS),-X $(p).gitVersion=$(K8S_VERSION) \
@@ -131,6 +139,24 @@ bench: build bench-analysis ## Run the benchmarks: the analysis simulation, Go m
 	@mkdir -p _out
 	go test -run '^$$' -bench . -benchmem ./serving/... | tee _out/bench-go.txt
 	test/bench/run.sh
+
+##@ Release
+
+.PHONY: images
+images: ## Build the OCI images (controller, gateway, queue, sampleapp; linux/amd64 and arm64; reproducible) into _out/images
+	go run ./cmd/ramp-images build --out _out/images --version $(APP_VERSION)
+
+.PHONY: push
+push: images $(HELM) ## Push the images and the chart (an OCI artifact) to REGISTRY=host[:port]/path, with the Docker config's credentials
+	@test -n "$(REGISTRY)" || { echo "make push: set REGISTRY=host[:port]/path, e.g. make push REGISTRY=ghcr.io/rampdev"; exit 1; }
+	go run ./cmd/ramp-images push --from _out/images --registry $(REGISTRY)
+	@mkdir -p _out/charts
+	$(HELM) package charts/ramp --destination _out/charts
+	@plain=; case "$(REGISTRY)" in localhost[:/]*|127.*) plain=--plain-http;; esac; \
+	  creds=; [ -f "$(DOCKER_CONFIG_FILE)" ] && creds="--registry-config $(DOCKER_CONFIG_FILE)"; \
+	  echo ">> pushing the chart ramp $(CHART_VERSION) to oci://$(REGISTRY)/charts"; \
+	  $(HELM) push _out/charts/ramp-$(CHART_VERSION).tgz oci://$(REGISTRY)/charts $$plain $$creds
+	@echo ">> pushed: helm install ramp oci://$(REGISTRY)/charts/ramp --version $(CHART_VERSION) --set image.registry=$(REGISTRY)"
 
 ##@ Local cluster
 

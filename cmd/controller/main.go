@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/config"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/rampdev/ramp/cmd/internal/version"
 	"github.com/rampdev/ramp/controllers/manager"
 )
 
@@ -47,7 +48,7 @@ func run() error {
 	flag.StringVar(&o.MetricsAddr, "metrics-bind-address", net.JoinHostPort(podIP, "9090"), "metrics address; 0 disables")
 	flag.StringVar(&o.HealthAddr, "health-probe-bind-address", net.JoinHostPort(podIP, "8081"), "health probe address; 0 disables")
 	flag.BoolVar(&o.LeaderElection, "leader-elect", true, "use leader election, so replicas can run side by side")
-	flag.StringVar(&o.QueueImage, "queue-image", "ramp/queue:dev", "image of the queue-proxy sidecar")
+	flag.StringVar(&o.QueueImage, "queue-image", version.Image("queue"), "image of the queue-proxy sidecar")
 	flag.DurationVar(&o.ProgressDeadline, "progress-deadline", 600*time.Second, "default time a revision has to become ready")
 	flag.DurationVar(&o.ScaleToZeroGrace, "scale-to-zero-grace", 30*time.Second, "how long an unrouted revision keeps its pods")
 	flag.StringVar(&o.GatewayService, "gateway-service", "", "namespace/name of the gateway's Service; routes are Ready once every replica has their routing table")
@@ -67,9 +68,15 @@ func run() error {
 	flag.StringVar(&o.Slack.DefaultChannel, "slack-channel", "", "Slack channel of notifications")
 	users := flag.String("slack-allowed-users", "", "comma-separated Slack user IDs or names allowed to approve, abort, promote and retry; empty allows nobody")
 	flag.StringVar(&o.SlackAddr, "slack-bind-address", net.JoinHostPort(podIP, "8098"), "address of the Slack endpoints in http mode")
+	showVersion := flag.Bool("version", false, "print the version and exit")
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
+	if *showVersion {
+		fmt.Println("ramp controller", version.String())
+		return nil
+	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	ctrl.Log.WithName("setup").Info("Starting the Ramp controller", "version", version.Version, "revision", version.Revision)
 	o.Slack.Token, o.Slack.SigningSecret, o.Slack.AppToken = os.Getenv("SLACK_BOT_TOKEN"), os.Getenv("SLACK_SIGNING_SECRET"), os.Getenv("SLACK_APP_TOKEN")
 	for _, u := range strings.Split(*users, ",") {
 		if u = strings.TrimSpace(u); u != "" {

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/config"
 	crzap "sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/rampdev/ramp/cmd/internal/version"
 	"github.com/rampdev/ramp/serving/gateway"
 )
 
@@ -38,7 +39,12 @@ func run() error {
 	flag.StringVar(&o.AutoscalerService, "autoscaler-service", "", "namespace/name of the controller's autoscaler Service, signalled to scale revisions from zero")
 	flag.IntVar(&o.AutoscalerPort, "autoscaler-port", 8099, "the autoscaler's port")
 	static := flag.String("static-config", "", "serve a fixed routing table from this JSON file instead of watching Kubernetes (benchmarks, debugging)")
+	showVersion := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
+	if *showVersion {
+		fmt.Println("ramp gateway", version.String())
+		return nil
+	}
 	ctrl.SetLogger(crzap.New())
 	log, err := zap.NewProduction()
 	if err != nil {

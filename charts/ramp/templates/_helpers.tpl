@@ -1,5 +1,8 @@
+{{/* An image: <registry>/<name>:<tag or appVersion>[@<digest>]. */}}
 {{- define "ramp.image" -}}
-{{ .root.Values.image.registry }}/{{ .name }}:{{ .root.Values.image.tag }}
+{{- $i := .root.Values.image -}}
+{{ $i.registry }}/{{ .name }}:{{ $i.tag | default .root.Chart.AppVersion }}
+{{- with (get ($i.digests | default dict) .name) }}@{{ . }}{{ end }}
 {{- end -}}
 
 {{- define "ramp.labels" -}}

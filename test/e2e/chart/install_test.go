@@ -1,8 +1,8 @@
 // Package chart installs Ramp with its Helm chart on a fresh local cluster
 // and checks the production install path: every pod Ready under its own
 // ServiceAccount, traffic through the chart's gateway, an upgrade that rolls
-// the controller while serving continues, and an uninstall that leaves only
-// the CRDs.
+// the controller while serving continues, controllers killed mid-step and
+// mid-rollback, and an uninstall that leaves only the CRDs.
 package chart
 
 import (
@@ -211,6 +211,10 @@ func TestHelmInstallUpgradeUninstall(t *testing.T) {
 	if n := failed.Load(); n > 0 {
 		t.Fatalf("%d of %d requests failed; first: %v", n, sent.Load(), firstFailure.Load())
 	}
+
+	// And a controller killed between recording a rollback and moving the
+	// traffic finishes the move once, after it restarts
+	killWhileRollingBack(ctx, t, cl, ro, web)
 
 	// When the chart is uninstalled
 	helm(t, c, "uninstall", "ramp", "--namespace", ns, "--wait", "--timeout", "2m")
