@@ -118,8 +118,17 @@ verify: generate manifests ## Regenerate everything and fail if the tree changed
 
 ##@ Test
 
+.PHONY: oci-runtime
+oci-runtime: ## Install podman and runc with apt-get if missing (the image e2e test runs Ramp's images with them)
+	@if command -v podman >/dev/null && command -v runc >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo ">> installing podman and runc with apt-get (the image e2e test runs Ramp's images with them)"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends podman runc >/dev/null; } \
+	    || echo ">> could not install podman and runc: the image e2e test will be skipped"; \
+	else echo ">> podman or runc is missing and this is not root: the image e2e test will be skipped"; fi
+
 .PHONY: test
-test: tools build ## Run every test: unit, envtest integration and e2e on a local cluster
+test: tools build oci-runtime ## Run every test: unit, envtest integration and e2e on a local cluster (and Ramp's images under podman)
 	KUBEBUILDER_ASSETS=$(K8S_BIN) RAMP_BIN_DIR=$(BIN) go test $(TEST_FLAGS) ./...
 
 .PHONY: test-flakes
