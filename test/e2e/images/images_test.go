@@ -166,7 +166,7 @@ func (e *env) queueProxy(ctx context.Context, t *testing.T) {
 	framework.Eventually(t, 30*time.Second, func(ctx context.Context) error {
 		code, body, err := framework.Get(ctx, url)
 		if err != nil || code != 200 {
-			return fmt.Errorf("GET %s: %d %q %v", url, code, body, err)
+			return fmt.Errorf("GET %s: %d %q %w", url, code, body, err)
 		}
 		return nil
 	})
@@ -287,7 +287,7 @@ func (e *env) onCluster(ctx context.Context, t *testing.T) {
 		}
 		defer resp.Body.Close()
 		body, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != 200 || string(body) != "Hello cluster!\n" {
+		if resp.StatusCode != http.StatusOK || string(body) != "Hello cluster!\n" {
 			return fmt.Errorf("GET through the gateway image: %d %q", resp.StatusCode, body)
 		}
 		return nil
