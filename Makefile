@@ -5,8 +5,9 @@ SHELL := /usr/bin/env bash
 
 BIN       := $(CURDIR)/bin
 K8S_BIN   := $(BIN)/k8s
-LOCAL_DIR := $(CURDIR)/.ramp/local
-KUBECTL   := $(K8S_BIN)/kubectl --kubeconfig $(LOCAL_DIR)/kubeconfig
+# The process node's cluster lives in .ramp/local, the real node's in .ramp/real.
+LOCAL_DIR = $(CURDIR)/.ramp/$(if $(filter real,$(NODE)),real,local)
+KUBECTL    = $(K8S_BIN)/kubectl --kubeconfig $(LOCAL_DIR)/kubeconfig
 
 # Tool versions; changing one rebuilds only that tool.
 K8S_VERSION            := v1.36.3
@@ -34,6 +35,10 @@ IMAGES := sampleapp apicheck
 
 # The -r suffix is the build recipe's revision: bump it when the recipe changes.
 K8S_STAMP   := $(K8S_BIN)/.k8s-$(K8S_VERSION)-r2
+K8S_NODE_STAMP := $(K8S_BIN)/.k8s-node-$(K8S_VERSION)-r1
+# The local cluster's node: process (the default node agent) or real
+# (kubelet, containerd, runc and a bridge CNI in a network namespace).
+NODE ?= process
 ETCD_STAMP  := $(K8S_BIN)/.etcd-$(ETCD_VERSION)
 HELM        := $(BIN)/helm-$(HELM_VERSION)
 CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
@@ -56,6 +61,16 @@ $(K8S_STAMP): test/tools/k8s/go.mod test/tools/k8s/go.sum test/tools/k8s/prepare
 	  GOFLAGS=-mod=mod go build -trimpath -ldflags='$(K8S_LDFLAGS)' -o $(K8S_BIN)/ \
 	    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kubectl
 	@rm -f $(K8S_BIN)/.k8s-* && touch $@
+
+$(K8S_NODE_STAMP): $(K8S_STAMP)
+	@echo ">> building kubelet, kube-proxy and kube-scheduler $(K8S_VERSION) for the real node (cold: about 4 minutes on 2 cores)"
+	dir=$$(cd test/tools/k8s && ./prepare.sh $(BIN)/.build) && cd "$$dir" && \
+	  GOFLAGS=-mod=mod go build -trimpath -ldflags='$(K8S_LDFLAGS)' -o $(K8S_BIN)/ \
+	    k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy k8s.io/kubernetes/cmd/kube-scheduler
+	@rm -f $(K8S_BIN)/.k8s-node-* && touch $@
+
+.PHONY: tools-node
+tools-node: tools $(K8S_NODE_STAMP) ## Build kubelet, kube-proxy and kube-scheduler into bin/k8s (the real node)
 
 $(ETCD_STAMP): test/tools/etcd/go.mod test/tools/etcd/go.sum
 	@echo ">> building etcd $(ETCD_VERSION)"
@@ -169,17 +184,25 @@ push: images $(HELM) ## Push the images and the chart (an OCI artifact) to REGIS
 
 ##@ Local cluster
 
+.PHONY: images-node
+images-node: ## Build the images for this machine's platform, with the real node's pause image, into _out/node-images
+	go run ./cmd/ramp-images build --out _out/node-images --version $(APP_VERSION) \
+	  --platforms linux/$$(go env GOARCH) --only controller,gateway,queue,sampleapp,pause
+
 .PHONY: up
-up: tools build ## Start the local cluster and install Ramp into it with its Helm chart
-	$(BIN)/ramp local up --dir $(LOCAL_DIR)
+up: tools build $(if $(filter real,$(NODE)),tools-node images-node) ## Start the local cluster (NODE=real: a real kubelet, containerd and CNI) and install Ramp with its Helm chart
+	$(BIN)/ramp local up --dir $(LOCAL_DIR) --node $(NODE) $(if $(filter real,$(NODE)),--images $(CURDIR)/_out/node-images)
 	@echo ">> installing Ramp (charts/ramp) into namespace ramp-system"
 	$(HELM) upgrade --install ramp charts/ramp --namespace ramp-system --create-namespace \
-	  --kubeconfig $(LOCAL_DIR)/kubeconfig --set gateway.hostPort=8080 --set gateway.service.type=ClusterIP --wait --timeout 3m
+	  --kubeconfig $(LOCAL_DIR)/kubeconfig --set gateway.hostPort=8080 --set gateway.service.type=ClusterIP \
+	  $(if $(filter real,$(NODE)),--set image.pullPolicy=Never) --wait --timeout 3m
 	@$(KUBECTL) -n ramp-system get pods -o wide
 
 .PHONY: down
-down: ## Stop the local cluster
-	@if [ -x $(BIN)/ramp ]; then $(BIN)/ramp local down --dir $(LOCAL_DIR); else echo "nothing to stop: bin/ramp is not built"; fi
+down: ## Stop the local cluster (both the process node's and the real node's, if running)
+	@if [ ! -x $(BIN)/ramp ]; then echo "nothing to stop: bin/ramp is not built"; exit 0; fi; \
+	  for d in $(CURDIR)/.ramp/local $(CURDIR)/.ramp/real; do \
+	    if [ -f $$d/cluster.json ]; then $(BIN)/ramp local down --dir $$d; fi; done
 
 .PHONY: demo
 demo: up ## Bring up the local cluster, deploy the sample app and show it serving

@@ -44,6 +44,14 @@ type Options struct {
 	NodeName    string `json:"nodeName"`
 	// PodCIDR is the loopback range pod IPs come from, for example 127.0.0.0/16.
 	PodCIDR string `json:"podCIDR"`
+	// Node is NodeProcess (the default) or NodeReal.
+	Node string `json:"node"`
+	// Images are OCI image layouts the real node imports into containerd
+	// (one must hold the pause image).
+	Images []string `json:"images,omitempty"`
+	// GatewayPort is the host loopback port that reaches the real node's
+	// gateway hostPort (the process node binds hostPorts on loopback itself).
+	GatewayPort int `json:"gatewayPort"`
 
 	// Out receives progress lines; nil discards them.
 	Out io.Writer `json:"-"`
@@ -59,6 +67,8 @@ var defaults = Options{
 	KubeletPort:   10250,
 	NodeName:      "ramp-node",
 	PodCIDR:       "127.0.0.0/16",
+	Node:          NodeProcess,
+	GatewayPort:   GatewayNodePort,
 }
 
 // Cluster is a local cluster rooted at a directory.
@@ -102,6 +112,14 @@ func New(opts Options) (*Cluster, error) {
 	if opts.ReadyTimeout == 0 {
 		opts.ReadyTimeout = 2 * time.Minute
 	}
+	if opts.Node != NodeProcess && opts.Node != NodeReal {
+		return nil, fmt.Errorf("node %q: want %s or %s", opts.Node, NodeProcess, NodeReal)
+	}
+	for i, d := range opts.Images {
+		if opts.Images[i], err = filepath.Abs(d); err != nil {
+			return nil, err
+		}
+	}
 	ip, _, err := net.ParseCIDR(opts.PodCIDR)
 	if err != nil {
 		return nil, fmt.Errorf("pod CIDR %q: %w", opts.PodCIDR, err)
@@ -134,6 +152,15 @@ func fill(o *Options, from Options) {
 	if o.PodCIDR == "" {
 		o.PodCIDR = from.PodCIDR
 	}
+	if o.Node == "" {
+		o.Node = from.Node
+	}
+	if len(o.Images) == 0 {
+		o.Images = from.Images
+	}
+	if o.GatewayPort == 0 {
+		o.GatewayPort = from.GatewayPort
+	}
 }
 
 // Dir is the cluster's absolute state directory.
@@ -163,11 +190,22 @@ func (c *Cluster) k8sBin(name string) string {
 // daemons lists the components in start order.
 func (c *Cluster) daemons() []daemon {
 	etcdURL := fmt.Sprintf("http://127.0.0.1:%d", c.opts.EtcdPort)
+	var netns string
+	bind, advertise := "127.0.0.1", "127.0.0.1"
+	// The node agent manages its Node's taints; on a real node the node
+	// lifecycle controller lifts the kubelet's not-ready taint.
+	controllers := "*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle"
+	if c.Real() {
+		controllers = "*,-nodeipam,-cloud-node-lifecycle"
+		// The control plane runs in the node's namespace: pods reach the
+		// API server at the node's address, the host through the forward.
+		netns, bind, advertise = c.Netns(), "0.0.0.0", RealNodeIP
+	}
 	mk := func(name, bin string, stopFor time.Duration, args ...string) daemon {
-		return daemon{name: name, binary: bin, args: args, runDir: c.runDir(), logDir: c.logDir(), stopFor: stopFor}
+		return daemon{name: name, binary: bin, args: args, runDir: c.runDir(), logDir: c.logDir(), stopFor: stopFor, netns: netns}
 	}
 	p := c.pki
-	return []daemon{
+	ds := []daemon{
 		mk("etcd", c.k8sBin("etcd"), 10*time.Second,
 			"--name=ramp-local",
 			"--data-dir="+filepath.Join(c.opts.Dir, "etcd"),
@@ -182,8 +220,8 @@ func (c *Cluster) daemons() []daemon {
 		),
 		mk("kube-apiserver", c.k8sBin("kube-apiserver"), 15*time.Second,
 			"--etcd-servers="+etcdURL,
-			"--bind-address=127.0.0.1",
-			"--advertise-address=127.0.0.1",
+			"--bind-address="+bind,
+			"--advertise-address="+advertise,
 			fmt.Sprintf("--secure-port=%d", c.opts.APIServerPort),
 			"--tls-cert-file="+p.servingCert(),
 			"--tls-private-key-file="+p.servingKey(),
@@ -209,12 +247,16 @@ func (c *Cluster) daemons() []daemon {
 			"--use-service-account-credentials=true",
 			"--cluster-signing-cert-file="+p.caCert(),
 			"--cluster-signing-key-file="+p.caKey(),
-			"--controllers=*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle",
+			"--controllers="+controllers,
 			"--leader-elect=false",
 			"--bind-address=127.0.0.1",
 			"--secure-port=0",
 		),
-		mk("ramp-node", filepath.Join(c.opts.BinDir, "ramp-node"), 45*time.Second,
+	}
+	if c.Real() {
+		return append(append([]daemon{c.forwardDaemon()}, ds...), c.realDaemons()...)
+	}
+	return append(ds, daemon{name: "ramp-node", binary: filepath.Join(c.opts.BinDir, "ramp-node"), runDir: c.runDir(), logDir: c.logDir(), stopFor: 45 * time.Second, args: []string{
 			"--kubeconfig="+c.componentKubeconfig("ramp-node"),
 			"--node-name="+c.opts.NodeName,
 			"--pods-dir="+c.podsDir(),
@@ -224,8 +266,7 @@ func (c *Cluster) daemons() []daemon {
 			"--tls-cert-file="+p.kubeletCert(),
 			"--tls-private-key-file="+p.kubeletKey(),
 			"--client-ca-file="+p.caCert(),
-		),
-	}
+	}})
 }
 
 func (c *Cluster) componentKubeconfig(name string) string {

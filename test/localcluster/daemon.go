@@ -24,6 +24,7 @@ type daemon struct {
 	runDir  string
 	logDir  string
 	stopFor time.Duration // how long SIGTERM may take before SIGKILL
+	netns   string        // run inside this network namespace (/run/netns/<netns>)
 }
 
 func (d daemon) pidFile() string { return filepath.Join(d.runDir, d.name+".pid") }
@@ -48,6 +49,12 @@ func (d daemon) start() (<-chan error, error) {
 	defer logf.Close()
 	fmt.Fprintf(logf, "\n==== %s starting %s %s\n", time.Now().Format(time.RFC3339), d.binary, strings.Join(d.args, " "))
 	cmd := exec.Command(d.binary, d.args...)
+	if d.netns != "" {
+		// nsenter enters the network namespace only (ip netns exec would
+		// also mount a new /sys, hiding the cgroup mounts the kubelet
+		// needs) and execs the binary, so the PID stays the daemon's.
+		cmd = exec.Command("nsenter", append([]string{"--net=/run/netns/" + d.netns, "--", d.binary}, d.args...)...)
+	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Env = append(os.Environ(), d.env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}

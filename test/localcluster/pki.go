@@ -52,12 +52,13 @@ func (p pki) ensure() error {
 			return err
 		}
 	}
-	if !exists(p.servingCert()) {
+	// Certificates from before the real node lack its address: renew them.
+	if !exists(p.servingCert()) || !certHasIP(p.servingCert(), RealNodeIP) {
 		if err := p.writeServing(); err != nil {
 			return err
 		}
 	}
-	if !exists(p.kubeletClientCert()) {
+	if !exists(p.kubeletClientCert()) || !certHasIP(p.kubeletCert(), RealNodeIP) {
 		if err := p.writeKubeletCerts(); err != nil {
 			return err
 		}
@@ -105,7 +106,7 @@ func (p pki) writeServing() error {
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		DNSNames: []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
 			"kubernetes.default.svc.cluster.local"},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP(serviceIP)},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP(serviceIP), net.ParseIP(RealNodeIP)},
 	})
 }
 
@@ -121,7 +122,7 @@ func (p pki) writeKubeletCerts() error {
 		Subject:     pkix.Name{CommonName: "ramp-node"},
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		DNSNames:    []string{"localhost"},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP(RealNodeIP)},
 	})
 	if err != nil {
 		return err
@@ -271,4 +272,27 @@ func sanitize(s string) string {
 func exists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
+}
+
+// certHasIP reports whether the certificate at path names ip.
+func certHasIP(path, ip string) bool {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	block, _ := pem.Decode(b)
+	if block == nil {
+		return false
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return false
+	}
+	want := net.ParseIP(ip)
+	for _, a := range cert.IPAddresses {
+		if a.Equal(want) {
+			return true
+		}
+	}
+	return false
 }

@@ -46,20 +46,24 @@ func (c *Cluster) Up(ctx context.Context) error {
 	if err := c.writeKubeconfigs(); err != nil {
 		return err
 	}
+	if c.Real() {
+		anyRunning := false
+		for _, up := range running {
+			anyRunning = anyRunning || up
+		}
+		if err := c.ensureNetns(ctx, anyRunning); err != nil {
+			return err
+		}
+		if err := c.writeNodeConfig(); err != nil {
+			return err
+		}
+	}
 	client, err := c.httpClient()
 	if err != nil {
 		return err
 	}
-	steps := []struct {
-		ready func(ctx context.Context) error
-		what  string
-	}{
-		{c.etcdHealthy(client), "etcd to be healthy"},
-		{c.apiReady(client), "kube-apiserver to be ready"},
-		{c.defaultServiceAccount(client), "kube-controller-manager to create service accounts"},
-		{c.nodeReady(client), "node " + c.opts.NodeName + " to be Ready"},
-	}
-	for i, d := range c.daemons() {
+	ready := c.readiness(client)
+	for _, d := range c.daemons() {
 		var exited <-chan error
 		if running[d.name] {
 			c.say("  %-24s already running", d.name)
@@ -82,11 +86,14 @@ func (c *Cluster) Up(ctx context.Context) error {
 			} else if d.pid() == 0 {
 				return errExited
 			}
-			return steps[i].ready(ctx)
+			if r := ready[d.name]; r.check != nil {
+				return r.check(ctx)
+			}
+			return nil
 		}
 		if err := poll(ctx, c.opts.ReadyTimeout, check); err != nil {
 			return fmt.Errorf("waiting for %s: %w\n--- last lines of %s ---\n%s",
-				steps[i].what, err, d.logFile(), d.logTail(15))
+				ready[d.name].what, err, d.logFile(), d.logTail(15))
 		}
 		if !running[d.name] {
 			c.say("  %-24s ready in %s", d.name, time.Since(start).Round(100*time.Millisecond))
@@ -95,9 +102,37 @@ func (c *Cluster) Up(ctx context.Context) error {
 	return nil
 }
 
+// readiness is what Up waits for after starting each component.
+func (c *Cluster) readiness(a *apiClient) map[string]struct {
+	check func(context.Context) error
+	what  string
+} {
+	type r = struct {
+		check func(context.Context) error
+		what  string
+	}
+	node := r{c.nodeReady(a), "node " + c.opts.NodeName + " to be Ready"}
+	return map[string]r{
+		"forward":                 {listening(fmt.Sprintf("127.0.0.1:%d", c.opts.APIServerPort)), "the forward of the node's ports to listen"},
+		"etcd":                    {c.etcdHealthy(a), "etcd to be healthy"},
+		"kube-apiserver":          {c.apiReady(a), "kube-apiserver to be ready"},
+		"kube-controller-manager": {c.defaultServiceAccount(a), "kube-controller-manager to create service accounts"},
+		"kube-scheduler":          {nil, "kube-scheduler"},
+		"containerd":              {c.containerdReady(), "containerd to answer and import the images"},
+		"kubelet":                 node,
+		"kube-proxy":              {c.inNetns("http://127.0.0.1:10256/healthz"), "kube-proxy to sync the Service rules"},
+		"ramp-node":               node,
+	}
+}
+
 // preflight fails early, with a useful message, when a port is taken or a
 // binary is missing.
 func (c *Cluster) preflight(running map[string]bool) error {
+	if c.Real() {
+		if err := c.realPreflight(); err != nil {
+			return err
+		}
+	}
 	for _, d := range c.daemons() {
 		if running[d.name] {
 			continue
@@ -108,6 +143,11 @@ func (c *Cluster) preflight(running map[string]bool) error {
 	}
 	ports := map[string]int{"etcd": c.opts.EtcdPort, "etcd (peer)": c.opts.EtcdPeerPort,
 		"kube-apiserver": c.opts.APIServerPort, "ramp-node (kubelet API)": c.opts.KubeletPort}
+	if c.Real() {
+		// Only the forward listens on the host; the rest is in the namespace.
+		ports = map[string]int{"forward (kube-apiserver)": c.opts.APIServerPort, "forward (etcd)": c.opts.EtcdPort,
+			"forward (gateway)": c.opts.GatewayPort}
+	}
 	for what, port := range ports {
 		name, _, _ := strings.Cut(what, " (")
 		if running[name] {
@@ -316,6 +356,11 @@ func (c *Cluster) Down(purge bool) error {
 		errs = append(errs, err)
 	} else if n > 0 {
 		c.say("  stopped %d leftover pod processes", n)
+	}
+	if c.Real() {
+		if err := c.teardownNode(context.Background()); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("stopping the local cluster: %v", errs)

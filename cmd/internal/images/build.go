@@ -32,6 +32,12 @@ var Components = []Component{
 	{Name: "sampleapp", Package: "./test/sampleapp", Description: "Ramp sample app: the demo's service"},
 }
 
+// NodeComponents are images the local cluster's real node needs and Ramp
+// does not ship: built only when named with --only.
+var NodeComponents = []Component{
+	{Name: "pause", Package: "./test/pause", Description: "The sandbox image of the local cluster's real node"},
+}
+
 // DefaultPlatforms are the platforms of every image index.
 var DefaultPlatforms = []v1.Platform{{OS: "linux", Architecture: "amd64"}, {OS: "linux", Architecture: "arm64"}}
 

@@ -284,7 +284,7 @@ func TestOptionsAreChecked(t *testing.T) {
 	if _, err := ParsePlatforms([]string{"linux"}); err == nil || !strings.Contains(err.Error(), "os/arch") {
 		t.Errorf("ParsePlatforms(linux): %v", err)
 	}
-	if _, err := selectComponents([]string{"nope"}); err == nil || !strings.Contains(err.Error(), "controller, gateway, queue, sampleapp") {
+	if _, err := selectComponents([]string{"nope"}); err == nil || !strings.Contains(err.Error(), "controller, gateway, queue, sampleapp, pause") {
 		t.Errorf("selectComponents(nope): %v", err)
 	}
 	if v, err := ChartAppVersion("../../../charts/ramp/Chart.yaml"); err != nil || v == "" {

@@ -96,16 +96,17 @@ func selectComponents(only []string) ([]Component, error) {
 		return Components, nil
 	}
 	var out []Component
+	all := append(append([]Component{}, Components...), NodeComponents...)
 	for _, n := range only {
 		found := false
-		for _, c := range Components {
+		for _, c := range all {
 			if c.Name == n {
 				out, found = append(out, c), true
 			}
 		}
 		if !found {
-			names := make([]string, len(Components))
-			for i, c := range Components {
+			names := make([]string, len(all))
+			for i, c := range all {
 				names[i] = c.Name
 			}
 			return nil, fmt.Errorf("--only: no image %q (the images are %s)", n, strings.Join(names, ", "))

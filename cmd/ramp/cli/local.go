@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -18,7 +20,38 @@ func newLocalCommand() *cobra.Command {
 		Use:   "local",
 		Short: "Run Ramp's local Kubernetes cluster (real control plane, pods as local processes)",
 	}
-	cmd.AddCommand(newLocalUpCommand(), newLocalDownCommand())
+	cmd.AddCommand(newLocalUpCommand(), newLocalDownCommand(), newLocalForwardCommand())
+	return cmd
+}
+
+// newLocalForwardCommand is the real node's port forward, which `local up`
+// runs in the background.
+func newLocalForwardCommand() *cobra.Command {
+	var (
+		netns string
+		maps  []string
+	)
+	cmd := &cobra.Command{
+		Use:    "forward",
+		Short:  "Carry host loopback ports into the real node's network namespace (started by local up)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var fs []localcluster.Forward
+			for _, m := range maps {
+				f, err := localcluster.ParseForward(m)
+				if err != nil {
+					return err
+				}
+				fs = append(fs, f)
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
+			defer stop()
+			return localcluster.RunForwards(ctx, netns, fs)
+		},
+	}
+	cmd.Flags().StringVar(&netns, "netns", "", "path of the network namespace (/run/netns/NAME)")
+	cmd.Flags().StringArrayVar(&maps, "map", nil, "LISTEN=TARGET: a host loopback address and where it goes inside the namespace (repeatable)")
 	return cmd
 }
 
@@ -64,6 +97,9 @@ files and pod sandboxes) lives in --dir; the admin kubeconfig is DIR/kubeconfig.
 	f.IntVar(&opts.KubeletPort, "kubelet-port", 0, "node agent's kubelet API port on 127.0.0.1, for kubectl logs (default 10250)")
 	f.StringVar(&opts.PodCIDR, "pod-cidr", "", "loopback range for pod IPs (default 127.0.0.0/16)")
 	f.DurationVar(&opts.ReadyTimeout, "timeout", 2*time.Minute, "how long to wait for each component")
+	f.StringVar(&opts.Node, "node", "", "the node: process (Ramp's node agent, the default) or real (kubelet, containerd, runc, CNI, kube-proxy in a network namespace; root)")
+	f.StringSliceVar(&opts.Images, "images", nil, "OCI image layouts the real node imports into containerd (make images-node)")
+	f.IntVar(&opts.GatewayPort, "gateway-port", 0, "host loopback port of the real node's gateway hostPort (default 8080)")
 	return cmd
 }
 

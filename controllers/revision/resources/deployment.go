@@ -168,7 +168,23 @@ func makeContainer(rev *servingv1.Revision, i int, serving bool) corev1.Containe
 		corev1.EnvVar{Name: "K_CONFIGURATION", Value: rev.Labels[servingv1.LabelConfiguration]},
 		corev1.EnvVar{Name: "K_SERVICE", Value: rev.Labels[servingv1.LabelService]},
 	)
+	// The queue-proxy reaches the serving container at POD_IP:PORT (on the
+	// local process node, pods share the host's network and "localhost"
+	// would be ambiguous), so the container is told its address.
+	if !hasEnv(c.Env, "POD_IP") {
+		c.Env = append(c.Env, corev1.EnvVar{Name: "POD_IP", ValueFrom: &corev1.EnvVarSource{
+			FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "status.podIP"}}})
+	}
 	return c
+}
+
+func hasEnv(env []corev1.EnvVar, name string) bool {
+	for _, e := range env {
+		if e.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // userProbe turns the serving container's readiness probe into the

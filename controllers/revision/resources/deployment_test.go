@@ -82,6 +82,7 @@ func wantDeployment(mutators ...func(*appsv1.Deployment)) *appsv1.Deployment {
 							{Name: "K_REVISION", Value: "hello-00001"},
 							{Name: "K_CONFIGURATION", Value: "hello"},
 							{Name: "K_SERVICE", Value: "hello"},
+							{Name: "POD_IP", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "status.podIP"}}},
 						},
 						Lifecycle: &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{HTTPGet: &corev1.HTTPGetAction{
 							Path: "/wait-for-drain", Port: intstr.FromInt32(8022), Scheme: corev1.URISchemeHTTP,
