@@ -257,15 +257,15 @@ func (c *Cluster) daemons() []daemon {
 		return append(append([]daemon{c.forwardDaemon()}, ds...), c.realDaemons()...)
 	}
 	return append(ds, daemon{name: "ramp-node", binary: filepath.Join(c.opts.BinDir, "ramp-node"), runDir: c.runDir(), logDir: c.logDir(), stopFor: 45 * time.Second, args: []string{
-			"--kubeconfig="+c.componentKubeconfig("ramp-node"),
-			"--node-name="+c.opts.NodeName,
-			"--pods-dir="+c.podsDir(),
-			"--bin-dir="+c.opts.BinDir,
-			"--pod-cidr="+c.opts.PodCIDR,
-			fmt.Sprintf("--kubelet-port=%d", c.opts.KubeletPort),
-			"--tls-cert-file="+p.kubeletCert(),
-			"--tls-private-key-file="+p.kubeletKey(),
-			"--client-ca-file="+p.caCert(),
+		"--kubeconfig=" + c.componentKubeconfig("ramp-node"),
+		"--node-name=" + c.opts.NodeName,
+		"--pods-dir=" + c.podsDir(),
+		"--bin-dir=" + c.opts.BinDir,
+		"--pod-cidr=" + c.opts.PodCIDR,
+		fmt.Sprintf("--kubelet-port=%d", c.opts.KubeletPort),
+		"--tls-cert-file=" + p.kubeletCert(),
+		"--tls-private-key-file=" + p.kubeletKey(),
+		"--client-ca-file=" + p.caCert(),
 	}})
 }
 
