@@ -142,8 +142,26 @@ oci-runtime: ## Install podman and runc with apt-get if missing (the image e2e t
 	    || echo ">> could not install podman and runc: the image e2e test will be skipped"; \
 	else echo ">> podman or runc is missing and this is not root: the image e2e test will be skipped"; fi
 
+# The real node's Debian packages (REAL-NODE.md); make test installs them
+# when it can, as it does podman.
+NODE_PACKAGES := containerd runc containernetworking-plugins iptables conntrack
+
+.PHONY: node-packages
+node-packages: ## Install the real node's Debian packages with apt-get if missing (containerd, runc, CNI plugins, iptables, conntrack)
+	@if command -v containerd >/dev/null && command -v runc >/dev/null && command -v conntrack >/dev/null && \
+	    command -v iptables >/dev/null && [ -x /usr/lib/cni/bridge ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo ">> installing the real node's packages with apt-get: $(NODE_PACKAGES)"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(NODE_PACKAGES) >/dev/null; } \
+	    || echo ">> could not install $(NODE_PACKAGES): the real-node e2e test will be skipped"; \
+	else echo ">> the real node's packages are missing and this is not root: the real-node e2e test will be skipped"; fi
+
+.PHONY: test-real
+test-real: tools-node build node-packages ## The real-node e2e tier alone (root): Ramp's images on a real kubelet, containerd and CNI
+	KUBEBUILDER_ASSETS=$(K8S_BIN) RAMP_BIN_DIR=$(BIN) go test $(TEST_FLAGS) -v ./test/e2e/realnode/
+
 .PHONY: test
-test: tools build oci-runtime ## Run every test: unit, envtest integration and e2e on a local cluster (and Ramp's images under podman)
+test: tools tools-node build oci-runtime node-packages ## Run every test: unit, envtest integration, e2e on a local cluster, Ramp's images under podman and on a real node (where the host can)
 	KUBEBUILDER_ASSETS=$(K8S_BIN) RAMP_BIN_DIR=$(BIN) go test $(TEST_FLAGS) ./...
 
 .PHONY: test-flakes
@@ -206,7 +224,7 @@ down: ## Stop the local cluster (both the process node's and the real node's, if
 
 .PHONY: demo
 demo: up ## Bring up the local cluster, deploy the sample app and show it serving
-	test/demo/demo.sh
+	RAMP_LOCAL_DIR=$(LOCAL_DIR) test/demo/demo.sh
 
 .PHONY: clean
 clean: down ## Remove build output (keeps the tool cache in bin/k8s)

@@ -10,7 +10,9 @@
 # a few requests through the gateway on 127.0.0.1:8080 (loopback only).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-KUBECTL=(bin/k8s/kubectl --kubeconfig .ramp/local/kubeconfig)
+# RAMP_LOCAL_DIR: the cluster make up started (.ramp/local, or .ramp/real for NODE=real).
+LOCAL=${RAMP_LOCAL_DIR:-.ramp/local}
+KUBECTL=(bin/k8s/kubectl --kubeconfig "$LOCAL/kubeconfig")
 NS=ramp-demo
 bold() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 if ! command -v curl >/dev/null; then
@@ -99,7 +101,7 @@ show
 bold "5. Progressive delivery: a Rollout (rollouts.ramp.dev/v1alpha1) owns Service 'shop'"
 echo "test/demo/shop-rollout.yaml has no analysis block: every step is judged by the default"
 echo "analysis (error rate and p90 latency, canary against stable, sequential tests)."
-RAMP=(bin/ramp --kubeconfig .ramp/local/kubeconfig -n "$NS")
+RAMP=(bin/ramp --kubeconfig "$LOCAL/kubeconfig" -n "$NS")
 rollout() { # version error-rate latency
   sed -e "s/__VERSION__/$1/g" -e "s/__ERROR_RATE__/$2/" -e "s/__LATENCY__/$3/" test/demo/shop-rollout.yaml |
     "${KUBECTL[@]}" -n "$NS" apply -f - >/dev/null
@@ -148,8 +150,8 @@ evidence
 cat <<MSG
 
 Explore:
-  bin/ramp --kubeconfig .ramp/local/kubeconfig -n $NS rollout get shop
-  bin/ramp --kubeconfig .ramp/local/kubeconfig -n $NS rollout list
-  bin/k8s/kubectl --kubeconfig .ramp/local/kubeconfig -n $NS get rsvc,configurations,revisions,routes
+  bin/ramp --kubeconfig "$LOCAL/kubeconfig" -n $NS rollout get shop
+  bin/ramp --kubeconfig "$LOCAL/kubeconfig" -n $NS rollout list
+  bin/k8s/kubectl --kubeconfig "$LOCAL/kubeconfig" -n $NS get rsvc,configurations,revisions,routes
 Stop everything with: make down
 MSG

@@ -177,6 +177,9 @@ func (c *Cluster) APIServerURL() string {
 // PodCIDR is the loopback range pod IPs come from.
 func (c *Cluster) PodCIDR() string { return c.opts.PodCIDR }
 
+// GatewayPort is the host loopback port of the real node's gateway.
+func (c *Cluster) GatewayPort() int { return c.opts.GatewayPort }
+
 // NodeName is the name of the Node the agent registers.
 func (c *Cluster) NodeName() string { return c.opts.NodeName }
 

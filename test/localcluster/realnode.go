@@ -77,8 +77,9 @@ func (c *Cluster) realDir(parts ...string) string {
 func (c *Cluster) containerdSocket() string { return c.realDir("containerd", "containerd.sock") }
 func (c *Cluster) runcRoot() string         { return c.realDir("containerd", "runc") }
 
-// realPreflight says exactly what is missing for a real node.
-func (c *Cluster) realPreflight() error {
+// CheckRealNode says exactly what this host lacks to run a real node
+// (root, Debian packages, the kubelet binaries in binDir/k8s), or nil.
+func CheckRealNode(binDir string) error {
 	if os.Geteuid() != 0 {
 		return errors.New("a real node needs root (network namespaces, containerd, kubelet): run `make up NODE=real` as root")
 	}
@@ -93,13 +94,21 @@ func (c *Cluster) realPreflight() error {
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("the real node needs %s: install them with `apt-get install -y %s`",
+		return fmt.Errorf("the real node needs %s: install them with `apt-get install -y %s` (make node-packages)",
 			strings.Join(missing, ", "), strings.Join(pkgs, " "))
 	}
 	for _, b := range []string{"kubelet", "kube-proxy", "kube-scheduler"} {
-		if _, err := os.Stat(c.k8sBin(b)); err != nil {
-			return fmt.Errorf("%s is missing; build it with `make tools-node`", c.k8sBin(b))
+		if _, err := os.Stat(filepath.Join(binDir, "k8s", b)); err != nil {
+			return fmt.Errorf("%s is missing; build it with `make tools-node`", filepath.Join(binDir, "k8s", b))
 		}
+	}
+	return nil
+}
+
+// realPreflight says exactly what is missing for a real node.
+func (c *Cluster) realPreflight() error {
+	if err := CheckRealNode(c.opts.BinDir); err != nil {
+		return err
 	}
 	if len(c.opts.Images) == 0 {
 		return errors.New("the real node needs Ramp's images: pass --images with the OCI layouts of `make images-node`")

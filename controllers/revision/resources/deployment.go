@@ -271,6 +271,9 @@ func makeQueueContainer(rev *servingv1.Revision, image string) corev1.Container 
 			ReadOnlyRootFilesystem:   ptr.To(true),
 			RunAsNonRoot:             ptr.To(true),
 			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+			// The restricted Pod Security profile, whatever the user's
+			// container does.
+			SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 		},
 	}
 }

@@ -124,6 +124,7 @@ func wantDeployment(mutators ...func(*appsv1.Deployment)) *appsv1.Deployment {
 							ReadOnlyRootFilesystem:   ptr.To(true),
 							RunAsNonRoot:             ptr.To(true),
 							Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+							SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 						},
 					}},
 				},
