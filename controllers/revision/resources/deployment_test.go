@@ -285,6 +285,21 @@ func TestMakeDeploymentLivenessProbePort(t *testing.T) {
 	}
 }
 
+func TestMakeDeploymentKeepsTheUsersPodIP(t *testing.T) {
+	rev := testRevision(func(r *servingv1.Revision) {
+		r.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "POD_IP", Value: "0.0.0.0"}}
+	})
+	var got []corev1.EnvVar
+	for _, e := range MakeDeployment(rev, testOpts).Spec.Template.Spec.Containers[0].Env {
+		if e.Name == "POD_IP" {
+			got = append(got, e)
+		}
+	}
+	if want := []corev1.EnvVar{{Name: "POD_IP", Value: "0.0.0.0"}}; !cmp.Equal(want, got) {
+		t.Errorf("POD_IP of the serving container: %+v, want only the user's %+v", got, want)
+	}
+}
+
 func TestToCoreProbe(t *testing.T) {
 	cases := map[string]struct {
 		in          *servingv1.Probe
