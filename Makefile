@@ -208,7 +208,7 @@ images-node: ## Build the images for this machine's platform, with the real node
 	  --platforms linux/$$(go env GOARCH) --only controller,gateway,queue,sampleapp,pause
 
 .PHONY: up
-up: tools build $(if $(filter real,$(NODE)),tools-node images-node) ## Start the local cluster (NODE=real: a real kubelet, containerd and CNI) and install Ramp with its Helm chart
+up: tools build $(if $(filter real,$(NODE)),node-packages tools-node images-node) ## Start the local cluster (NODE=real: a real kubelet, containerd and CNI) and install Ramp with its Helm chart
 	$(BIN)/ramp local up --dir $(LOCAL_DIR) --node $(NODE) $(if $(filter real,$(NODE)),--images $(CURDIR)/_out/node-images)
 	@echo ">> installing Ramp (charts/ramp) into namespace ramp-system"
 	$(HELM) upgrade --install ramp charts/ramp --namespace ramp-system --create-namespace \
