@@ -168,6 +168,18 @@ test: tools tools-node build oci-runtime node-packages ## Run every test: unit, 
 test-flakes: tools build ## Repeat the whole suite N times (default 3) and print a table of every test that failed at least once (not in CI)
 	KUBEBUILDER_ASSETS=$(K8S_BIN) RAMP_BIN_DIR=$(BIN) go run ./test/flakes -n $${N:-3} -- $(TEST_FLAGS) ./...
 
+# Fuzz targets (package:target); `make test` runs their seed corpora.
+FUZZ_TARGETS := ./analysis:FuzzParseThreshold ./analysis:FuzzParseRatio ./analysis:FuzzReadTrace \
+  ./serving/gateway/routing:FuzzBuildAndPick ./serving/queue/stats:FuzzParse ./serving/proxy:FuzzParseStatus \
+  ./controllers/notify:FuzzParseButtonValue ./controllers/notify:FuzzParseTarget ./controllers/rollout:FuzzPromotionWindows \
+  ./controllers/servingconfig:FuzzParse ./controllers/autoscaler:FuzzParseConfig
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME each (default 30s); a crash is saved under the package's testdata/fuzz and fails
+	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; name=$${t##*:}; \
+	  echo ">> fuzzing $$name in $$pkg for $${FUZZTIME:-30s}"; \
+	  go test -run '^$$' -fuzz "^$$name\$$" -fuzztime $${FUZZTIME:-30s} $$pkg || exit 1; done
+
 .PHONY: bench-analysis
 bench-analysis: ## Measure the canary analysis on seeded simulations: power, false rollbacks, time to decide, beside an oracle (_out/bench/analysis.md)
 	@mkdir -p _out/bench

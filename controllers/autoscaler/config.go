@@ -2,6 +2,7 @@ package autoscaler
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -60,28 +61,28 @@ func ParseConfig(data map[string]string) (Config, error) {
 		v := strings.TrimSpace(data[key])
 		switch key {
 		case "container-concurrency-target-default":
-			f, err := strconv.ParseFloat(v, 64)
+			f, err := parseFinite(v)
 			if err != nil || f < 0.01 {
 				bad(key, v, "must be a number ≥ 0.01")
 				continue
 			}
 			c.UnlimitedTarget = f
 		case "container-concurrency-target-percentage":
-			f, err := strconv.ParseFloat(v, 64)
+			f, err := parseFinite(v)
 			if err != nil || f < 1 || f > 100 {
 				bad(key, v, "must be a percentage from 1 to 100")
 				continue
 			}
 			d.TargetUtilization = f / 100
 		case "max-scale-up-rate":
-			f, err := strconv.ParseFloat(v, 64)
+			f, err := parseFinite(v)
 			if err != nil || f <= 1 {
 				bad(key, v, "must be a number > 1")
 				continue
 			}
 			d.MaxScaleUpRate = f
 		case "max-scale-down-rate":
-			f, err := strconv.ParseFloat(v, 64)
+			f, err := parseFinite(v)
 			if err != nil || f <= 1 {
 				bad(key, v, "must be a number > 1")
 				continue
@@ -95,14 +96,14 @@ func ParseConfig(data map[string]string) (Config, error) {
 			}
 			d.StableWindow = w
 		case "panic-window-percentage":
-			f, err := strconv.ParseFloat(v, 64)
+			f, err := parseFinite(v)
 			if err != nil || f < 1 || f > 100 {
 				bad(key, v, "must be a percentage from 1 to 100")
 				continue
 			}
 			d.PanicWindowPercent = f
 		case "panic-threshold-percentage":
-			f, err := strconv.ParseFloat(v, 64)
+			f, err := parseFinite(v)
 			if err != nil || f < 110 || f > 1000 {
 				bad(key, v, "must be a percentage from 110 to 1000")
 				continue
@@ -220,4 +221,17 @@ func revisionConfig(c Config, rev *servingv1.Revision) (autoscaler.Config, error
 		out.MinScale = out.MaxScale
 	}
 	return out.WithDefaults(), nil
+}
+
+// parseFinite parses a number and refuses NaN and infinities, which every
+// comparison with a bound would let through.
+func parseFinite(v string) (float64, error) {
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		return 0, err
+	}
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, fmt.Errorf("%q is not a finite number", v)
+	}
+	return f, nil
 }

@@ -112,8 +112,12 @@ func testCreate(t *testing.T) {
 	env := map[string]string{}
 	for _, e := range containers[0].Env {
 		env[e.Name] = e.Value
+		if e.ValueFrom != nil && e.ValueFrom.FieldRef != nil {
+			env[e.Name] = "fieldRef:" + e.ValueFrom.FieldRef.FieldPath
+		}
 	}
-	wantEnv := map[string]string{"PORT": "8080", "K_SERVICE": "hello", "K_CONFIGURATION": "hello", "K_REVISION": "hello-00001"}
+	wantEnv := map[string]string{"PORT": "8080", "K_SERVICE": "hello", "K_CONFIGURATION": "hello", "K_REVISION": "hello-00001",
+		"POD_IP": "fieldRef:status.podIP"}
 	if diff := cmp.Diff(wantEnv, env); diff != "" {
 		t.Errorf("user-container env (-want +got):\n%s", diff)
 	}

@@ -197,19 +197,14 @@ func (e *env) networkPolicies(t *testing.T) {
 	}
 }
 
-// pods counts the running pods of a Service.
+// pods counts the pods of a Service that still exist (terminating ones
+// too).
 func (e *env) pods(ctx context.Context, ns, name string) (int, error) {
 	var pods corev1.PodList
 	if err := e.cl.List(ctx, &pods, client.InNamespace(ns), client.MatchingLabels{"serving.ramp.dev/service": name}); err != nil {
 		return 0, err
 	}
-	n := 0
-	for i := range pods.Items {
-		if pods.Items[i].DeletionTimestamp == nil && framework.PodReady(&pods.Items[i]) {
-			n++
-		}
-	}
-	return n, nil
+	return len(pods.Items), nil
 }
 
 func (e *env) scaleFromZero(t *testing.T) {
@@ -225,20 +220,37 @@ func (e *env) scaleFromZero(t *testing.T) {
 	// When it gets no traffic, Then its pods go away
 	framework.Eventually(t, 2*time.Minute, func(ctx context.Context) error {
 		if n, err := e.pods(ctx, "zero", "sleepy"); err != nil || n != 0 {
-			return fmt.Errorf("%d ready pods, want 0: %w", n, err)
+			return fmt.Errorf("%d pods, want 0: %w", n, err)
 		}
 		return nil
 	})
+	zeroAt := time.Now()
 
-	// When a request comes, Then the gateway holds it until a pod is up,
-	// and it succeeds
+	// When a request comes, Then the gateway holds it until a new pod is
+	// up, and it succeeds
 	code, body, err := e.get(ctx, "sleepy.zero.example.com")
 	if err != nil || code != http.StatusOK || body != "Hello awake!\n" {
 		t.Fatalf("the first request after scale to zero: %d %q %v", code, body, err)
 	}
-	if n, err := e.pods(ctx, "zero", "sleepy"); err != nil || n == 0 {
-		t.Fatalf("%d ready pods after the request, want at least 1: %v", n, err)
+	var pods corev1.PodList
+	if err := e.cl.List(ctx, &pods, client.InNamespace("zero"), client.MatchingLabels{"serving.ramp.dev/service": "sleepy"}); err != nil {
+		t.Fatal(err)
 	}
+	woke := false
+	for _, p := range pods.Items {
+		woke = woke || !p.CreationTimestamp.Time.Before(zeroAt.Add(-time.Second))
+	}
+	if !woke {
+		t.Errorf("the request succeeded without a pod created after the revision went to zero: %d pods", len(pods.Items))
+	}
+
+	// And without traffic it goes back to zero
+	framework.Eventually(t, 2*time.Minute, func(ctx context.Context) error {
+		if n, err := e.pods(ctx, "zero", "sleepy"); err != nil || n != 0 {
+			return fmt.Errorf("%d pods, want 0 again: %w", n, err)
+		}
+		return nil
+	})
 }
 
 func (e *env) weightChanges(t *testing.T) {
