@@ -165,7 +165,7 @@ test: tools tools-node build oci-runtime node-packages ## Run every test: unit, 
 	KUBEBUILDER_ASSETS=$(K8S_BIN) RAMP_BIN_DIR=$(BIN) go test $(TEST_FLAGS) ./...
 
 .PHONY: test-flakes
-test-flakes: tools build ## Repeat the whole suite N times (default 3) and print a table of every test that failed at least once (not in CI)
+test-flakes: tools tools-node build oci-runtime node-packages ## Repeat the whole suite N times (default 3) and print a table of every test that failed at least once (not in CI)
 	KUBEBUILDER_ASSETS=$(K8S_BIN) RAMP_BIN_DIR=$(BIN) go run ./test/flakes -n $${N:-3} -- $(TEST_FLAGS) ./...
 
 # Fuzz targets (package:target); `make test` runs their seed corpora.
