@@ -65,7 +65,13 @@ func StartCluster(ctx context.Context, out *os.File) (*Cluster, error) {
 		_ = lc.Down(false)
 		return nil, fmt.Errorf("starting local cluster in %s: %w", dir, err)
 	}
+	return connect(lc, bin)
+}
+
+// connect builds the clients of a started local cluster.
+func connect(lc *localcluster.Cluster, bin string) (*Cluster, error) {
 	c := &Cluster{Cluster: lc, BinDir: bin}
+	var err error
 	if c.Config, err = clientcmd.BuildConfigFromFlags("", lc.Kubeconfig()); err != nil {
 		return nil, err
 	}

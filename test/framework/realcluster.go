@@ -8,11 +8,6 @@ import (
 	"path/filepath"
 	"runtime"
 
-	"k8s.io/client-go/kubernetes"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/tools/clientcmd"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-
 	"github.com/rampdev/ramp/test/localcluster"
 )
 
@@ -81,18 +76,7 @@ func StartRealCluster(ctx context.Context, out *os.File, images string) (*Cluste
 		_ = lc.Down(false)
 		return nil, fmt.Errorf("starting a real-node cluster in %s: %w", dir, err)
 	}
-	c := &Cluster{Cluster: lc, BinDir: bin}
-	if c.Config, err = clientcmd.BuildConfigFromFlags("", lc.Kubeconfig()); err != nil {
-		return nil, err
-	}
-	c.Config.QPS, c.Config.Burst = 100, 200
-	if c.Client, err = client.New(c.Config, client.Options{Scheme: clientgoscheme.Scheme}); err != nil {
-		return nil, err
-	}
-	if c.Clientset, err = kubernetes.NewForConfig(c.Config); err != nil {
-		return nil, err
-	}
-	return c, nil
+	return connect(lc, bin)
 }
 
 // GatewayURL is the host loopback URL of a real node's gateway.

@@ -180,15 +180,7 @@ func TestHelmInstallUpgradeUninstall(t *testing.T) {
 		}
 		return nil
 	})
-	victim := controllerPod(t, cl)
-	var pod corev1.Pod
-	if err := cl.Get(ctx, types.NamespacedName{Namespace: ns, Name: victim}, &pod); err != nil {
-		t.Fatal(err)
-	}
-	if err := cl.Delete(ctx, &pod, client.GracePeriodSeconds(0)); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("killed controller pod %s at step 2", victim)
+	t.Logf("killed controller pod %s at step 2", killController(ctx, t, cl))
 
 	// Then the rollout survives both and finishes, with each step run once
 	done := waitRollout(t, cl, ro, rolloutsv1alpha1.PhaseHealthy, 4*time.Minute)
@@ -252,6 +244,21 @@ func TestHelmInstallUpgradeUninstall(t *testing.T) {
 			t.Fatalf("CRD %s is gone after uninstall (it must be kept): %v", name, err)
 		}
 	}
+}
+
+// killController deletes the Ready controller pod with no grace period (a
+// SIGKILL on the local node) and returns its name.
+func killController(ctx context.Context, t *testing.T, cl client.Client) string {
+	t.Helper()
+	victim := controllerPod(t, cl)
+	var pod corev1.Pod
+	if err := cl.Get(ctx, types.NamespacedName{Namespace: ns, Name: victim}, &pod); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.Delete(ctx, &pod, client.GracePeriodSeconds(0)); err != nil {
+		t.Fatal(err)
+	}
+	return victim
 }
 
 func controllerPod(t *testing.T, cl client.Client) string {

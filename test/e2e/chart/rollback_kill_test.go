@@ -88,15 +88,7 @@ func killWhileRollingBack(ctx context.Context, t *testing.T, cl client.Client, r
 
 	// When the controller is killed at that point, and the permission is
 	// given back
-	victim := controllerPod(t, cl)
-	var pod corev1.Pod
-	if err := cl.Get(ctx, types.NamespacedName{Namespace: ns, Name: victim}, &pod); err != nil {
-		t.Fatal(err)
-	}
-	if err := cl.Delete(ctx, &pod, client.GracePeriodSeconds(0)); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("killed controller pod %s while RollingBack", victim)
+	t.Logf("killed controller pod %s while RollingBack", killController(ctx, t, cl))
 	setServiceWrites(ctx, t, cl, true)
 
 	// Then the new controller finishes the move: RolledBack, with the
