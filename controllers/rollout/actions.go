@@ -2,6 +2,7 @@ package rollout
 
 import (
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -69,6 +70,9 @@ func (p *planner) apply(a Action) (string, outcome) {
 		case *st.CurrentStepIndex >= n:
 			return "ignored: already promoting", ignored
 		}
+		if why, closed := p.windowClosed(); closed {
+			return why, ignored
+		}
 		st.Phase, st.Message = rolloutsv1alpha1.PhaseProgressing, ""
 		p.enterStep(n)
 		return fmt.Sprintf("promoting %s to 100%% now", st.CanaryRevision), applied
@@ -112,12 +116,18 @@ func (p *planner) apply(a Action) (string, outcome) {
 		if st.Phase == rolloutsv1alpha1.PhaseProgressing && st.CurrentStepIndex != nil && *st.CurrentStepIndex < n {
 			i := *st.CurrentStepIndex
 			if !p.spec.IsCanary() {
+				if why, closed := p.windowClosed(); closed {
+					return why, ignored
+				}
 				p.enterStep(n)
 				return fmt.Sprintf("approved the preview: promoting %s to 100%%", st.CanaryRevision), applied
 			}
 			if s := p.step(i); s.Approval != nil {
 				name := p.stepName(i)
-				p.enterStep(i + 1)
+				p.promoteTo(i + 1)
+				if st.PauseUntil != nil {
+					return fmt.Sprintf("approved %s; the next step starts when the promotion window opens at %s", name, st.PauseUntil.UTC().Format(time.RFC3339)), applied
+				}
 				return "approved " + name, applied
 			}
 		}
@@ -132,4 +142,17 @@ func orNone(s string) string {
 		return "(not created yet)"
 	}
 	return s
+}
+
+// windowClosed says why an action that would start a step now is refused:
+// a promotion window that is closed never lets a step start, whoever asks.
+func (p *planner) windowClosed() (string, bool) {
+	w := promotionWindows(p.spec.PromotionWindows, p.now)
+	switch {
+	case w.Err != nil:
+		return "ignored: " + w.Err.Error(), true
+	case !w.Open:
+		return fmt.Sprintf("ignored: the promotion windows are closed until %s; promote again once one is open", w.Next.UTC().Format(time.RFC3339)), true
+	}
+	return "", false
 }

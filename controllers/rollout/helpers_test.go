@@ -58,6 +58,10 @@ func canarySpec(ms ...specMutator) *rolloutsv1alpha1.RolloutSpec {
 	return s
 }
 
+// weekdaysOnly allows promotion on weekdays from 09:00 UTC for 8 hours:
+// closed at t0, a Sunday, until Monday 09:00 (t0 + 21h).
+func weekdaysOnly(s *rolloutsv1alpha1.RolloutSpec) { s.PromotionWindows = weekdays9to5("") }
+
 // analysisDisabled is analysis: {disabled: true}: steps pass once the
 // gateway applies their traffic.
 func analysisDisabled(s *rolloutsv1alpha1.RolloutSpec) {

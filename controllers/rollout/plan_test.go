@@ -467,6 +467,23 @@ func TestRun(t *testing.T) {
 			want:       base(step(3, 50, 0), lastAction("a1", "approve", "approved step 3/5 (approval)", 0)),
 			wantEvents: []string{"StepStarted", "ActionApplied"}, wantRequeue: 10 * time.Minute,
 		},
+		// A closed promotion window never lets a step start, whoever asks.
+		"approve while the windows are closed: the next step waits for one": {
+			spec:  canarySpec(weekdaysOnly),
+			given: base(step(2, 20, -stepped), ready(-stepped), nextMeasurement(5*time.Second)), revision: revision("r2", true),
+			action: &Action{ID: "a1", Name: "approve"},
+			want: base(step(2, 20, -stepped), ready(-stepped), nextMeasurement(5*time.Second), pauseUntil(21*time.Hour),
+				lastAction("a1", "approve", "approved step 3/5 (approval); the next step starts when the promotion window opens at 2026-03-02T09:00:00Z", 0)),
+			wantEvents: []string{"WaitingForWindow", "ActionApplied"}, wantRequeue: 5 * time.Second,
+		},
+		"promote while the windows are closed is ignored": {
+			spec:  canarySpec(weekdaysOnly),
+			given: base(step(1, 20, -stepped), ready(-stepped), nextMeasurement(5*time.Second)), revision: revision("r2", true),
+			action: &Action{ID: "a1", Name: "promote"},
+			want: base(step(1, 20, -stepped), ready(-stepped), nextMeasurement(5*time.Second),
+				lastAction("a1", "promote", "ignored: the promotion windows are closed until 2026-03-02T09:00:00Z; promote again once one is open", 0)),
+			wantEvents: []string{"ActionIgnored"}, wantRequeue: 5 * time.Second,
+		},
 		"approve with nothing to approve is ignored": {
 			given: base(step(3, 50, -stepped), ready(-stepped), nextMeasurement(5*time.Second)), revision: revision("r2", true),
 			action:     &Action{ID: "a1", Name: "approve"},

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -62,6 +64,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	resources.ApplySpecDefaults(&ro.Spec, r.AnalysisDefaults) // in memory only
 	orig := ro.DeepCopy()
 	now := r.Clock.Now()
+	if errs := resources.ValidateSpec(&ro.Spec, now); len(errs) > 0 {
+		// Admission refuses such a spec; one stored before the webhook
+		// existed, or while it was down, is not acted on at all.
+		return ctrl.Result{}, r.refuseInvalid(ctx, orig, ro, errs)
+	}
 
 	svc, obs, err := r.observe(ctx, ro)
 	if errors.Is(err, ErrNotOwned) {
@@ -104,6 +111,28 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, err
 	}
 	return ctrl.Result{RequeueAfter: plan.RequeueAfter}, nil
+}
+
+// refuseInvalid records that the spec is invalid and changes nothing else:
+// no revision, no traffic, no step. The next edit of the spec reconciles
+// again.
+func (r *Reconciler) refuseInvalid(ctx context.Context, orig, ro *rolloutsv1alpha1.Rollout, errs field.ErrorList) error {
+	msg := "Invalid spec, nothing changes until it is fixed: " + errs.ToAggregate().Error()
+	was := orig.Status.GetCondition(rolloutsv1alpha1.ConditionReady)
+	ro.Status.ObservedGeneration = ro.Generation
+	ro.Status.MarkFalse(rolloutsv1alpha1.ConditionReady, rolloutsv1alpha1.ReasonInvalidSpec, msg)
+	ro.Status.MarkFalse(rolloutsv1alpha1.ConditionProgressing, rolloutsv1alpha1.ReasonInvalidSpec, msg)
+	written, err := r.patchStatus(ctx, orig, ro)
+	if err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	if written && (was == nil || was.Reason != rolloutsv1alpha1.ReasonInvalidSpec || was.Message != msg) {
+		ctrl.LoggerFrom(ctx).Info("Rollout spec is invalid; not acting on it", "errors", errs.ToAggregate().Error())
+		if r.Events != nil {
+			r.Events.Eventf(ro, nil, corev1.EventTypeWarning, rolloutsv1alpha1.ReasonInvalidSpec, eventAction, "%s", msg)
+		}
+	}
+	return nil
 }
 
 // patchStatus writes the status if it changed, and reports whether it did.

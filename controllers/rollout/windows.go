@@ -1,12 +1,13 @@
 package rollout
 
 import (
-	"fmt"
+	"errors"
 	"time"
 
-	"github.com/robfig/cron/v3"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	rolloutsv1alpha1 "github.com/rampdev/ramp/apis/rollouts/v1alpha1"
+	"github.com/rampdev/ramp/controllers/rollout/resources"
 )
 
 // windowState is whether promotion is allowed at a time.
@@ -28,31 +29,24 @@ func promotionWindows(ws []rolloutsv1alpha1.PromotionWindow, now time.Time) wind
 		return windowState{Open: true}
 	}
 	var next time.Time
-	for i, w := range ws {
-		loc := time.UTC
-		if w.TimeZone != "" {
-			l, err := time.LoadLocation(w.TimeZone)
-			if err != nil {
-				return windowState{Err: fmt.Errorf("spec.promotionWindows[%d].timeZone %q: unknown time zone", i, w.TimeZone)}
-			}
-			loc = l
+	for i := range ws {
+		w, ferr := resources.ParseWindow(&ws[i], field.NewPath("spec", "promotionWindows").Index(i))
+		if ferr != nil {
+			return windowState{Err: ferr}
 		}
-		sched, err := cron.ParseStandard(w.Schedule)
-		if err != nil {
-			return windowState{Err: fmt.Errorf("spec.promotionWindows[%d].schedule %q: %w", i, w.Schedule, err)}
-		}
-		local := now.In(loc)
+		local := now.In(w.Location)
 		// The first opening after now-duration is at most now when the
-		// window is open.
-		if opened := sched.Next(local.Add(-w.Duration.Duration)); !opened.After(local) {
+		// window is open. A zero time is "never within five years": a
+		// schedule that cannot fire is closed, never open.
+		if opened := w.Schedule.Next(local.Add(-w.Duration)); !opened.IsZero() && !opened.After(local) {
 			return windowState{Open: true}
 		}
-		if n := sched.Next(local); !n.IsZero() && (next.IsZero() || n.Before(next)) {
+		if n := w.Schedule.Next(local); !n.IsZero() && (next.IsZero() || n.Before(next)) {
 			next = n
 		}
 	}
 	if next.IsZero() {
-		return windowState{Err: fmt.Errorf("spec.promotionWindows: no window ever opens")}
+		return windowState{Err: errors.New("spec.promotionWindows: no window ever opens")}
 	}
 	return windowState{Next: next.UTC()}
 }

@@ -39,8 +39,12 @@ func TestPromotionWindows(t *testing.T) {
 			rolloutsv1alpha1.PromotionWindow{Schedule: "30 7 * * *", Duration: metav1.Duration{Duration: time.Hour}}),
 			now: mon(6, 0), wantNext: mon(7, 30)},
 		"bad schedule": {windows: []rolloutsv1alpha1.PromotionWindow{{Schedule: "0 25 * * *", Duration: metav1.Duration{Duration: time.Hour}}},
-			now: mon(6, 0), wantErr: `spec.promotionWindows[0].schedule "0 25 * * *"`},
-		"bad time zone": {windows: weekdays9to5("Mars/Olympus"), now: mon(6, 0), wantErr: `spec.promotionWindows[0].timeZone "Mars/Olympus": unknown time zone`},
+			now: mon(6, 0), wantErr: `spec.promotionWindows[0].schedule: Invalid value: "0 25 * * *": not a cron schedule`},
+		"bad time zone": {windows: weekdays9to5("Mars/Olympus"), now: mon(6, 0), wantErr: `spec.promotionWindows[0].timeZone: Invalid value: "Mars/Olympus": unknown time zone`},
+		// 30 February never comes: closed (and refused at admission), never
+		// open, so that a new revision cannot go straight to 100%.
+		"a schedule that never fires is closed": {windows: []rolloutsv1alpha1.PromotionWindow{{Schedule: "0 9 30 2 *", Duration: metav1.Duration{Duration: 8 * time.Hour}}},
+			now: mon(12, 0), wantErr: "no window ever opens"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -1,0 +1,148 @@
+package resources
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	// The controller resolves time zones from the embedded IANA database,
+	// so that admission and the controller agree whatever the image has.
+	_ "time/tzdata"
+
+	"github.com/robfig/cron/v3"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/rampdev/ramp/analysis"
+	rolloutsv1alpha1 "github.com/rampdev/ramp/apis/rollouts/v1alpha1"
+)
+
+// WindowHorizon is how far ahead a promotion window must open at least
+// once: a schedule that never fires within it (such as 30 February) is
+// refused, since it would hold every rollout forever.
+const WindowHorizon = 4 * 365 * 24 * time.Hour
+
+// PromotionWindow is a parsed promotion window.
+type PromotionWindow struct {
+	Schedule cron.Schedule
+	Location *time.Location
+	Duration time.Duration
+}
+
+// ParseWindow parses a promotion window with the parser the controller
+// uses (robfig/cron's standard five fields and descriptors), resolving its
+// time zone from the IANA database.
+func ParseWindow(w *rolloutsv1alpha1.PromotionWindow, fld *field.Path) (PromotionWindow, *field.Error) {
+	out := PromotionWindow{Location: time.UTC, Duration: w.Duration.Duration}
+	if tz := w.TimeZone; tz != "" {
+		if tz == "Local" || strings.HasPrefix(tz, "/") || strings.Contains(tz, "..") || strings.Contains(tz, `\`) {
+			return out, field.Invalid(fld.Child("timeZone"), tz, "must be an IANA time zone name such as Europe/Paris or UTC")
+		}
+		loc, err := time.LoadLocation(tz)
+		if err != nil {
+			return out, field.Invalid(fld.Child("timeZone"), tz, "unknown time zone: must be an IANA time zone name such as Europe/Paris or UTC")
+		}
+		out.Location = loc
+	}
+	sched, err := cron.ParseStandard(w.Schedule)
+	if err != nil {
+		return out, field.Invalid(fld.Child("schedule"), w.Schedule, fmt.Sprintf("not a cron schedule: %v", err))
+	}
+	out.Schedule = sched
+	if out.Duration <= 0 {
+		return out, field.Invalid(fld.Child("duration"), w.Duration.Duration.String(), "must be a positive duration such as 90s, 10m or 1h30m")
+	}
+	return out, nil
+}
+
+// ValidateSpec checks what the CRD's CEL rules cannot: promotion windows
+// (schedules, time zones, windows that never open), thresholds in range,
+// and query templates. The webhook refuses a spec with errors; the
+// controller does not act on one that got in anyway. now anchors the
+// "never opens" check.
+func ValidateSpec(spec *rolloutsv1alpha1.RolloutSpec, now time.Time) field.ErrorList {
+	fld := field.NewPath("spec")
+	var errs field.ErrorList
+	for i := range spec.PromotionWindows {
+		p := fld.Child("promotionWindows").Index(i)
+		w, err := ParseWindow(&spec.PromotionWindows[i], p)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		local := now.In(w.Location)
+		if next := w.Schedule.Next(local); next.IsZero() || next.Sub(local) > WindowHorizon {
+			errs = append(errs, field.Invalid(p.Child("schedule"), spec.PromotionWindows[i].Schedule,
+				"never opens within the next 4 years: a window that cannot open would hold every rollout"))
+		}
+	}
+	if spec.Analysis != nil && !spec.Analysis.Disabled {
+		errs = append(errs, validateAnalysis(spec.Analysis, fld.Child("analysis"))...)
+	}
+	return errs
+}
+
+func validateAnalysis(a *rolloutsv1alpha1.Analysis, fld *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if _, err := parseFraction("alpha", a.Alpha, analysis.DefaultAlpha); err != nil {
+		errs = append(errs, field.Invalid(fld.Child("alpha"), deref(a.Alpha), err.Error()))
+	}
+	if _, err := parseFraction("beta", a.Beta, analysis.DefaultBeta); err != nil {
+		errs = append(errs, field.Invalid(fld.Child("beta"), deref(a.Beta), err.Error()))
+	}
+	if _, err := StepPolicy(a); err != nil {
+		errs = append(errs, field.Invalid(fld, "", err.Error()))
+	}
+	for i := range a.Metrics {
+		errs = append(errs, validateMetric(&a.Metrics[i], fld.Child("metrics").Index(i))...)
+	}
+	return errs
+}
+
+func validateMetric(m *rolloutsv1alpha1.Metric, fld *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	kind := MetricKind(m)
+	if m.Prometheus != nil {
+		if err := analysis.CheckQuery(m.Prometheus.Query); err != nil {
+			errs = append(errs, field.Invalid(fld.Child("prometheus", "query"), m.Prometheus.Query, err.Error()))
+		}
+	} else if !isBuiltin(kind) {
+		return append(errs, field.NotSupported(fld.Child("builtin"), kind, analysis.Builtins))
+	}
+	for _, th := range []struct {
+		name string
+		v    *rolloutsv1alpha1.Threshold
+	}{{"max", m.Max}, {"min", m.Min}, {"maxIncrease", m.MaxIncrease}} {
+		if th.v == nil {
+			continue
+		}
+		if _, err := analysis.ParseThreshold(kind, string(*th.v)); err != nil {
+			errs = append(errs, field.Invalid(fld.Child(th.name), string(*th.v), err.Error()))
+		}
+	}
+	if m.MaxRatio != nil {
+		if _, err := analysis.ParseRatio(string(*m.MaxRatio)); err != nil {
+			errs = append(errs, field.Invalid(fld.Child("maxRatio"), string(*m.MaxRatio), err.Error()))
+		}
+	}
+	if analysis.Comparative(string(m.Builtin)) {
+		for _, mg := range []struct {
+			name string
+			v    *rolloutsv1alpha1.MarginSpec
+		}{{"margin", m.Margin}, {"tolerance", m.Tolerance}} {
+			if _, err := makeMargin(mg.name, kind, mg.v, analysis.Margin{}); err != nil {
+				errs = append(errs, field.Invalid(fld.Child(mg.name), "", err.Error()))
+			}
+		}
+	}
+	return errs
+}
+
+func isBuiltin(kind string) bool { return slices.Contains(analysis.Builtins, kind) }
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
