@@ -68,6 +68,10 @@ func run() error {
 	flag.StringVar(&o.Slack.DefaultChannel, "slack-channel", "", "Slack channel of notifications")
 	users := flag.String("slack-allowed-users", "", "comma-separated Slack user IDs or names allowed to approve, abort, promote and retry; empty allows nobody")
 	flag.StringVar(&o.SlackAddr, "slack-bind-address", net.JoinHostPort(podIP, "8098"), "address of the Slack endpoints in http mode")
+	flag.StringVar(&o.Webhook.Addr, "webhook-bind-address", net.JoinHostPort(podIP, "9443"), "address of the validating admission webhook (every replica); 0 disables")
+	flag.StringVar(&o.Webhook.Secret, "webhook-secret", "ramp-webhook-cert", "Secret in the controller's namespace holding the webhook's CA and certificate (created and renewed by the controller)")
+	flag.StringVar(&o.Webhook.Configuration, "webhook-configuration", "ramp-validation", "ValidatingWebhookConfiguration whose caBundle the controller keeps; empty leaves it alone")
+	webhookService := flag.String("webhook-service", "ramp-webhook", "Service the API server reaches the webhook through (the certificate's names)")
 	showVersion := flag.Bool("version", false, "print the version and exit")
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -78,6 +82,7 @@ func run() error {
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	ctrl.Log.WithName("setup").Info("Starting the Ramp controller", "version", version.Version, "revision", version.Revision)
 	o.Slack.Token, o.Slack.SigningSecret, o.Slack.AppToken = os.Getenv("SLACK_BOT_TOKEN"), os.Getenv("SLACK_SIGNING_SECRET"), os.Getenv("SLACK_APP_TOKEN")
+	o.Webhook.Hosts = manager.ServiceHosts(*webhookService, o.Namespace)
 	for _, u := range strings.Split(*users, ",") {
 		if u = strings.TrimSpace(u); u != "" {
 			o.Slack.AllowedUsers = append(o.Slack.AllowedUsers, u)

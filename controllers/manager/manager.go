@@ -81,6 +81,9 @@ type Options struct {
 	PrometheusURL string
 	// AnalysisDefaults apply to Rollouts that omit them.
 	AnalysisDefaults AnalysisDefaults
+	// Webhook serves the validating admission webhook; its zero value
+	// serves none.
+	Webhook WebhookOptions
 }
 
 // AnalysisDefaults are the analysis settings a Rollout gets when it
@@ -113,7 +116,12 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 			return nil, err
 		}
 	}
+	certs, whServer, err := newWebhookServer(cfg, o)
+	if err != nil {
+		return nil, err
+	}
 	mgr, err := ctrl.NewManager(cfg, manager.Options{
+		WebhookServer:                       whServer,
 		LeaderElectionResourceLockInterface: lock,
 		Scheme:                              Scheme(),
 		Metrics:                             metricsserver.Options{BindAddress: o.MetricsAddr},
@@ -196,6 +204,9 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		},
 	}
 	if err := addSlack(mgr, o); err != nil {
+		return nil, err
+	}
+	if err := addWebhook(mgr, certs); err != nil {
 		return nil, err
 	}
 	for _, setup := range setups {

@@ -53,7 +53,7 @@ func TestNetworkPoliciesProtectTheAutoscalerAndAdminPorts(t *testing.T) {
 			values: []string{"--set", "networkPolicy.enabled=true", "--set", "slack.mode=http", "--set", "slack.existingSecret=slack",
 				"--set", "slack.channel=#deploys"},
 			want: map[string]map[string][]string{
-				"ramp-controller": {"autoscaler": {gateway}, "metrics": {"*"}, "health": {"*"}, "slack": {"*"}},
+				"ramp-controller": {"autoscaler": {gateway}, "metrics": {"*"}, "health": {"*"}, "webhook": {"*"}, "slack": {"*"}},
 				"ramp-gateway":    {"http": {"*"}, "internal": {"*"}, "admin": {"*"}},
 			},
 		},
@@ -61,7 +61,7 @@ func TestNetworkPoliciesProtectTheAutoscalerAndAdminPorts(t *testing.T) {
 			values: []string{"--set", "networkPolicy.enabled=true",
 				"--set", "networkPolicy.metricsFrom[0].namespaceSelector.matchLabels.team=monitoring"},
 			want: map[string]map[string][]string{
-				"ramp-controller": {"autoscaler": {gateway}, "metrics": {"namespaces:team=monitoring"}, "health": {"*"}},
+				"ramp-controller": {"autoscaler": {gateway}, "metrics": {"namespaces:team=monitoring"}, "health": {"*"}, "webhook": {"*"}},
 				"ramp-gateway":    {"http": {"*"}, "internal": {"*"}, "admin": {controller, "namespaces:team=monitoring"}},
 			},
 		},

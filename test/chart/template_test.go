@@ -2,6 +2,7 @@ package chart
 
 import (
 	"flag"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	"maps"
 	"os"
 	"path/filepath"
@@ -146,13 +147,16 @@ var apiTypes = map[string]struct {
 	"CustomResourceDefinition": {"apiextensions.k8s.io/v1", func() any { return &apiextensionsv1.CustomResourceDefinition{} }},
 	"ServiceMonitor":           {"monitoring.coreos.com/v1", func() any { return &serviceMonitor{} }},
 	"PodMonitor":               {"monitoring.coreos.com/v1", func() any { return &podMonitor{} }},
+	"ValidatingWebhookConfiguration": {"admissionregistration.k8s.io/v1", func() any {
+		return &admissionregistrationv1.ValidatingWebhookConfiguration{}
+	}},
 }
 
 // Every rendered object decodes strictly into its API type, so a misspelt
 // or misplaced field in a template fails here rather than being dropped by
 // the API server. Namespaced objects are in the release namespace.
 func TestRenderedObjectsAreValidAPIObjects(t *testing.T) {
-	clusterScoped := map[string]bool{"ClusterRole": true, "ClusterRoleBinding": true, crdKind: true}
+	clusterScoped := map[string]bool{"ClusterRole": true, "ClusterRoleBinding": true, crdKind: true, "ValidatingWebhookConfiguration": true}
 	for name, args := range valueSets {
 		t.Run(name, func(t *testing.T) {
 			seen := map[string]bool{}

@@ -126,15 +126,16 @@ func TestValuesShapeTheRendering(t *testing.T) {
 				"--scale-to-zero-grace=30s", "--zap-log-level=info", "--gateway-service=ramp-system/ramp-gateway",
 				"--analysis-interval=5s", "--analysis-window=1m", "--analysis-alpha=0.01", "--analysis-beta=0.05",
 				"--analysis-min-step-time=30s", "--analysis-max-step-time=10m", "--analysis-on-timeout=rollback", "--analysis-min-requests=50",
-				"--analysis-failure-limit=2", "--analysis-inconclusive-limit=12", "--slack-mode=off"}
+				"--analysis-failure-limit=2", "--analysis-inconclusive-limit=12",
+				"--webhook-service=ramp-webhook", "--webhook-secret=ramp-webhook-cert", "--webhook-configuration=ramp-validation", "--slack-mode=off"}
 			if got := controllerArgs(t, docs); !slices.Equal(got, want) {
 				t.Errorf("args = %q, want %q", got, want)
 			}
 			if env := envNames(t, docs); !slices.Equal(env, []string{"POD_IP", "POD_NAMESPACE", "POD_NAME"}) {
 				t.Errorf("env = %q, want POD_IP, POD_NAMESPACE and POD_NAME only (no Slack secrets)", env)
 			}
-			if got := portNames(t, docs); !slices.Equal(got, []string{"metrics", "health", "autoscaler"}) {
-				t.Errorf("ports = %q, want metrics, health, autoscaler", got)
+			if got := portNames(t, docs); !slices.Equal(got, []string{"metrics", "health", "autoscaler", "webhook"}) {
+				t.Errorf("ports = %q, want metrics, health, autoscaler, webhook", got)
 			}
 			if slices.Contains(serviceNames(docs), "ramp-slack") {
 				t.Error("Service ramp-slack rendered with Slack off")

@@ -235,6 +235,9 @@ func (c *Cluster) daemons() []daemon {
 			"--service-account-signing-key-file="+p.saKey(),
 			"--token-auth-file="+p.tokensFile(),
 			"--authorization-mode=RBAC",
+			// Webhooks and aggregated APIs are called at their endpoints: there
+			// is no kube-proxy for Service IPs in process mode.
+			"--enable-aggregator-routing=true",
 			"--service-cluster-ip-range="+serviceCIDR,
 			"--allow-privileged=true",
 			"--profiling=false",

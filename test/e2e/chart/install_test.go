@@ -91,6 +91,9 @@ func TestHelmInstallUpgradeUninstall(t *testing.T) {
 		t.Fatalf("components running: %v, want controller and gateway", seen)
 	}
 
+	// And the admission webhook refuses what CEL cannot check, naming the field
+	expectWebhookRefusals(ctx, t, cl)
+
 	// And a Service deployed through the API serves through the chart's gateway
 	svc := &servingv1.Service{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "hello"},
