@@ -7,6 +7,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	rolloutsv1alpha1 "github.com/rampdev/ramp/apis/rollouts/v1alpha1"
+	"github.com/rampdev/ramp/controllers/rollout/resources"
 )
 
 // FuzzPromotionWindows: any schedule, time zone and duration a user writes
@@ -28,6 +29,17 @@ func FuzzPromotionWindows(f *testing.F) {
 		st := promotionWindows(ws, now)
 		if st.Err == nil && !st.Open && !st.Next.After(now) {
 			t.Fatalf("%q in %q at %s: closed, next opening %s not after now", schedule, tz, now, st.Next)
+		}
+		// What admission accepts, the controller can act on: no error, and
+		// open now or opening within the horizon.
+		spec := &rolloutsv1alpha1.RolloutSpec{PromotionWindows: ws}
+		if errs := resources.ValidateSpec(spec, now); len(errs) == 0 {
+			if st.Err != nil {
+				t.Fatalf("%q in %q at %s: admitted, but the controller cannot read it: %v", schedule, tz, now, st.Err)
+			}
+			if !st.Open && st.Next.Sub(now) > resources.WindowHorizon {
+				t.Fatalf("%q in %q at %s: admitted, but opens only at %s", schedule, tz, now, st.Next)
+			}
 		}
 	})
 }

@@ -44,6 +44,9 @@ func ParseWindow(w *rolloutsv1alpha1.PromotionWindow, fld *field.Path) (Promotio
 		}
 		out.Location = loc
 	}
+	if strings.HasPrefix(w.Schedule, "TZ=") || strings.HasPrefix(w.Schedule, "CRON_TZ=") {
+		return out, field.Invalid(fld.Child("schedule"), w.Schedule, "must not name a time zone: set timeZone")
+	}
 	sched, err := cron.ParseStandard(w.Schedule)
 	if err != nil {
 		return out, field.Invalid(fld.Child("schedule"), w.Schedule, fmt.Sprintf("not a cron schedule: %v", err))

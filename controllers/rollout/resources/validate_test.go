@@ -33,7 +33,7 @@ func TestValidateSpec(t *testing.T) {
 		"weekdays 9 to 5 in Paris":        {mutate: window("0 9 * * 1-5", "Europe/Paris")},
 		"a descriptor":                    {mutate: window("@daily", "")},
 		"the 29th of February, leap year": {mutate: window("0 9 29 2 *", "")},
-		"a garbage schedule":              {mutate: window("every day at nine", ""), want: `spec.promotionWindows[0].schedule: Invalid value: "every day at nine": not a cron schedule`},
+		"a garbage schedule":              {mutate: window("at nine every working day", ""), want: `spec.promotionWindows[0].schedule: Invalid value: "at nine every working day": not a cron schedule`},
 		"a minute of 99":                  {mutate: window("99 9 * * *", ""), want: `spec.promotionWindows[0].schedule: Invalid value: "99 9 * * *": not a cron schedule: end of range (99) above maximum (59)`},
 		"30 February never comes":         {mutate: window("0 9 30 2 *", ""), want: `spec.promotionWindows[0].schedule: Invalid value: "0 9 30 2 *": never opens within the next 4 years`},
 		"an unknown time zone":            {mutate: window("@daily", "Mars/Olympus"), want: `spec.promotionWindows[0].timeZone: Invalid value: "Mars/Olympus": unknown time zone`},

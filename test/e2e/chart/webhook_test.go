@@ -34,7 +34,7 @@ func expectWebhookRefusals(ctx context.Context, t *testing.T, cl client.Client) 
 		mutate func(*rolloutsv1alpha1.Rollout)
 		want   string
 	}{
-		"garbage schedule": {window("every day at nine", ""), `spec.promotionWindows[0].schedule: Invalid value: "every day at nine": not a cron schedule`},
+		"garbage schedule": {window("at nine every working day", ""), `spec.promotionWindows[0].schedule: Invalid value: "at nine every working day": not a cron schedule`},
 		"minute 99":        {window("99 9 * * *", ""), `spec.promotionWindows[0].schedule: Invalid value: "99 9 * * *": not a cron schedule: end of range (99) above maximum (59)`},
 		"30 February":      {window("0 9 30 2 *", ""), `spec.promotionWindows[0].schedule: Invalid value: "0 9 30 2 *": never opens within the next 4 years`},
 		"unknown zone":     {window("@daily", "Mars/Olympus"), `spec.promotionWindows[0].timeZone: Invalid value: "Mars/Olympus": unknown time zone`},
