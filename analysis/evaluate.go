@@ -153,9 +153,9 @@ func Evaluate(ctx context.Context, providers Providers, spec Spec, now time.Time
 		return rep
 	}
 	rep.Results = make([]Result, len(spec.Metrics))
-	share := 0
+	share := 0 // the deciding sequential metrics share alpha
 	for _, m := range spec.Metrics {
-		if sequential(spec, m) {
+		if sequential(spec, m) && !m.DryRun {
 			share++
 		}
 	}
@@ -165,7 +165,12 @@ func Evaluate(ctx context.Context, providers Providers, spec Spec, now time.Time
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			rep.Results[i] = evaluateMetric(ctx, providers, spec, m, share, now)
+			n := share
+			if m.DryRun && sequential(spec, m) {
+				n++ // judged as if it were one more deciding metric
+			}
+			rep.Results[i] = evaluateMetric(ctx, providers, spec, m, n, now)
+			rep.Results[i].DryRun = m.DryRun
 		})
 	}
 	wg.Wait()
@@ -204,9 +209,18 @@ func evaluateMetric(ctx context.Context, providers Providers, spec Spec, m Metri
 // combine folds results into a phase, Fail > Error > Inconclusive > Pass,
 // and a message: the first deciding result's, with a count of the others
 // of the same phase, or a summary for Pass.
-func combine(results []Result) (Phase, string) {
-	if len(results) == 0 {
+func combine(all []Result) (Phase, string) {
+	if len(all) == 0 {
 		return Inconclusive, "no metrics to evaluate"
+	}
+	results := make([]Result, 0, len(all))
+	for _, r := range all {
+		if !r.DryRun {
+			results = append(results, r)
+		}
+	}
+	if len(results) == 0 {
+		return Inconclusive, fmt.Sprintf("every metric is a dry run (%d measured, none decides)", len(all))
 	}
 	for _, p := range []Phase{Fail, Error, Inconclusive} {
 		var first *Result

@@ -62,6 +62,8 @@ func builtinMetric(name, builtin string, th Thresholds) Metric {
 	return Metric{Name: name, Builtin: builtin, Thresholds: th}
 }
 
+func dryRun(m Metric) Metric { m.DryRun = true; return m }
+
 func spec(metrics ...Metric) Spec {
 	return Spec{Canary: canaryTarget, Stable: stableTarget, Window: time.Minute, MinRequests: 10, Metrics: metrics}
 }
@@ -163,6 +165,20 @@ func TestEvaluate(t *testing.T) {
 			wantPhase:   Error,
 			wantMessage: `metric "saturation": unknown provider "datadog" (configured: builtin)`,
 			wantPhases:  []Phase{Pass, Error},
+		},
+		"a failing dry-run metric is shown but does not decide": {
+			spec:        spec(errRate, dryRun(p99)),
+			meas:        with("latency-p99", Measurement{Canary: valid(0.5, 100), Stable: valid(0.2, 1000)}),
+			wantPhase:   Pass,
+			wantMessage: "error-rate: canary 0.10% within max 1.00% (stable 0.10%)",
+			wantPhases:  []Phase{Pass, Fail},
+		},
+		"only dry-run metrics: nothing decides": {
+			spec:        spec(dryRun(errRate)),
+			meas:        good,
+			wantPhase:   Inconclusive,
+			wantMessage: "every metric is a dry run (1 measured, none decides)",
+			wantPhases:  []Phase{Pass},
 		},
 		"invalid spec": {
 			spec:        spec(errRate, errRate),

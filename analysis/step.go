@@ -117,7 +117,7 @@ func Decide(p StepPolicy, st StepState, rep Report, elapsed time.Duration) (Verd
 // evidence on its own: a sequential metric's.
 func finalFailure(rep Report) bool {
 	for _, r := range rep.Results {
-		if r.Phase == Fail && r.Sequential {
+		if r.Phase == Fail && r.Sequential && !r.DryRun {
 			return true
 		}
 	}

@@ -103,6 +103,10 @@ type Metric struct {
 	// the stable) and Tolerance (roll back only on evidence that it is
 	// worse than the stable by more) of a comparative builtin.
 	Margin, Tolerance Margin
+	// DryRun metrics are measured and judged, but their results never
+	// decide the report's phase: a sequential one is judged as if it
+	// were added to the deciding metrics (its share of alpha counts it).
+	DryRun bool
 }
 
 // Value is one side (canary or stable) of a measurement.
@@ -153,6 +157,8 @@ type Result struct {
 	Sequential bool
 	// Evidence is what a sequential verdict rests on.
 	Evidence *Evidence
+	// DryRun is the metric's: the result is shown but does not decide.
+	DryRun bool
 }
 
 // Spec is one measurement round.

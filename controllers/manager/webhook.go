@@ -80,6 +80,10 @@ func addWebhook(mgr ctrl.Manager, certs *rampwebhook.Certs) error {
 	srv := mgr.GetWebhookServer()
 	srv.Register(rampwebhook.RolloutPath,
 		admission.WithValidator[*rolloutsv1alpha1.Rollout](mgr.GetScheme(), rampwebhook.RolloutValidator{Clock: clock.RealClock{}}))
+	srv.Register(rampwebhook.AnalysisTemplatePath, admission.WithValidator[*rolloutsv1alpha1.AnalysisTemplate](mgr.GetScheme(),
+		rampwebhook.TemplateValidator[*rolloutsv1alpha1.AnalysisTemplate]{}))
+	srv.Register(rampwebhook.ClusterAnalysisTemplatePath, admission.WithValidator[*rolloutsv1alpha1.ClusterAnalysisTemplate](mgr.GetScheme(),
+		rampwebhook.TemplateValidator[*rolloutsv1alpha1.ClusterAnalysisTemplate]{}))
 	if err := mgr.Add(certs); err != nil {
 		return err
 	}

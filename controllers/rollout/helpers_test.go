@@ -58,6 +58,9 @@ func canarySpec(ms ...specMutator) *rolloutsv1alpha1.RolloutSpec {
 	return s
 }
 
+// dryRunAnalysis measures every metric but lets none decide.
+func dryRunAnalysis(s *rolloutsv1alpha1.RolloutSpec) { s.Analysis.DryRun = true }
+
 // weekdaysOnly allows promotion on weekdays from 09:00 UTC for 8 hours:
 // closed at t0, a Sunday, until Monday 09:00 (t0 + 21h).
 func weekdaysOnly(s *rolloutsv1alpha1.RolloutSpec) { s.PromotionWindows = weekdays9to5("") }

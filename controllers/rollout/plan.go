@@ -15,8 +15,16 @@ import (
 	"github.com/rampdev/ramp/controllers/rollout/resources"
 )
 
-// maxMeasurements is how many measurements status keeps.
-const maxMeasurements = 10
+// defaultHistoryLimit is how many measurements status keeps by default
+// (analysis.historyLimit).
+const defaultHistoryLimit = 10
+
+func historyLimit(a *rolloutsv1alpha1.Analysis) int {
+	if a == nil || a.HistoryLimit == nil || *a.HistoryLimit < 1 {
+		return defaultHistoryLimit
+	}
+	return int(*a.HistoryLimit)
+}
 
 // maxTransitions bounds the transitions of one planning round. A round
 // never runs two weight steps: each waits for the gateway (or a
@@ -70,7 +78,10 @@ type Input struct {
 	Report *analysis.Report
 	// Kinds maps metric names to their kind, for formatting values.
 	Kinds map[string]string
-	Now   time.Time
+	// Templates are the analysis templates the Report used, recorded
+	// with its measurement.
+	Templates []string
+	Now       time.Time
 }
 
 // Event is an event to record once the status is written.
@@ -92,7 +103,7 @@ type Plan struct {
 // then the measurement, then as many transitions as the observations
 // allow. It is pure: time comes from in.Now.
 func Run(in Input) Plan {
-	p := &planner{spec: in.Spec, st: in.Status.DeepCopy(), obs: in.Observed, now: in.Now, kinds: in.Kinds}
+	p := &planner{spec: in.Spec, st: in.Status.DeepCopy(), obs: in.Observed, now: in.Now, kinds: in.Kinds, templates: in.Templates}
 	if in.Action != nil {
 		p.action(*in.Action)
 	}
@@ -169,8 +180,9 @@ type planner struct {
 	st     *rolloutsv1alpha1.RolloutStatus
 	obs    Observed
 	now    time.Time
-	kinds  map[string]string
-	events []Event
+	kinds     map[string]string
+	templates []string
+	events    []Event
 }
 
 func (p *planner) event(typ, reason, format string, args ...any) {
@@ -377,7 +389,7 @@ func (p *planner) advance() bool {
 			switch {
 			case s.Weight == nil && s.Pause != nil:
 				st.PauseUntil = p.at(s.Pause.Duration)
-			case s.Weight != nil && (!p.spec.HasAnalysis() || *s.Weight >= 100):
+			case s.Weight != nil && (!p.spec.AnalysisDecides() || *s.Weight >= 100):
 				// At 100% the stable serves nothing: there is nothing to
 				// compare the canary with, so the step passes once applied.
 				p.stepPassed(i)
@@ -385,7 +397,7 @@ func (p *planner) advance() bool {
 		}
 		return true
 	}
-	if s := p.step(i); s != nil && s.Weight != nil && *s.Weight >= 100 && st.PauseUntil == nil && p.spec.HasAnalysis() {
+	if s := p.step(i); s != nil && s.Weight != nil && *s.Weight >= 100 && st.PauseUntil == nil && p.spec.AnalysisDecides() {
 		// Applied before this rule existed (or just now): nothing to
 		// compare with at 100%, so the step passes.
 		p.stepPassed(i)
@@ -490,11 +502,14 @@ func (p *planner) record(rep analysis.Report) {
 	st := p.st
 	i := *st.CurrentStepIndex
 	st.Measurements = append(st.Measurements, p.measurement(rep, i))
-	if n := len(st.Measurements); n > maxMeasurements {
-		st.Measurements = st.Measurements[n-maxMeasurements:]
-	}
 	a := p.spec.Analysis
+	if n, limit := len(st.Measurements), historyLimit(a); n > limit {
+		st.Measurements = st.Measurements[n-limit:]
+	}
 	st.NextMeasurementAt = p.at(resources.Interval(a))
+	if a.DryRun {
+		return // measured and shown; steps pass as with analysis off
+	}
 	policy, err := resources.StepPolicy(a)
 	if err != nil {
 		p.pause(fmt.Sprintf("Paused at %s: invalid analysis: %v", p.stepName(i), err))
@@ -530,13 +545,14 @@ func (p *planner) record(rep analysis.Report) {
 }
 
 func (p *planner) measurement(rep analysis.Report, step int32) rolloutsv1alpha1.Measurement {
-	m := rolloutsv1alpha1.Measurement{Time: metav1.NewTime(p.now), Phase: string(rep.Phase), Step: &step, Message: rep.Message}
+	m := rolloutsv1alpha1.Measurement{Time: metav1.NewTime(p.now), Phase: string(rep.Phase), Step: &step, Message: rep.Message,
+		Templates: p.templates}
 	for _, r := range rep.Results {
 		kind := p.kinds[r.Metric]
 		m.Metrics = append(m.Metrics, rolloutsv1alpha1.MetricResult{
 			Name: r.Metric, Phase: string(r.Phase), Message: r.Message,
 			Canary: formatValue(kind, r.Canary), Stable: formatValue(kind, r.Stable),
-			Evidence: evidence(kind, r.Evidence),
+			Evidence: evidence(kind, r.Evidence), DryRun: r.DryRun,
 		})
 	}
 	return m

@@ -229,6 +229,20 @@ func TestRun(t *testing.T) {
 				rollingBack("Rolling back to r1: at step 1/5 (weight 5%): "+regressionMsg)),
 			wantEvents: []string{"MeasurementFailed", "RollingBack"}, wantMeasured: analysis.Fail,
 		},
+		"dry run: evidence of regression is recorded, and nothing is decided": {
+			spec:  canarySpec(dryRunAnalysis),
+			given: base(step(0, 5, -stepped), ready(-10*time.Second), nextMeasurement(0)), revision: revision("r2", true),
+			report: sequentialReport(analysis.Fail, regressionMsg),
+			want: base(step(0, 5, -stepped), ready(-10*time.Second), nextMeasurement(10*time.Second),
+				measurements(sequentialMeasured(0, analysis.Fail, 0, regressionMsg))),
+			wantMeasured: analysis.Fail, wantRequeue: 10 * time.Second,
+		},
+		"dry run: an applied weight step passes at once, as with analysis off": {
+			spec:  canarySpec(dryRunAnalysis),
+			given: base(step(0, 5, -stepped)), revision: revision("r2", true),
+			want:       base(step(1, 20, 0)),
+			wantEvents: []string{"StepStarted"}, wantRequeue: 10 * time.Minute,
+		},
 		"evidence of regression rolls back at an approval step too": {
 			given: base(step(2, 20, -stepped), ready(-stepped), nextMeasurement(0)), revision: revision("r2", true),
 			report: sequentialReport(analysis.Fail, regressionMsg),

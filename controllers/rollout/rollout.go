@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -83,9 +84,17 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, err
 	}
 
-	in := Input{Spec: &ro.Spec, Status: &ro.Status, Observed: obs, Action: PendingAction(ro), Kinds: metricKinds(ro), Now: now}
+	// The analysis with its templates' metrics, read afresh for each look.
+	eff := *ro
+	eff.Spec.Analysis = ro.Spec.Analysis.DeepCopy()
+	templates, terr := r.resolveTemplates(ctx, ro.Namespace, eff.Spec.Analysis)
+	in := Input{Spec: &ro.Spec, Status: &ro.Status, Observed: obs, Action: PendingAction(ro), Kinds: metricKinds(&eff),
+		Templates: templates, Now: now}
 	if MeasurementDue(&ro.Spec, &ro.Status, now) {
-		rep := r.measure(ctx, ro, now)
+		rep := analysis.Report{Phase: analysis.Error, Message: "analysis templates: " + oneLine(terr), Time: now}
+		if terr == nil {
+			rep = r.measure(ctx, &eff, now)
+		}
 		in.Report = &rep
 	}
 	plan := Run(in)
@@ -176,6 +185,13 @@ func (r *Reconciler) record(ctx context.Context, orig, ro *rolloutsv1alpha1.Roll
 	r.Metrics.Transition(ro.Namespace, orig.Status.Phase, st.Phase)
 	r.Metrics.Measured(ro.Namespace, string(plan.Measured))
 	r.Metrics.Observe(ro)
+}
+
+func oneLine(err error) string {
+	if err == nil {
+		return ""
+	}
+	return strings.Join(strings.Fields(err.Error()), " ")
 }
 
 // measure runs one analysis round for the Rollout's current canary. A

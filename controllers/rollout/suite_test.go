@@ -96,6 +96,7 @@ func TestRollouts(t *testing.T) {
 	t.Run("aborted only once the gateway serves the stable", func(t *testing.T) { testAbortWaitsForTheGateway(t, h) })
 	t.Run("restart between RollingBack and the traffic move finishes it", func(t *testing.T) { testRestartWhileRollingBack(t, h) })
 	t.Run("an invalid spec that got in is not acted on", func(t *testing.T) { testInvalidSpec(t, h) })
+	t.Run("analysis templates with arguments", func(t *testing.T) { testTemplates(t, h) })
 }
 
 // harness runs (and restarts) the manager.

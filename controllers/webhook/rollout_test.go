@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,5 +53,42 @@ func TestRolloutValidator(t *testing.T) {
 	}
 	if _, err := v.ValidateDelete(ctx, old); err != nil {
 		t.Errorf("delete refused: %v", err)
+	}
+}
+
+func TestTemplateValidator(t *testing.T) {
+	ctx := context.Background()
+	five := rolloutsv1alpha1.Threshold("5")
+	over := rolloutsv1alpha1.Threshold("150%")
+	tmpl := func(query string, args ...string) *rolloutsv1alpha1.ClusterAnalysisTemplate {
+		t := &rolloutsv1alpha1.ClusterAnalysisTemplate{ObjectMeta: metav1.ObjectMeta{Name: "queues"}}
+		for _, a := range args {
+			t.Spec.Args = append(t.Spec.Args, rolloutsv1alpha1.TemplateArg{Name: a})
+		}
+		t.Spec.Metrics = []rolloutsv1alpha1.Metric{{Name: "depth", Max: &five, Prometheus: &rolloutsv1alpha1.PrometheusQuery{Query: query}}}
+		return t
+	}
+	v := TemplateValidator[*rolloutsv1alpha1.ClusterAnalysisTemplate]{}
+	if _, err := v.ValidateCreate(ctx, tmpl(`depth{svc="{{args.service}}",rev="{{.Revision}}"}`, "service")); err != nil {
+		t.Errorf("a good template refused: %v", err)
+	}
+	cases := map[string]struct {
+		t    *rolloutsv1alpha1.ClusterAnalysisTemplate
+		want string
+	}{
+		"an undeclared argument": {tmpl(`depth{svc="{{args.service}}"}`),
+			`spec.metrics[0].prometheus.query: Invalid value: "depth{svc=\"{{args.service}}\"}": uses argument service, which spec.args does not declare`},
+		"a query that does not render": {tmpl(`depth{rev="{{.Pod}}"}`), `spec.metrics[0].prometheus.query: Invalid value`},
+		"an error rate of 150%": {func() *rolloutsv1alpha1.ClusterAnalysisTemplate {
+			t := tmpl(`x`)
+			t.Spec.Metrics = append(t.Spec.Metrics, rolloutsv1alpha1.Metric{Name: "errors", Builtin: "errorRate", Max: &over})
+			return t
+		}(), `spec.metrics[1].max: Invalid value: "150%"`},
+	}
+	for name, tc := range cases {
+		_, err := v.ValidateUpdate(ctx, tc.t, tc.t)
+		if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), `ClusterAnalysisTemplate.rollouts.ramp.dev "queues" is invalid`) {
+			t.Errorf("%s: err = %v, want Invalid naming %q", name, err, tc.want)
+		}
 	}
 }

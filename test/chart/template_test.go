@@ -109,11 +109,13 @@ func limit(lines []string, n int) []string {
 
 func TestChartRendersTheCRDs(t *testing.T) {
 	want := map[string]string{
-		"configurations.serving.ramp.dev": "serving.ramp.dev",
-		"revisions.serving.ramp.dev":      "serving.ramp.dev",
-		"routes.serving.ramp.dev":         "serving.ramp.dev",
-		"services.serving.ramp.dev":       "serving.ramp.dev",
-		"rollouts.rollouts.ramp.dev":      "rollouts.ramp.dev",
+		"configurations.serving.ramp.dev":            "serving.ramp.dev",
+		"revisions.serving.ramp.dev":                 "serving.ramp.dev",
+		"routes.serving.ramp.dev":                    "serving.ramp.dev",
+		"services.serving.ramp.dev":                  "serving.ramp.dev",
+		"rollouts.rollouts.ramp.dev":                 "rollouts.ramp.dev",
+		"analysistemplates.rollouts.ramp.dev":        "rollouts.ramp.dev",
+		"clusteranalysistemplates.rollouts.ramp.dev": "rollouts.ramp.dev",
 	}
 	for name, args := range valueSets {
 		t.Run(name, func(t *testing.T) {

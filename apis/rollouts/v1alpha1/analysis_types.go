@@ -27,7 +27,7 @@ import (
 // +kubebuilder:validation:XValidation:rule="!has(self.window) || !has(self.interval) || !self.window.matches('^([0-9]+([.][0-9]+)?(ms|s|m|h))+$') || !self.interval.matches('^([0-9]+([.][0-9]+)?(ms|s|m|h))+$') || duration(self.window) >= duration(self.interval)",message="window must be at least the interval",fieldPath=".window"
 // +kubebuilder:validation:XValidation:rule="!has(self.metrics) || self.metrics.all(m, self.metrics.exists_one(n, n.name == m.name))",message="metric names must be unique",fieldPath=".metrics"
 // +kubebuilder:validation:XValidation:rule="!has(self.minStepTime) || !has(self.maxStepTime) || !self.minStepTime.matches('^([0-9]+([.][0-9]+)?(ms|s|m|h))+$') || !self.maxStepTime.matches('^([0-9]+([.][0-9]+)?(ms|s|m|h))+$') || duration(self.minStepTime) <= duration(self.maxStepTime)",message="minStepTime must not be above maxStepTime",fieldPath=".minStepTime"
-// +kubebuilder:validation:XValidation:rule="!(has(self.disabled) && self.disabled) || !has(self.metrics)",message="a disabled analysis has no metrics",fieldPath=".disabled"
+// +kubebuilder:validation:XValidation:rule="!(has(self.disabled) && self.disabled) || (!has(self.metrics) && !has(self.templates))",message="a disabled analysis has no metrics or templates",fieldPath=".disabled"
 type Analysis struct {
 	// Disabled turns analysis off: steps pass as soon as the gateway
 	// applies their traffic.
@@ -114,12 +114,88 @@ type Analysis struct {
 	// +kubebuilder:validation:Minimum=1
 	InconclusiveLimit int32 `json:"inconclusiveLimit,omitempty"`
 
-	// Metrics to judge. Default: error-rate (errorRate) and latency
-	// (latencyP90).
+	// Metrics to judge, besides those of Templates. Default (with no
+	// templates either): error-rate (errorRate) and latency (latencyP90).
 	// +optional
 	// +kubebuilder:validation:MaxItems=16
 	// +listType=atomic
 	Metrics []Metric `json:"metrics,omitempty"`
+
+	// Templates whose metrics this analysis judges too: AnalysisTemplates
+	// in the Rollout's namespace, or ClusterAnalysisTemplates with
+	// clusterScope. Metric names must not clash across templates and
+	// Metrics. Each look reads the templates afresh (an edit affects the
+	// next look, never a finished one) and records their generations; a
+	// missing template is an Error look naming it, never a pass.
+	// +optional
+	// +kubebuilder:validation:MaxItems=8
+	// +listType=atomic
+	// +kubebuilder:validation:XValidation:rule="self.all(t, self.exists_one(u, u.name == t.name && (has(u.clusterScope) && u.clusterScope) == (has(t.clusterScope) && t.clusterScope)))",message="a template is referenced at most once"
+	Templates []AnalysisTemplateRef `json:"templates,omitempty"`
+
+	// Args give the templates' arguments their values.
+	// +optional
+	// +kubebuilder:validation:MaxItems=32
+	// +listType=atomic
+	// +kubebuilder:validation:XValidation:rule="self.all(a, self.exists_one(b, b.name == a.name))",message="argument names must be unique"
+	Args []AnalysisArg `json:"args,omitempty"`
+
+	// DryRun measures, stores and shows every metric but lets none decide:
+	// steps advance as with analysis disabled. To trial an analysis on
+	// live rollouts.
+	// +optional
+	DryRun bool `json:"dryRun,omitempty"`
+
+	// HistoryLimit is how many looks status keeps (default 10, at most 50).
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=50
+	HistoryLimit *int32 `json:"historyLimit,omitempty"`
+}
+
+// AnalysisTemplateRef names an AnalysisTemplate, or a
+// ClusterAnalysisTemplate with clusterScope.
+type AnalysisTemplateRef struct {
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
+	Name string `json:"name"`
+	// +optional
+	ClusterScope bool `json:"clusterScope,omitempty"`
+}
+
+// AnalysisArg is the value of a template argument: given here, or read
+// from a key of a Secret or ConfigMap in the Rollout's namespace at each
+// look.
+// +kubebuilder:validation:XValidation:rule="has(self.value) != has(self.valueFrom)",message="set exactly one of value and valueFrom"
+type AnalysisArg struct {
+	// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_]*$`
+	// +kubebuilder:validation:MaxLength=63
+	Name string `json:"name"`
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Value *string `json:"value,omitempty"`
+	// +optional
+	ValueFrom *ArgSource `json:"valueFrom,omitempty"`
+}
+
+// ArgSource is where an argument's value is read from.
+// +kubebuilder:validation:XValidation:rule="has(self.secretKeyRef) != has(self.configMapKeyRef)",message="set exactly one of secretKeyRef and configMapKeyRef"
+type ArgSource struct {
+	// +optional
+	SecretKeyRef *KeyRef `json:"secretKeyRef,omitempty"`
+	// +optional
+	ConfigMapKeyRef *KeyRef `json:"configMapKeyRef,omitempty"`
+}
+
+// KeyRef is a key of a Secret or ConfigMap in the Rollout's namespace.
+type KeyRef struct {
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Key string `json:"key"`
 }
 
 // MarginSpec is how much worse than the stable a canary may be, relative
@@ -187,6 +263,10 @@ type Metric struct {
 	// confidence bound is.
 	// +optional
 	Max *Threshold `json:"max,omitempty"`
+	// DryRun measures, stores and shows the metric, but its verdict never
+	// decides a step: to trial a metric on live rollouts.
+	// +optional
+	DryRun bool `json:"dryRun,omitempty"`
 	// Min is the lowest acceptable canary value.
 	// +optional
 	Min *Threshold `json:"min,omitempty"`

@@ -24,7 +24,8 @@ var (
 )
 
 func addKnownTypes(s *runtime.Scheme) error {
-	s.AddKnownTypes(GroupVersion, &Rollout{}, &RolloutList{})
+	s.AddKnownTypes(GroupVersion, &Rollout{}, &RolloutList{},
+		&AnalysisTemplate{}, &AnalysisTemplateList{}, &ClusterAnalysisTemplate{}, &ClusterAnalysisTemplateList{})
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil
 }

@@ -182,6 +182,10 @@ func (s *RolloutSpec) IsCanary() bool { return s.Strategy.Canary != nil }
 // analysis block the default one before it plans.)
 func (s *RolloutSpec) HasAnalysis() bool { return s.Analysis != nil && !s.Analysis.Disabled }
 
+// AnalysisDecides reports whether analysis decides steps: it is on and not
+// a dry run (a dry run measures, but steps pass as with analysis off).
+func (s *RolloutSpec) AnalysisDecides() bool { return s.HasAnalysis() && !s.Analysis.DryRun }
+
 // NumSteps is the number of steps of the strategy: the canary's steps, or
 // one (the preview) for blue/green.
 func (s *RolloutSpec) NumSteps() int32 {

@@ -258,9 +258,10 @@ type RolloutStatus struct {
 	// +optional
 	ConsecutiveInconclusive int32 `json:"consecutiveInconclusive,omitempty"`
 
-	// Measurements are the last 10 analysis measurements, oldest first.
+	// Measurements are the last analysis measurements (analysis.historyLimit,
+	// default 10), oldest first.
 	// +optional
-	// +kubebuilder:validation:MaxItems=10
+	// +kubebuilder:validation:MaxItems=50
 	// +listType=atomic
 	Measurements []Measurement `json:"measurements,omitempty"`
 
@@ -312,6 +313,13 @@ type Measurement struct {
 	// +optional
 	// +listType=atomic
 	Metrics []MetricResult `json:"metrics,omitempty"`
+	// Templates are the analysis templates this look used, as
+	// "<Kind>/<name>@<generation>" (namespaced ones in the Rollout's
+	// namespace).
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=8
+	Templates []string `json:"templates,omitempty"`
 }
 
 // MetricResult is one metric of a measurement; values are formatted for
@@ -330,6 +338,9 @@ type MetricResult struct {
 	// Evidence is what a comparative metric's verdict rests on.
 	// +optional
 	Evidence *Evidence `json:"evidence,omitempty"`
+	// DryRun marks a metric that is shown but does not decide.
+	// +optional
+	DryRun bool `json:"dryRun,omitempty"`
 }
 
 // Evidence of a comparative metric at one look, counted over the step so

@@ -116,6 +116,19 @@ func describeAnalysis(p *printer, ro *rolloutsv1alpha1.Rollout, now time.Time) {
 		p.field("Analysis", fmt.Sprintf("interval %s; alpha %s, beta %s; step at least %s, at most %s, then %s; errors %d of %s",
 			dur(a.Interval), str(a.Alpha), str(a.Beta), dur(a.MinStepTime), dur(a.MaxStepTime), onTimeout,
 			st.ConsecutiveInconclusive, limit(a.InconclusiveLimit)))
+		if a.DryRun {
+			p.line("  Dry run: every metric is measured and shown; none decides a step")
+		}
+		if len(a.Templates) > 0 {
+			refs := make([]string, len(a.Templates))
+			for i, t := range a.Templates {
+				refs[i] = "AnalysisTemplate/" + t.Name
+				if t.ClusterScope {
+					refs[i] = "ClusterAnalysisTemplate/" + t.Name
+				}
+			}
+			p.line("  Templates: " + strings.Join(refs, ", "))
+		}
 	}
 	if t := st.NextMeasurementAt; t != nil {
 		in := "now"
@@ -158,8 +171,15 @@ func describeAnalysis(p *printer, ro *rolloutsv1alpha1.Rollout, now time.Time) {
 	}
 	last := st.Measurements[len(st.Measurements)-1]
 	p.line("  Evidence of the last measurement:")
+	if len(last.Templates) > 0 {
+		p.line("    judged with " + strings.Join(last.Templates, ", "))
+	}
 	for _, r := range last.Metrics {
-		p.line(fmt.Sprintf("    %s %s: %s", r.Name, r.Phase, strings.TrimPrefix(r.Message, r.Name+": ")))
+		dry := ""
+		if r.DryRun {
+			dry = " (dry run, does not decide)"
+		}
+		p.line(fmt.Sprintf("    %s %s%s: %s", r.Name, r.Phase, dry, strings.TrimPrefix(r.Message, r.Name+": ")))
 		if e := r.Evidence; e != nil && e.MoreRequests > 0 {
 			more := fmt.Sprintf("      needs about %d more canary requests", e.MoreRequests)
 			if e.MoreTime != "" {

@@ -83,8 +83,10 @@ func (s *suite) testGet(t *testing.T) {
 		}},
 		{Time: now, Phase: "Fail", Step: step(1), Message: "error-rate above 1%", Metrics: []rolloutsv1alpha1.MetricResult{
 			{Name: "error-rate", Phase: "Fail", Canary: "1.2%", Stable: "0.4%"},
-		}},
+			{Name: "queue-depth", Phase: "Fail", Message: "queue-depth: canary 9 > max 5", DryRun: true},
+		}, Templates: []string{"ClusterAnalysisTemplate/queues@3"}},
 	}
+	ro.Spec.Analysis.Templates = []rolloutsv1alpha1.AnalysisTemplateRef{{Name: "queues", ClusterScope: true}}
 	ro.Status.MarkUnknown(rolloutsv1alpha1.ConditionReady, rolloutsv1alpha1.ReasonMeasuring, "measuring the canary")
 	ro.Status.MarkFalse(rolloutsv1alpha1.ConditionAnalysis, rolloutsv1alpha1.ReasonFailed, "error-rate above 1%")
 	ro.Status.LastAction = &rolloutsv1alpha1.ActionRecord{ID: "abc123", Action: "approve", By: "bob", Time: now, Result: "approved step 3/4 (approval)"}
@@ -121,6 +123,9 @@ func (s *suite) testGet(t *testing.T) {
 			"Canary:  cart-00002\n",
 			"Analysis:     interval 10s; alpha (controller default), beta (controller default); step at least (controller default), at most (controller default), then (controller default); errors 0 of (controller default)",
 			"Evidence of the last measurement:",
+			"  Templates: ClusterAnalysisTemplate/queues\n",
+			"    judged with ClusterAnalysisTemplate/queues@3\n",
+			"    queue-depth Fail (dry run, does not decide): canary 9 > max 5\n",
 			"Measurements (canary vs stable), oldest first:",
 			"ERROR-RATE", "P99",
 			"0.1% vs 0.2%", "120ms vs 110ms",

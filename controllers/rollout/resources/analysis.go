@@ -68,7 +68,7 @@ func ApplyDefaults(a *rolloutsv1alpha1.Analysis, d Defaults) {
 	if a == nil || a.Disabled {
 		return
 	}
-	if len(a.Metrics) == 0 {
+	if len(a.Metrics) == 0 && len(a.Templates) == 0 {
 		a.Metrics = DefaultMetrics()
 	}
 	if a.Alpha == nil {
@@ -229,6 +229,7 @@ func ReplayConfig(a *rolloutsv1alpha1.Analysis) (analysis.ReplayConfig, error) {
 		if err != nil {
 			return cfg, fmt.Errorf("metrics[%d] (%s): %w", i, a.Metrics[i].Name, err)
 		}
+		m.DryRun = m.DryRun || a.DryRun
 		cfg.Metrics = append(cfg.Metrics, m)
 	}
 	return cfg, nil
@@ -307,7 +308,7 @@ func MakeAnalysisSpec(ro *rolloutsv1alpha1.Rollout) (analysis.Spec, error) {
 }
 
 func makeMetric(m *rolloutsv1alpha1.Metric) (analysis.Metric, error) {
-	out := analysis.Metric{Name: m.Name, Builtin: string(m.Builtin)}
+	out := analysis.Metric{Name: m.Name, Builtin: string(m.Builtin), DryRun: m.DryRun}
 	if m.Prometheus != nil {
 		out.Query, out.Provider = m.Prometheus.Query, analysis.PrometheusProvider
 	}

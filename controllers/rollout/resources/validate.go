@@ -2,6 +2,7 @@ package resources
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -81,6 +82,38 @@ func ValidateSpec(spec *rolloutsv1alpha1.RolloutSpec, now time.Time) field.Error
 	}
 	if spec.Analysis != nil && !spec.Analysis.Disabled {
 		errs = append(errs, validateAnalysis(spec.Analysis, fld.Child("analysis"))...)
+	}
+	return errs
+}
+
+// ArgRef matches {{args.<name>}} (spaces allowed inside the braces) in a
+// template's Prometheus query.
+var ArgRef = regexp.MustCompile(`\{\{\s*args\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}`)
+
+// ValidateTemplate checks an AnalysisTemplate's or ClusterAnalysisTemplate's
+// spec as ValidateSpec checks a Rollout's metrics, with every argument a
+// query uses declared (its value is only known at each look, so a query is
+// checked with a placeholder in its place).
+func ValidateTemplate(spec *rolloutsv1alpha1.AnalysisTemplateSpec) field.ErrorList {
+	fld := field.NewPath("spec")
+	declared := map[string]bool{}
+	for _, a := range spec.Args {
+		declared[a.Name] = true
+	}
+	var errs field.ErrorList
+	for i := range spec.Metrics {
+		m := spec.Metrics[i].DeepCopy()
+		p := fld.Child("metrics").Index(i)
+		if m.Prometheus != nil {
+			for _, ref := range ArgRef.FindAllStringSubmatch(m.Prometheus.Query, -1) {
+				if !declared[ref[1]] {
+					errs = append(errs, field.Invalid(p.Child("prometheus", "query"), m.Prometheus.Query,
+						fmt.Sprintf("uses argument %s, which spec.args does not declare", ref[1])))
+				}
+			}
+			m.Prometheus.Query = ArgRef.ReplaceAllString(m.Prometheus.Query, "arg")
+		}
+		errs = append(errs, validateMetric(m, p)...)
 	}
 	return errs
 }

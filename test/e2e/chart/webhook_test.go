@@ -22,8 +22,8 @@ func expectWebhookRefusals(ctx context.Context, t *testing.T, cl client.Client) 
 	if err := cl.Get(ctx, client.ObjectKey{Name: "ramp-validation"}, vwc); err != nil {
 		t.Fatal(err)
 	}
-	if len(vwc.Webhooks) != 1 || len(vwc.Webhooks[0].ClientConfig.CABundle) == 0 {
-		t.Fatalf("webhook configuration %+v: want one webhook with the controller's CA", vwc.Webhooks)
+	if len(vwc.Webhooks) != 3 || len(vwc.Webhooks[0].ClientConfig.CABundle) == 0 {
+		t.Fatalf("webhook configuration %+v: want three webhooks (rollouts and both template kinds) with the controller's CA", vwc.Webhooks)
 	}
 	window := func(schedule, tz string) func(*rolloutsv1alpha1.Rollout) {
 		return func(ro *rolloutsv1alpha1.Rollout) {
