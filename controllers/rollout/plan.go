@@ -176,10 +176,10 @@ func autoPromoteAt(spec *rolloutsv1alpha1.RolloutSpec, st *rolloutsv1alpha1.Roll
 }
 
 type planner struct {
-	spec   *rolloutsv1alpha1.RolloutSpec
-	st     *rolloutsv1alpha1.RolloutStatus
-	obs    Observed
-	now    time.Time
+	spec      *rolloutsv1alpha1.RolloutSpec
+	st        *rolloutsv1alpha1.RolloutStatus
+	obs       Observed
+	now       time.Time
 	kinds     map[string]string
 	templates []string
 	events    []Event
