@@ -78,6 +78,7 @@ func newFastServer(h fasthttp.RequestHandler, lim Limits, log *zap.Logger) *fast
 		WriteTimeout:                 lim.RequestTimeout,
 		IdleTimeout:                  lim.IdleTimeout,
 		MaxIdleWorkerDuration:        10 * time.Second,
+		ReduceMemoryUsage:            true, // an idle connection keeps its read buffer only
 		StreamRequestBody:            true, // bodies are forwarded as they arrive
 		DisablePreParseMultipartForm: true, // and multipart ones too
 		CloseOnShutdown:              true, // "Connection: close" once draining has begun

@@ -16,8 +16,12 @@ import (
 	"github.com/rampdev/ramp/serving/proxy"
 )
 
-// MaxHeaderBytes bounds request headers; larger ones get 431.
-const MaxHeaderBytes = 32 << 10
+// MaxHeaderBytes bounds request headers by default; larger ones get 431.
+// It is the queue-proxy's own limit (larger headers could not reach a
+// revision anyway), and it is the read buffer each HTTP/1.1 connection
+// keeps while idle: 8 KiB keeps 10,000 idle connections under 200 MB
+// (BenchmarkIdleKeepAliveConnections).
+const MaxHeaderBytes = 8 << 10
 
 // Proxy routes requests to revision pods.
 type Proxy struct {
