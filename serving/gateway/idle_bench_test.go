@@ -207,7 +207,7 @@ func oneRequest(addr string) (net.Conn, error) {
 	if err == nil {
 		_, err = io.Copy(io.Discard, resp.Body)
 		_ = resp.Body.Close()
-		if err == nil && (resp.StatusCode != 200 || resp.Close) {
+		if err == nil && (resp.StatusCode != http.StatusOK || resp.Close) {
 			err = fmt.Errorf("answered %d, close %v", resp.StatusCode, resp.Close)
 		}
 	}
