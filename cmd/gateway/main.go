@@ -18,6 +18,7 @@ import (
 
 	"github.com/rampdev/ramp/cmd/internal/version"
 	"github.com/rampdev/ramp/serving/gateway"
+	"github.com/rampdev/ramp/serving/gateway/routing"
 )
 
 func main() {
@@ -36,11 +37,24 @@ func run() error {
 	flag.StringVar(&o.IP, "ip", ip, "address to bind (the pod IP)")
 	flag.DurationVar(&o.DrainDelay, "drain-delay", 3*time.Second, "how long to keep serving after SIGTERM before refusing connections")
 	flag.DurationVar(&o.ActivationTimeout, "activation-timeout", 30*time.Second, "how long a request waits for a revision to scale from zero")
+	flag.IntVar(&o.MaxHeldPerRevision, "max-held-per-revision", routing.DefaultMaxWaiters,
+		"most requests held while one revision scales from zero; past it they get 503 with Retry-After")
+	flag.IntVar(&o.MaxHeld, "max-held", routing.DefaultMaxTotalWaiters,
+		"most requests held while revisions scale from zero, all revisions together; past it they get 503 with Retry-After")
+	flag.DurationVar(&o.Limits.HeaderTimeout, "header-timeout", gateway.DefaultHeaderTimeout,
+		"how long a client may take to send a request's header")
+	flag.DurationVar(&o.Limits.IdleTimeout, "idle-timeout", gateway.DefaultIdleTimeout,
+		"how long a client's keep-alive connection may stay idle")
+	flag.DurationVar(&o.Limits.RequestTimeout, "request-timeout", 0,
+		"how long reading a request's body and writing its response may take (0: the largest revision timeout, 1h, plus -activation-timeout)")
 	flag.StringVar(&o.AutoscalerService, "autoscaler-service", "", "namespace/name of the controller's autoscaler Service, signalled to scale revisions from zero")
 	flag.IntVar(&o.AutoscalerPort, "autoscaler-port", 8099, "the autoscaler's port")
 	static := flag.String("static-config", "", "serve a fixed routing table from this JSON file instead of watching Kubernetes (benchmarks, debugging)")
 	showVersion := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
+	if err := validate(o); err != nil {
+		return err
+	}
 	if *showVersion {
 		fmt.Println("ramp gateway", version.String())
 		return nil
@@ -65,4 +79,21 @@ func run() error {
 		return fmt.Errorf("loading kubeconfig: %w", err)
 	}
 	return gateway.Run(ctx, cfg, o, log)
+}
+
+// validate checks the flags whose zero or negative values make no sense.
+func validate(o gateway.Options) error {
+	switch {
+	case o.MaxHeldPerRevision < 1:
+		return fmt.Errorf("-max-held-per-revision=%d: must be at least 1", o.MaxHeldPerRevision)
+	case o.MaxHeld < o.MaxHeldPerRevision:
+		return fmt.Errorf("-max-held=%d: must be at least -max-held-per-revision (%d)", o.MaxHeld, o.MaxHeldPerRevision)
+	case o.Limits.HeaderTimeout <= 0:
+		return fmt.Errorf("-header-timeout=%s: must be positive", o.Limits.HeaderTimeout)
+	case o.Limits.IdleTimeout <= 0:
+		return fmt.Errorf("-idle-timeout=%s: must be positive", o.Limits.IdleTimeout)
+	case o.Limits.RequestTimeout < 0:
+		return fmt.Errorf("-request-timeout=%s: must not be negative", o.Limits.RequestTimeout)
+	}
+	return nil
 }

@@ -308,9 +308,15 @@ func (a *Autoscaler) Desired(namespace, name string) (int32, bool) {
 // exist.
 var ErrUnknownRevision = fmt.Errorf("unknown revision")
 
-// Activate records that a request waits for a pod of the revision and
+// Activate records that a request waits for a pod of the revision. When
+// the revision's last decision is zero pods (or it has none yet), it
 // decides its scale at once, so a revision at zero goes to one without
-// waiting for the next tick.
+// waiting for the next tick. Otherwise it only records the waiting request
+// (as traffic, and as a hold while no pod is ready) and decides nothing:
+// activations never raise a revision already asked to run, however many
+// arrive from however many gateways, and a flood of them costs no
+// decisions. Scale up from there follows the concurrency the queue-proxies
+// report.
 func (a *Autoscaler) Activate(ctx context.Context, namespace, name string) error {
 	rev := &servingv1.Revision{}
 	if err := a.client.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, rev); err != nil {
@@ -321,8 +327,26 @@ func (a *Autoscaler) Activate(ctx context.Context, namespace, name string) error
 	a.metrics.activations.Inc()
 	a.decideMu.Lock()
 	defer a.decideMu.Unlock()
+	if a.holdActivated(key, now) {
+		return nil
+	}
 	a.decide(now, rev, key, true)
 	return nil
+}
+
+// holdActivated records an activation of a revision whose last decision
+// already asks for pods, and reports whether it did. Callers hold
+// decideMu, so no decision runs between the check and the record.
+func (a *Autoscaler) holdActivated(key autoscaler.RevisionKey, now time.Time) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	st := a.state[key]
+	if st == nil || !st.decided || st.desired < 1 {
+		return false
+	}
+	// The next decision clears activatedAt once a pod is ready.
+	st.activatedAt, st.lastTraffic = now, now
+	return true
 }
 
 // Status is one revision's autoscaling state, for the CLI and metrics.

@@ -52,12 +52,6 @@ const (
 	upstreamIdleTimeout = 90 * time.Second
 	// dialTimeout bounds connecting to a queue-proxy.
 	dialTimeout = 2 * time.Second
-	// headerTimeout bounds reading a request's header (and the first bytes
-	// of a new connection), like net/http's ReadHeaderTimeout.
-	headerTimeout = 30 * time.Second
-	// clientIdleTimeout closes client keep-alive connections idle that
-	// long.
-	clientIdleTimeout = 2 * time.Minute
 )
 
 // fastPath is the fasthttp side of a Proxy.
@@ -141,8 +135,9 @@ func (f *fastPath) serve(ctx *fasthttp.RequestCtx, external bool) {
 	// must not cut short the requests being drained.
 	ep, release, err := f.p.Activator.Wait(context.Background(), d)
 	switch {
-	case errors.Is(err, routing.ErrQueueFull):
-		f.reject(ctx, fasthttp.StatusServiceUnavailable, "queue_full", "gateway: too many requests are waiting for revision "+d.Revision+" to start")
+	case errors.Is(err, routing.ErrQueueFull), errors.Is(err, routing.ErrTooManyWaiting):
+		ctx.Response.Header.Set("Retry-After", retryAfter)
+		f.reject(ctx, fasthttp.StatusServiceUnavailable, "queue_full", heldLimitMessage(err, d))
 		return
 	case err != nil: // without a cancellable context, ErrActivationTimeout
 		f.reject(ctx, fasthttp.StatusGatewayTimeout, "activation_timeout", "gateway: revision "+d.Revision+" did not start in time")
@@ -156,11 +151,6 @@ func (f *fastPath) serve(ctx *fasthttp.RequestCtx, external bool) {
 	h.Del(KnativeTagHeader)
 	h.Set(RouteTagHeader, d.Tag)
 	proxy.SetForwarded(h, ctx.RemoteAddr())
-	if cl := h.ContentLength(); cl != 0 || h.ConnectionUpgrade() {
-		// The header is in: the body, or the tunnel, may take as long as
-		// it needs (net/http has no timeout either).
-		_ = ctx.Conn().SetReadDeadline(time.Time{})
-	}
 	if h.ConnectionUpgrade() {
 		f.serveUpgrade(ctx, d, ep, release, cookie)
 		return

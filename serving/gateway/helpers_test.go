@@ -42,7 +42,7 @@ func startGateway(t testing.TB, routes []routing.Route, eps map[routing.ServiceK
 	if err != nil {
 		t.Fatal(err)
 	}
-	pl := newProxyListener(l, px, true, log)
+	pl := newProxyListener(l, px, true, testLimits, log)
 	errc := make(chan error, 2)
 	pl.serve(errc)
 	std := httptest.NewServer(px.Handler(true))
@@ -59,6 +59,9 @@ func startGateway(t testing.TB, routes []routing.Route, eps map[routing.ServiceK
 	})
 	return &testGateway{px: px, router: router, pl: pl, fast: l.Addr().String(), std: std.Listener.Addr().String()}
 }
+
+// testLimits are the proxy listeners' limits in tests: the defaults.
+var testLimits = Limits{}.withDefaults(time.Second)
 
 // pod is an in-process revision pod (in place of its queue-proxy).
 type pod struct {

@@ -36,6 +36,14 @@ func NewRecorder(reg prometheus.Registerer) *Recorder {
 	return r
 }
 
+// observeHeld registers a gauge of the requests held for revisions
+// scaling from zero, read from held at each scrape.
+func (r *Recorder) observeHeld(reg prometheus.Registerer, held func() int) error {
+	return reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "ramp_gateway_held_requests", Help: "Requests held while their revision scales from zero.",
+	}, func() float64 { return float64(held()) }))
+}
+
 // Routed implements routing.Metrics.
 func (r *Recorder) Routed(ns, route, revision string) {
 	r.routed.WithLabelValues(ns, route, revision).Inc()

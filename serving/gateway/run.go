@@ -42,6 +42,15 @@ type Options struct {
 	// ActivationTimeout bounds how long a request waits for a revision to
 	// scale from zero.
 	ActivationTimeout time.Duration
+	// MaxHeldPerRevision bounds the requests held while one revision
+	// scales from zero; past it they get 503 with Retry-After (default
+	// routing.DefaultMaxWaiters).
+	MaxHeldPerRevision int
+	// MaxHeld bounds the requests held for all revisions together (default
+	// routing.DefaultMaxTotalWaiters).
+	MaxHeld int
+	// Limits bound the proxy listeners' connections.
+	Limits Limits
 	// Signaller asks the autoscaler to scale from zero; when nil it is an
 	// HTTPSignaller to AutoscalerService or AutoscalerURLs, or a no-op
 	// when neither is set.
@@ -97,7 +106,7 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, log *zap.Logger) erro
 		log.Warn("No autoscaler configured: revisions at zero wait for someone else to scale them")
 		signaller = routing.NopSignaller{}
 	}
-	act := routing.NewActivator(router, routing.ActivatorConfig{Signaller: signaller, ActivationTimeout: o.ActivationTimeout})
+	act := routing.NewActivator(router, o.activatorConfig(signaller))
 	syncer := &Syncer{Client: mgr.GetClient(), Router: router}
 	if err := syncer.SetupWithManager(mgr); err != nil {
 		return err
@@ -120,6 +129,12 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, log *zap.Logger) erro
 	go func() { mgrErr <- mgr.Start(mgrCtx) }()
 	return serve(ctx, o, log, servingState{router: router, activator: act, recorder: rec, registry: reg,
 		synced: syncer.Synced, hashes: syncer.Hashes, background: mgrErr, stop: stopMgr})
+}
+
+// activatorConfig is the Activator's configuration from o.
+func (o Options) activatorConfig(s routing.ScaleSignaller) routing.ActivatorConfig {
+	return routing.ActivatorConfig{Signaller: s, ActivationTimeout: o.ActivationTimeout,
+		MaxWaiters: o.MaxHeldPerRevision, MaxTotalWaiters: o.MaxHeld}
 }
 
 // servingState is what the listeners need, however the routing table is
@@ -156,7 +171,15 @@ func serve(ctx context.Context, o Options, log *zap.Logger, st servingState) err
 		_ = json.NewEncoder(w).Encode(st.hashes())
 	})
 	admin.Handle("GET /metrics", promhttp.HandlerFor(st.registry, promhttp.HandlerOpts{}))
-	adminSrv := newServer(o.IP, AdminPort, admin)
+	adminSrv := newAdminServer(addrOf(o.IP, AdminPort), admin)
+	if err := st.recorder.observeHeld(st.registry, st.activator.Waiting); err != nil {
+		return err
+	}
+	activation := o.ActivationTimeout
+	if activation <= 0 {
+		activation = routing.DefaultActivationTimeout
+	}
+	lim := o.Limits.withDefaults(activation)
 
 	var lns []net.Listener
 	for _, addr := range []string{addrOf(o.IP, ExternalPort), addrOf(o.IP, InternalPort), adminSrv.Addr} {
@@ -170,8 +193,8 @@ func serve(ctx context.Context, o Options, log *zap.Logger, st servingState) err
 		lns = append(lns, l)
 	}
 	listeners := []*proxyListener{
-		newProxyListener(lns[0], px, true, log),
-		newProxyListener(lns[1], px, false, log),
+		newProxyListener(lns[0], px, true, lim, log),
+		newProxyListener(lns[1], px, false, lim, log),
 	}
 	errc := make(chan error, 2*len(listeners)+1)
 	for _, pl := range listeners {
@@ -216,12 +239,16 @@ func serve(ctx context.Context, o Options, log *zap.Logger, st servingState) err
 
 func addrOf(ip string, port int) string { return net.JoinHostPort(ip, strconv.Itoa(port)) }
 
-func newServer(ip string, port int, h http.Handler) *http.Server {
+// newAdminServer is the admin port's server: small GETs, so short
+// timeouts and small headers and bodies.
+func newAdminServer(addr string, h http.Handler) *http.Server {
 	return &http.Server{
-		Addr:              addrOf(ip, port),
-		Handler:           h,
-		ReadHeaderTimeout: 30 * time.Second,
-		MaxHeaderBytes:    MaxHeaderBytes,
-		IdleTimeout:       2 * time.Minute,
+		Addr:              addr,
+		Handler:           limitBody(h, adminMaxBody),
+		ReadHeaderTimeout: adminHeaderTimeout,
+		ReadTimeout:       adminReadTimeout,
+		WriteTimeout:      adminWriteTimeout,
+		IdleTimeout:       adminIdleTimeout,
+		MaxHeaderBytes:    adminMaxHeader,
 	}
 }

@@ -107,13 +107,20 @@ func (r *ServiceResolver) forget() {
 // HTTPSignaller asks the autoscaler to scale a revision from zero by
 // POSTing to its activation endpoint on every replica until one (the
 // leader) accepts. When no replica accepts (a leader change, say), it keeps
-// retrying in the background every RetryInterval until the waiting
-// request's context ends, so requests already waiting are not stranded.
+// retrying in the background every RetryInterval while any request that
+// signalled the revision still waits, so requests already waiting are not
+// stranded. A revision has one retry loop at most: while it runs, further
+// signals of that revision join it instead of posting, so an unreachable
+// autoscaler gets one post per RetryInterval per revision, not one per
+// waiting request.
 type HTTPSignaller struct {
 	Resolver      Resolver
 	Client        *http.Client
 	Log           *zap.Logger
 	RetryInterval time.Duration
+
+	mu       sync.Mutex
+	retrying map[string][]context.Context // by "namespace/revision": the waiting requests' contexts
 }
 
 var _ routing.ScaleSignaller = (*HTTPSignaller)(nil)
@@ -125,31 +132,73 @@ func NewHTTPSignaller(r Resolver, log *zap.Logger) *HTTPSignaller {
 }
 
 // Signal implements routing.ScaleSignaller: one attempt now, and on
-// failure retries in the background while ctx lasts.
+// failure retries in the background while ctx (or the context of a later
+// signal of the revision) lasts.
 func (s *HTTPSignaller) Signal(ctx context.Context, namespace, revision string) error {
+	key := namespace + "/" + revision
+	s.mu.Lock()
+	if waiting, ok := s.retrying[key]; ok {
+		s.retrying[key] = append(waiting, ctx)
+		s.mu.Unlock()
+		return nil // the retry loop signals for this request too
+	}
+	s.mu.Unlock()
 	err := s.signal(ctx, namespace, revision)
 	if err == nil {
 		return nil
 	}
 	s.Log.Warn("Scale-from-zero signal failed; retrying while requests wait",
 		zap.String("namespace", namespace), zap.String("revision", revision), zap.Error(err))
-	go func() {
-		t := time.NewTicker(s.RetryInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if s.signal(ctx, namespace, revision) == nil {
-					s.Log.Info("Scale-from-zero signal delivered after retrying",
-						zap.String("namespace", namespace), zap.String("revision", revision))
-					return
-				}
-			}
-		}
-	}()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if waiting, ok := s.retrying[key]; ok { // another loop started meanwhile
+		s.retrying[key] = append(waiting, ctx)
+		return err
+	}
+	if s.retrying == nil {
+		s.retrying = map[string][]context.Context{}
+	}
+	s.retrying[key] = []context.Context{ctx}
+	go s.retry(key, namespace, revision)
 	return err
+}
+
+// retry signals every RetryInterval until a signal is delivered or no
+// request waits any more.
+func (s *HTTPSignaller) retry(key, namespace, revision string) {
+	t := time.NewTicker(s.RetryInterval)
+	defer t.Stop()
+	for range t.C {
+		ctx := s.waiting(key)
+		if ctx == nil {
+			return
+		}
+		if s.signal(ctx, namespace, revision) == nil {
+			s.mu.Lock()
+			delete(s.retrying, key)
+			s.mu.Unlock()
+			s.Log.Info("Scale-from-zero signal delivered after retrying",
+				zap.String("namespace", namespace), zap.String("revision", revision))
+			return
+		}
+	}
+}
+
+// waiting returns the context of a request still waiting for key, dropping
+// those that ended; nil, and the loop forgotten, when none is left.
+func (s *HTTPSignaller) waiting(key string) context.Context {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ctxs := s.retrying[key]
+	for len(ctxs) > 0 && ctxs[0].Err() != nil {
+		ctxs = ctxs[1:]
+	}
+	if len(ctxs) == 0 {
+		delete(s.retrying, key)
+		return nil
+	}
+	s.retrying[key] = ctxs
+	return ctxs[0]
 }
 
 func (s *HTTPSignaller) signal(ctx context.Context, namespace, revision string) error {

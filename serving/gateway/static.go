@@ -65,7 +65,7 @@ func RunStatic(ctx context.Context, c *StaticConfig, o Options, log *zap.Logger)
 		hashes[r.Namespace+"/"+r.Name] = r.Hash
 	}
 	router.Update(routing.Build(c.Routes, eps))
-	act := routing.NewActivator(router, routing.ActivatorConfig{Signaller: routing.NopSignaller{}, ActivationTimeout: o.ActivationTimeout})
+	act := routing.NewActivator(router, o.activatorConfig(routing.NopSignaller{}))
 	return serve(ctx, o, log, servingState{router: router, activator: act, recorder: rec, registry: reg,
 		synced: func() bool { return true }, hashes: func() map[string]string { return hashes }})
 }

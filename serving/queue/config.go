@@ -31,6 +31,10 @@ type Config struct {
 	Revision        string
 	// DrainTimeout bounds how long shutdown waits for requests in flight.
 	DrainTimeout time.Duration
+	// HeaderTimeout bounds reading a request's header on the serving port
+	// (0: DefaultHeaderTimeout); IdleTimeout closes idle client
+	// connections (0: 5 minutes). Not read from the environment (tests).
+	HeaderTimeout, IdleTimeout time.Duration
 }
 
 // LoadConfig reads the environment through getenv; every problem is

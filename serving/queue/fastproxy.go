@@ -126,9 +126,10 @@ func newFastServer(handler fasthttp.RequestHandler, cfg Config, log *zap.Logger)
 		Concurrency:                  maxConnections,
 		ReadBufferSize:               readBufferSize,
 		WriteBufferSize:              writeBufferSize,
-		ReadTimeout:                  cfg.RevisionTimeout, // whole request, body included
+		ReadTimeout:                  cfg.headerTimeout(), // the header; headerReceived gives the body the revision timeout
+		HeaderReceived:               cfg.headerReceived,
 		WriteTimeout:                 cfg.RevisionTimeout, // whole response, body included
-		IdleTimeout:                  clientIdleTimeout,
+		IdleTimeout:                  cfg.idleTimeout(),
 		MaxIdleWorkerDuration:        10 * time.Second,
 		StreamRequestBody:            true, // bodies are forwarded as they arrive
 		DisablePreParseMultipartForm: true, // and multipart ones too

@@ -176,13 +176,20 @@ func (s *Server) Run(ctx context.Context, drainDelay time.Duration) error {
 		return err
 	}
 	stdlog := zap.NewStdLog(s.log)
-	sniff := proxy.NewSniffListener(s.lnServing, clientIdleTimeout)
+	sniff := proxy.NewSniffListener(s.lnServing, s.cfg.headerTimeout())
 	fast := newFastServer(s.fast.serve, s.cfg, s.log)
-	h2c := &http.Server{Handler: s.Handler(), IdleTimeout: clientIdleTimeout, ErrorLog: stdlog,
-		ReadHeaderTimeout: 30 * time.Second, Protocols: new(http.Protocols)}
+	// In HTTP/2, ReadTimeout and WriteTimeout are per stream (the write
+	// one a little later than the revision timeout, so that the handler's
+	// 504 goes out); a connection without streams (one stalled in a frame
+	// included) is closed after IdleTimeout.
+	h2c := &http.Server{Handler: s.Handler(), IdleTimeout: s.cfg.idleTimeout(), ErrorLog: stdlog,
+		ReadHeaderTimeout: s.cfg.headerTimeout(), ReadTimeout: s.cfg.RevisionTimeout, WriteTimeout: s.cfg.streamWriteTimeout(),
+		MaxHeaderBytes: readBufferSize, Protocols: new(http.Protocols)}
 	h2c.Protocols.SetUnencryptedHTTP2(true)
-	admin := &http.Server{Handler: s.AdminHandler(), ReadHeaderTimeout: 5 * time.Second, ErrorLog: stdlog}
-	metrics := &http.Server{Handler: s.MetricsHandler(), ReadHeaderTimeout: 5 * time.Second, ErrorLog: stdlog}
+	admin := newPortServer(s.AdminHandler(), s.cfg.DrainTimeout+drainDelay+adminWriteTimeout)
+	admin.ErrorLog = stdlog
+	metrics := newPortServer(s.MetricsHandler(), adminWriteTimeout)
+	metrics.ErrorLog = stdlog
 
 	errc := make(chan error, 4)
 	serve := func(name string, f func() error) {

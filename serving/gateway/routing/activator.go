@@ -12,8 +12,17 @@ import (
 
 // Activation defaults.
 const (
-	// DefaultMaxWaiters bounds the requests waiting for one revision.
+	// DefaultMaxWaiters bounds the requests waiting for one revision: a
+	// burst of 1,000 concurrent requests while its first pod starts (a few
+	// seconds) is far more than one cold revision normally gets, and a
+	// flood aimed at one revision cannot take the whole total.
 	DefaultMaxWaiters = 1000
+	// DefaultMaxTotalWaiters bounds the requests waiting for all revisions
+	// together: ten revisions full at once. A waiting HTTP/1.1 request
+	// holds its connection's buffers (at most the header limit plus 8 KiB
+	// of body: bodies are not read while waiting), so 10,000 of them stay
+	// within a few hundred MB even with the largest headers.
+	DefaultMaxTotalWaiters = 10_000
 	// DefaultActivationTimeout bounds how long a request waits for one.
 	DefaultActivationTimeout = 30 * time.Second
 	// SignalInterval is the minimum time between two scale-up signals for
@@ -50,6 +59,9 @@ type ActivatorConfig struct {
 	Signaller ScaleSignaller
 	// MaxWaiters per revision; beyond it Wait returns ErrQueueFull.
 	MaxWaiters int
+	// MaxTotalWaiters over all revisions; beyond it Wait returns
+	// ErrTooManyWaiting.
+	MaxTotalWaiters int
 	// ActivationTimeout bounds a Wait (the request's own deadline too).
 	ActivationTimeout time.Duration
 	// Now is the clock of the signal rate limit; nil means time.Now.
@@ -73,6 +85,7 @@ type Activator struct {
 	r          *Router
 	signaller  ScaleSignaller
 	maxWaiters int
+	maxTotal   int
 	timeout    time.Duration
 	now        func() time.Time
 
@@ -109,6 +122,7 @@ func NewActivator(r *Router, cfg ActivatorConfig) *Activator {
 		r:          r,
 		signaller:  cfg.Signaller,
 		maxWaiters: cfg.MaxWaiters,
+		maxTotal:   cfg.MaxTotalWaiters,
 		timeout:    cfg.ActivationTimeout,
 		now:        cfg.Now,
 		queues:     map[ServiceKey]*waitQueue{},
@@ -118,6 +132,9 @@ func NewActivator(r *Router, cfg ActivatorConfig) *Activator {
 	}
 	if a.maxWaiters <= 0 {
 		a.maxWaiters = DefaultMaxWaiters
+	}
+	if a.maxTotal <= 0 {
+		a.maxTotal = DefaultMaxTotalWaiters
 	}
 	if a.timeout <= 0 {
 		a.timeout = DefaultActivationTimeout
@@ -134,7 +151,8 @@ func NewActivator(r *Router, cfg ActivatorConfig) *Activator {
 // Service has endpoints it returns at once. Otherwise it signals the
 // revision's scale-up (rate-limited) and queues until an Update installs
 // endpoints for the Service. It returns ErrQueueFull when MaxWaiters
-// requests are already waiting, an error matching ErrActivationTimeout (and
+// requests are already waiting for the Service, ErrTooManyWaiting when
+// MaxTotalWaiters are waiting for any, an error matching ErrActivationTimeout (and
 // context.DeadlineExceeded) when ctx's deadline or ActivationTimeout passes
 // first, and context.Canceled when ctx is cancelled. A waiter that gives up
 // is removed from the queue.
@@ -165,6 +183,14 @@ func (a *Activator) Wait(ctx context.Context, d Decision) (Endpoint, func(), err
 		a.mu.Unlock()
 		a.r.metrics.Rejected(RejectQueueFull)
 		return Endpoint{}, nil, ErrQueueFull
+	}
+	if a.pending.Load() >= int64(a.maxTotal) {
+		if q.waiters.Len() == 0 && q.lastSignal.IsZero() {
+			delete(a.queues, key) // nothing to remember of it
+		}
+		a.mu.Unlock()
+		a.r.metrics.Rejected(RejectTooManyWaiting)
+		return Endpoint{}, nil, ErrTooManyWaiting
 	}
 	w := &waiter{grant: make(chan grant, 1)}
 	w.elem = q.waiters.PushBack(w)
@@ -286,6 +312,9 @@ func (a *Activator) drain(key ServiceKey) {
 		delete(a.queues, key)
 	}
 }
+
+// Waiting returns the number of requests waiting for any revision.
+func (a *Activator) Waiting() int { return int(a.pending.Load()) }
 
 // waiting returns the number of requests waiting for svc.
 func (a *Activator) waiting(svc ServiceKey) int {

@@ -255,8 +255,9 @@ func TestActivatorCancelRemovesWaiter(t *testing.T) {
 }
 
 func TestActivatorQueueFull(t *testing.T) {
-	if a := NewActivator(NewRouter(nil), ActivatorConfig{}); a.maxWaiters != DefaultMaxWaiters || a.timeout != DefaultActivationTimeout {
-		t.Errorf("defaults: MaxWaiters %d, timeout %v", a.maxWaiters, a.timeout)
+	if a := NewActivator(NewRouter(nil), ActivatorConfig{}); a.maxWaiters != DefaultMaxWaiters ||
+		a.maxTotal != DefaultMaxTotalWaiters || a.timeout != DefaultActivationTimeout {
+		t.Errorf("defaults: MaxWaiters %d, MaxTotalWaiters %d, timeout %v", a.maxWaiters, a.maxTotal, a.timeout)
 	}
 	m := newRecordingMetrics()
 	r := routerWith(t, m, nil, splitRoute("ns", "svc", 100))
@@ -283,6 +284,54 @@ func TestActivatorQueueFull(t *testing.T) {
 		t.Errorf("other revision's Wait error = %v, want context.Canceled", res.err)
 	}
 	if diff := cmp.Diff(map[string]int{RejectQueueFull: 1}, m.rejected); diff != "" {
+		t.Errorf("Rejected (-want +got):\n%s", diff)
+	}
+}
+
+// The total bound counts the waiters of every revision: past it any
+// revision is refused, and a waiter that leaves makes room again.
+func TestActivatorTotalLimit(t *testing.T) {
+	m := newRecordingMetrics()
+	r := routerWith(t, m, nil, splitRoute("ns", "svc", 100))
+	a := NewActivator(r, ActivatorConfig{MaxWaiters: 5, MaxTotalWaiters: 3})
+	queued := make(chan struct{}, 10)
+	a.queued = func() { queued <- struct{}{} }
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rev := func(name string) Decision { d := coldDecision; d.Revision, d.Service = name, name; return d }
+	results := make(chan waitResult, 5)
+	goWaitFor(ctx, a, rev("svc-1"), results)
+	recv(t, queued, "1st waiter to queue")
+	goWaitFor(ctx, a, rev("svc-1"), results)
+	recv(t, queued, "2nd waiter to queue")
+	firstCtx, cancelFirst := context.WithCancel(ctx)
+	first := make(chan waitResult, 1)
+	goWaitFor(firstCtx, a, rev("svc-2"), first)
+	recv(t, queued, "3rd waiter to queue")
+	if n := a.Waiting(); n != 3 {
+		t.Fatalf("Waiting = %d, want 3", n)
+	}
+	for _, name := range []string{"svc-1", "svc-3"} {
+		if _, _, err := a.Wait(ctx, rev(name)); !errors.Is(err, ErrTooManyWaiting) {
+			t.Errorf("Wait for %s past the total: error = %v, want ErrTooManyWaiting", name, err)
+		}
+	}
+	a.mu.Lock()
+	_, kept := a.queues[ServiceKey{Namespace: "ns", Name: "svc-3"}]
+	a.mu.Unlock()
+	if kept {
+		t.Error("the queue of a refused revision without waiters was kept")
+	}
+	cancelFirst()
+	if res := recv(t, first, "the cancelled waiter"); !errors.Is(res.err, context.Canceled) {
+		t.Fatalf("cancelled Wait error = %v", res.err)
+	}
+	goWaitFor(ctx, a, rev("svc-3"), results)
+	recv(t, queued, "a waiter to queue in the room left")
+	if n := a.Waiting(); n != 3 {
+		t.Errorf("Waiting = %d, want 3", n)
+	}
+	if diff := cmp.Diff(map[string]int{RejectTooManyWaiting: 2}, m.rejected); diff != "" {
 		t.Errorf("Rejected (-want +got):\n%s", diff)
 	}
 }

@@ -10,6 +10,9 @@ const (
 	RejectNoBackend = "no_backend"
 	// RejectQueueFull: the activation queue of the revision is full (503).
 	RejectQueueFull = "queue_full"
+	// RejectTooManyWaiting: the activation queues of all revisions together
+	// are full (503).
+	RejectTooManyWaiting = "held_limit"
 	// RejectActivationTimeout: the revision did not scale up in time (503).
 	RejectActivationTimeout = "activation_timeout"
 )

@@ -19,6 +19,10 @@ var (
 	// ErrQueueFull: the revision already has MaxWaiters requests waiting
 	// for it to scale from zero. The gateway answers 503.
 	ErrQueueFull = errors.New("routing: activation queue is full")
+	// ErrTooManyWaiting: MaxTotalWaiters requests are already waiting for
+	// revisions to scale from zero, all revisions together. The gateway
+	// answers 503.
+	ErrTooManyWaiting = errors.New("routing: too many requests are waiting for revisions to scale from zero")
 	// ErrActivationTimeout: no endpoint appeared before the request's
 	// deadline or the activation timeout. The gateway answers 503 (or 504).
 	ErrActivationTimeout = errors.New("routing: timed out waiting for the revision to scale up")
