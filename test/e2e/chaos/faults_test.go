@@ -170,7 +170,7 @@ func (s *suite) podEviction(t *testing.T) {
 	framework.Eventually(t, 30*time.Second, func(ctx context.Context) error {
 		var err error
 		if pods, _, err = s.readyPods(ctx, s.ns, rev); err != nil || len(pods) != 2 {
-			return fmt.Errorf("%d ready pods (%v)", len(pods), err)
+			return fmt.Errorf("%d ready pods (%w)", len(pods), err)
 		}
 		return nil
 	})
@@ -190,11 +190,11 @@ func (s *suite) podEviction(t *testing.T) {
 	framework.Eventually(t, 60*time.Second, func(ctx context.Context) error {
 		err := s.cl.Get(ctx, types.NamespacedName{Namespace: s.ns, Name: victim.Name}, &corev1.Pod{})
 		if !apierrors.IsNotFound(err) {
-			return fmt.Errorf("%s still there (%v)", victim.Name, err)
+			return fmt.Errorf("%s still there (%w)", victim.Name, err)
 		}
 		ready, _, err := s.readyPods(ctx, s.ns, rev)
 		if err != nil || len(ready) != 2 {
-			return fmt.Errorf("%d ready pods (%v)", len(ready), err)
+			return fmt.Errorf("%d ready pods (%w)", len(ready), err)
 		}
 		return nil
 	})

@@ -14,7 +14,7 @@ import (
 type row struct {
 	fault     string
 	res       framework.LoadResult
-	stopped   bool // res holds the load's counts
+	stopped   bool   // res holds the load's counts
 	stateLost string // "no", or what was lost
 	recovery  time.Duration
 	note      string

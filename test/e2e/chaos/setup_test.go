@@ -125,7 +125,7 @@ func (s *suite) deploy(t *testing.T) {
 			}
 			code, _, err := s.get(ctx, s.host(name))
 			if err != nil || code != 200 {
-				return fmt.Errorf("GET %s: %d %v", name, code, err)
+				return fmt.Errorf("GET %s: %d %w", name, code, err)
 			}
 			return nil
 		})
@@ -186,7 +186,7 @@ func getVia(ctx context.Context, c *http.Client, url, host string) (int, string,
 func gatewayHash(ctx context.Context, podIP, ns, route string) (string, error) {
 	code, body, err := framework.Get(ctx, "http://"+net.JoinHostPort(podIP, strconv.Itoa(gateway.AdminPort))+gateway.HashesPath)
 	if err != nil || code != 200 {
-		return "", fmt.Errorf("GET %s of %s: %d %v", gateway.HashesPath, podIP, code, err)
+		return "", fmt.Errorf("GET %s of %s: %d %w", gateway.HashesPath, podIP, code, err)
 	}
 	var hashes map[string]string
 	if err := json.Unmarshal([]byte(body), &hashes); err != nil {
