@@ -169,8 +169,11 @@ func (s *suite) podEviction(t *testing.T) {
 	var pods []corev1.Pod
 	framework.Eventually(t, 30*time.Second, func(ctx context.Context) error {
 		var err error
-		if pods, _, err = s.readyPods(ctx, s.ns, rev); err != nil || len(pods) != 2 {
-			return fmt.Errorf("%d ready pods (%w)", len(pods), err)
+		if pods, _, err = s.readyPods(ctx, s.ns, rev); err != nil {
+			return err
+		}
+		if len(pods) != 2 {
+			return fmt.Errorf("%d ready pods, want 2", len(pods))
 		}
 		return nil
 	})
@@ -189,12 +192,18 @@ func (s *suite) podEviction(t *testing.T) {
 	// Then it is gone once drained, and its replacement Ready
 	framework.Eventually(t, 60*time.Second, func(ctx context.Context) error {
 		err := s.cl.Get(ctx, types.NamespacedName{Namespace: s.ns, Name: victim.Name}, &corev1.Pod{})
-		if !apierrors.IsNotFound(err) {
-			return fmt.Errorf("%s still there (%w)", victim.Name, err)
+		switch {
+		case err == nil:
+			return fmt.Errorf("%s still there", victim.Name)
+		case !apierrors.IsNotFound(err):
+			return err
 		}
 		ready, _, err := s.readyPods(ctx, s.ns, rev)
-		if err != nil || len(ready) != 2 {
-			return fmt.Errorf("%d ready pods (%w)", len(ready), err)
+		if err != nil {
+			return err
+		}
+		if len(ready) != 2 {
+			return fmt.Errorf("%d ready pods, want 2", len(ready))
 		}
 		return nil
 	})

@@ -124,8 +124,11 @@ func (s *suite) deploy(t *testing.T) {
 				return fmt.Errorf("service %s not ready: %+v", name, svc.Status.Conditions)
 			}
 			code, _, err := s.get(ctx, s.host(name))
-			if err != nil || code != 200 {
-				return fmt.Errorf("GET %s: %d %w", name, code, err)
+			if err != nil {
+				return fmt.Errorf("GET %s: %w", name, err)
+			}
+			if code != 200 {
+				return fmt.Errorf("GET %s: %d", name, code)
 			}
 			return nil
 		})
@@ -185,8 +188,11 @@ func getVia(ctx context.Context, c *http.Client, url, host string) (int, string,
 // route.
 func gatewayHash(ctx context.Context, podIP, ns, route string) (string, error) {
 	code, body, err := framework.Get(ctx, "http://"+net.JoinHostPort(podIP, strconv.Itoa(gateway.AdminPort))+gateway.HashesPath)
-	if err != nil || code != 200 {
-		return "", fmt.Errorf("GET %s of %s: %d %w", gateway.HashesPath, podIP, code, err)
+	if err != nil {
+		return "", fmt.Errorf("GET %s of %s: %w", gateway.HashesPath, podIP, err)
+	}
+	if code != 200 {
+		return "", fmt.Errorf("GET %s of %s: %d %s", gateway.HashesPath, podIP, code, body)
 	}
 	var hashes map[string]string
 	if err := json.Unmarshal([]byte(body), &hashes); err != nil {
