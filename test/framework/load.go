@@ -31,6 +31,10 @@ type Endpoints struct {
 	ips []string
 }
 
+// FixedEndpoints always has the given addresses (a client pinned to some
+// endpoints of a Service).
+func FixedEndpoints(ips ...string) *Endpoints { return &Endpoints{ips: slices.Clone(ips)} }
+
 // Addresses returns the ready addresses known last.
 func (e *Endpoints) Addresses() []string {
 	e.mu.Lock()
