@@ -17,7 +17,6 @@ package chaos
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -102,5 +101,4 @@ func TestChaosUnderLoad(t *testing.T) {
 	} else {
 		t.Logf("table written to %s", path)
 	}
-	fmt.Print(out)
 }

@@ -59,6 +59,9 @@ func (t *table) String() string {
 		if r.res.Wrong > 0 {
 			note = fmt.Sprintf("%d wrong 2xx answers; %s", r.res.Wrong, note)
 		}
+		if r.res.Shed > 0 {
+			note = fmt.Sprintf("%d requests not sent (256 in flight already); %s", r.res.Shed, note)
+		}
 		if note != "" {
 			fmt.Fprintf(&b, "- %s: %s\n", r.fault, note)
 		}
