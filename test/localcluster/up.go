@@ -64,53 +64,63 @@ func (c *Cluster) Up(ctx context.Context) error {
 	}
 	ready := c.readiness(client)
 	for _, d := range c.daemons() {
-		var exited <-chan error
-		if running[d.name] {
-			c.say("  %-24s already running", d.name)
-		} else {
-			c.say("  %-24s starting (log %s)", d.name, d.logFile())
-			if exited, err = d.start(); err != nil {
-				return err
-			}
-		}
-		start := time.Now()
-		check := func(ctx context.Context) error {
-			if exited != nil {
-				// Started here: the reaper is authoritative (right after a
-				// start, /proc may still show the pre-exec image).
-				select {
-				case err := <-exited:
-					return fmt.Errorf("%w: %w", errExited, err)
-				default:
-				}
-			} else if d.pid() == 0 {
-				return errExited
-			}
-			if r := ready[d.name]; r.check != nil {
-				return r.check(ctx)
-			}
-			return nil
-		}
-		if err := poll(ctx, c.opts.ReadyTimeout, check); err != nil {
-			return fmt.Errorf("waiting for %s: %w\n--- last lines of %s ---\n%s",
-				ready[d.name].what, err, d.logFile(), d.logTail(15))
-		}
-		if !running[d.name] {
-			c.say("  %-24s ready in %s", d.name, time.Since(start).Round(100*time.Millisecond))
+		if err := c.startAndWait(ctx, d, running[d.name], ready); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// readiness is what Up waits for after starting each component.
-func (c *Cluster) readiness(a *apiClient) map[string]struct {
+// startAndWait starts d unless it is already running, then waits until it
+// is ready.
+func (c *Cluster) startAndWait(ctx context.Context, d daemon, running bool, ready map[string]readinessCheck) error {
+	var exited <-chan error
+	if running {
+		c.say("  %-24s already running", d.name)
+	} else {
+		c.say("  %-24s starting (log %s)", d.name, d.logFile())
+		var err error
+		if exited, err = d.start(); err != nil {
+			return err
+		}
+	}
+	start := time.Now()
+	check := func(ctx context.Context) error {
+		if exited != nil {
+			// Started here: the reaper is authoritative (right after a
+			// start, /proc may still show the pre-exec image).
+			select {
+			case err := <-exited:
+				return fmt.Errorf("%w: %w", errExited, err)
+			default:
+			}
+		} else if d.pid() == 0 {
+			return errExited
+		}
+		if r := ready[d.name]; r.check != nil {
+			return r.check(ctx)
+		}
+		return nil
+	}
+	if err := poll(ctx, c.opts.ReadyTimeout, check); err != nil {
+		return fmt.Errorf("waiting for %s: %w\n--- last lines of %s ---\n%s",
+			ready[d.name].what, err, d.logFile(), d.logTail(15))
+	}
+	if !running {
+		c.say("  %-24s ready in %s", d.name, time.Since(start).Round(100*time.Millisecond))
+	}
+	return nil
+}
+
+// readinessCheck is what Up waits for after starting a component.
+type readinessCheck struct {
 	check func(context.Context) error
 	what  string
-} {
-	type r = struct {
-		check func(context.Context) error
-		what  string
-	}
+}
+
+// readiness is what Up waits for after starting each component.
+func (c *Cluster) readiness(a *apiClient) map[string]readinessCheck {
+	type r = readinessCheck
 	node := r{c.nodeReady(a), "node " + c.opts.NodeName + " to be Ready"}
 	return map[string]r{
 		"forward":                 {listening(fmt.Sprintf("127.0.0.1:%d", c.opts.APIServerPort)), "the forward of the node's ports to listen"},

@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -45,7 +44,7 @@ func newPodRuntime(a *Agent, pod *corev1.Pod, ip string) *podRuntime {
 		uid:       pod.UID,
 		spec:      pod.DeepCopy(),
 		ip:        ip,
-		dir:       filepath.Join(a.opts.PodsDir, fmt.Sprintf("%s_%s_%s", pod.Namespace, pod.Name, pod.UID)),
+		dir:       SandboxDir(a.opts.PodsDir, pod),
 		exited:    make(chan struct{}),
 		startTime: metav1.NewTime(time.Now().Truncate(time.Second)),
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -25,20 +24,17 @@ func SweepProcesses(podsDir string) (int, error) {
 		if err != nil {
 			continue
 		}
-		// "<pid>\n<binary>\n": the binary path may contain spaces.
-		fields := strings.SplitN(strings.TrimSuffix(string(b), "\n"), "\n", 2)
-		if len(fields) != 2 {
+		pid, binary, ok := parsePIDFile(b)
+		if !ok {
 			_ = os.Remove(f) // not ours, or truncated: nothing to act on
 			continue
 		}
-		fields[0] = strings.TrimSpace(fields[0])
-		pid, err := strconv.Atoi(fields[0])
-		if err != nil || !Alive(pid, fields[1]) {
+		if !Alive(pid, binary) {
 			_ = os.Remove(f)
 			continue
 		}
-		if err := Terminate(pid, fields[1], 5*time.Second); err != nil {
-			return n, fmt.Errorf("pod process %d (%s): %w", pid, fields[1], err)
+		if err := Terminate(pid, binary, 5*time.Second); err != nil {
+			return n, fmt.Errorf("pod process %d (%s): %w", pid, binary, err)
 		}
 		_ = os.Remove(f)
 		n++
@@ -47,7 +43,9 @@ func SweepProcesses(podsDir string) (int, error) {
 }
 
 // Alive reports whether pid is a live (not zombie) process running binary,
-// by its executable's path; an empty binary matches any program.
+// by its executable's path (the kernel's, with symbolic links resolved, so
+// a binary reached through a linked directory such as bin/k8s matches);
+// an empty binary matches any program.
 func Alive(pid int, binary string) bool {
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
@@ -63,7 +61,12 @@ func Alive(pid int, binary string) bool {
 	if err != nil {
 		return false
 	}
-	return filepath.Clean(strings.TrimSuffix(exe, " (deleted)")) == filepath.Clean(binary)
+	exe = filepath.Clean(strings.TrimSuffix(exe, " (deleted)"))
+	if exe == filepath.Clean(binary) {
+		return true
+	}
+	resolved, err := filepath.EvalSymlinks(binary)
+	return err == nil && exe == resolved
 }
 
 // Terminate stops pid (and its process group, if it leads one): SIGTERM,

@@ -129,3 +129,28 @@ func TestSweepProcesses(t *testing.T) {
 		})
 	}
 }
+
+// TestAliveThroughALinkedDirectory checks that a process started through a
+// symbolic link (bin/k8s linked to a shared build, say) is recognised:
+// the kernel reports its executable with the link resolved.
+func TestAliveThroughALinkedDirectory(t *testing.T) {
+	dir := t.TempDir()
+	real := copyBinary(t, resolvedBinary(t, "sleep"), filepath.Join(dir, "real", "sleep"))
+	if err := os.Symlink(filepath.Join(dir, "real"), filepath.Join(dir, "linked")); err != nil {
+		t.Fatal(err)
+	}
+	linked := filepath.Join(dir, "linked", "sleep")
+	cmd := exec.Command(linked, "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	for name, bin := range map[string]string{"the linked path": linked, "the real path": real} {
+		if !Alive(cmd.Process.Pid, bin) {
+			t.Errorf("process started as %s not alive by %s (%s)", linked, name, bin)
+		}
+	}
+	if Alive(cmd.Process.Pid, resolvedBinary(t, "true")) {
+		t.Error("alive as another program")
+	}
+}
