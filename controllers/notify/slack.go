@@ -113,9 +113,11 @@ func blocks(e Event) []slack.Block {
 	return out
 }
 
-// button renders one verb. Its value carries the target and the event ID.
+// button renders one verb. Its value carries the target, the event ID and
+// the run of the Rollout.
 func button(e Event, verb, eventID string) *slack.ButtonBlockElement {
-	b := slack.NewButtonBlockElement(actionIDPrefix+verb, buttonValue(e.Namespace, e.Rollout, verb, eventID),
+	run := Run{Generation: e.Generation, CanaryRevision: e.CanaryRevision}
+	b := slack.NewButtonBlockElement(actionIDPrefix+verb, buttonValue(e.Namespace, e.Rollout, verb, eventID, run),
 		plain(capitalise(verb)))
 	switch verb {
 	case VerbApprove, VerbPromote:
@@ -132,10 +134,13 @@ func button(e Event, verb, eventID string) *slack.ButtonBlockElement {
 	return b
 }
 
-// buttonValue encodes a button's target as namespace/name/verb/event-id.
-// Names and namespaces cannot contain a slash, so the encoding is unambiguous.
-func buttonValue(namespace, name, verb, eventID string) string {
-	return namespace + "/" + name + "/" + verb + "/" + eventID
+// buttonValue encodes a button as
+// namespace/name/verb/event-id/generation/canary-revision: its target, the
+// event ID, and the run it was made for (the canary may be empty). Names,
+// namespaces and revision names cannot contain a slash, so the encoding is
+// unambiguous; it is at most about 600 bytes, within Slack's 2000.
+func buttonValue(namespace, name, verb, eventID string, run Run) string {
+	return namespace + "/" + name + "/" + verb + "/" + eventID + "/" + strconv.FormatInt(run.Generation, 10) + "/" + run.CanaryRevision
 }
 
 func reasonText(e Event) string {
