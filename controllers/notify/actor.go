@@ -54,6 +54,11 @@ type Actor interface {
 // ErrNotFound is wrapped when the target Rollout does not exist.
 var ErrNotFound = errors.New("not found")
 
+// ErrAlreadyDone is wrapped when the Rollout already carries the action's
+// ID: a repeat (a double click, a retried delivery, possibly to another
+// replica) that changes nothing.
+var ErrAlreadyDone = errors.New("already done")
+
 // ErrStale is wrapped when a button was made for another run of the
 // Rollout than the current one; nothing is changed.
 var ErrStale = errors.New("this button is out of date")
@@ -86,8 +91,9 @@ type RolloutActor struct {
 var _ Actor = (*RolloutActor)(nil)
 
 // Act implements Actor. It merge-patches the action annotations onto the
-// Rollout, unless the Rollout already carries the action's ID, or the
-// action's button was made for another run of the Rollout (ErrStale).
+// Rollout, unless the Rollout already carries the action's ID
+// (ErrAlreadyDone), or the action's button was made for another run of the
+// Rollout (ErrStale).
 func (r *RolloutActor) Act(ctx context.Context, a Action) (string, error) {
 	if !IsVerb(a.Verb) {
 		return "", fmt.Errorf("unknown action %q for rollout %s/%s", a.Verb, a.Namespace, a.Rollout)
@@ -97,7 +103,7 @@ func (r *RolloutActor) Act(ctx context.Context, a Action) (string, error) {
 		return "", err
 	}
 	if u.GetAnnotations()[AnnotationActionID] == a.ID {
-		return fmt.Sprintf("%s of rollout %s/%s was already requested", capitalise(a.Verb), a.Namespace, a.Rollout), nil
+		return "", fmt.Errorf("rollout %s/%s already carries action %s: %w", a.Namespace, a.Rollout, a.ID, ErrAlreadyDone)
 	}
 	annotations := map[string]any{
 		AnnotationAction:   a.Verb,

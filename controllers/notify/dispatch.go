@@ -79,6 +79,12 @@ func (d *dispatcher) act(ctx context.Context, a Action, userName string) reply {
 		return ephemeral("This %s of rollout %s/%s is already in progress", a.Verb, a.Namespace, a.Rollout)
 	}
 	msg, err := d.actor.Act(ctx, a)
+	if errors.Is(err, ErrAlreadyDone) {
+		msg = fmt.Sprintf("%s of rollout %s/%s was already requested", capitalise(a.Verb), a.Namespace, a.Rollout)
+		d.recent.finish(a.ID, msg, false)
+		log.Info("Slack action was already applied")
+		return ephemeral("Already done: %s", msg)
+	}
 	d.recent.finish(a.ID, msg, err != nil)
 	if err != nil {
 		switch {

@@ -16,23 +16,33 @@ import (
 type Slack struct {
 	client  *slack.Client
 	channel string
+	// timeout bounds one post, so a Slack that does not answer holds up the
+	// reconcile that notifies for no longer than this.
+	timeout time.Duration
 }
 
 var _ Notifier = (*Slack)(nil)
+
+// postTimeout bounds a chat.postMessage call. slack-go does not retry
+// (neither on errors nor on rate limits) unless asked to, so a failed post
+// returns at once.
+const postTimeout = 10 * time.Second
 
 // NewSlack returns a Slack notifier that posts with cfg.Token to
 // cfg.DefaultChannel unless an event names its own channel. opts reach the
 // slack-go client (tests point slack.OptionAPIURL at a local server).
 func NewSlack(cfg Config, opts ...slack.Option) *Slack {
-	return &Slack{client: slack.New(cfg.Token, opts...), channel: cfg.DefaultChannel}
+	return &Slack{client: slack.New(cfg.Token, opts...), channel: cfg.DefaultChannel, timeout: postTimeout}
 }
 
-// Post implements Notifier.
+// Post implements Notifier. It gives up after 10 seconds.
 func (s *Slack) Post(ctx context.Context, e Event) error {
 	channel := e.Channel
 	if channel == "" {
 		channel = s.channel
 	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
 	_, _, err := s.client.PostMessageContext(ctx, channel,
 		slack.MsgOptionText(summary(e), false),
 		slack.MsgOptionBlocks(blocks(e)...),
