@@ -274,7 +274,9 @@ func TestSlackTestAPIErrors(t *testing.T) {
 		wantIs  error
 	}{
 		"invalid_auth": {
-			handler: func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(`{"ok":false,"error":"invalid_auth"}`)) },
+			handler: func(w http.ResponseWriter, _ *http.Request) {
+				_, _ = w.Write([]byte(`{"ok":false,"error":"invalid_auth"}`))
+			},
 			wantErr: "posting rollout shop/web to Slack channel #deploys: invalid_auth",
 		},
 		"rate limited for an hour: no waiting": {
