@@ -103,8 +103,10 @@
 // message was sent (the canary is empty if its revision did not exist yet).
 // A click is refused, only to the user who clicked, with what the Rollout is
 // doing now, and nothing is changed, when the Rollout is no longer on that
-// run: its spec changed since (a new template starts a new canary), or the
-// rollout of that canary is over. RolloutActor checks this before it writes
+// run: its spec changed since (any spec change makes a new generation, and a
+// new template also starts a new canary; the next notification brings new
+// buttons, and until then the slash commands work), or the rollout of that
+// canary is over. RolloutActor checks this before it writes
 // the annotations, and also writes rollouts.ramp.dev/action-run
 // (<action-id>/<generation>/<canary>); the Rollout controller ignores the
 // action (status.lastAction says why) if the Rollout left that run in
