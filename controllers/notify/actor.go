@@ -26,6 +26,22 @@ type Action struct {
 	ID string
 	// User is the Slack user ID of whoever asked.
 	User string
+	// Run is the run of the Rollout a button was made for; the action is
+	// refused if the Rollout has moved on to another run. Nil for slash
+	// commands, which act on the Rollout as it is.
+	Run *Run
+}
+
+// Run identifies one run of a Rollout: its metadata.generation and the
+// canary revision in its status when a notification was sent. A spec change
+// (a new template starts a new canary) makes a new generation, and the end
+// of a rollout clears the canary, so a button of an earlier run no longer
+// matches.
+type Run struct {
+	Generation int64
+	// CanaryRevision is empty when the canary revision did not exist yet;
+	// then only the generation is compared.
+	CanaryRevision string
 }
 
 // Actor applies actions to Rollouts and reports their status. Both methods
@@ -38,12 +54,28 @@ type Actor interface {
 // ErrNotFound is wrapped when the target Rollout does not exist.
 var ErrNotFound = errors.New("not found")
 
+// ErrAlreadyDone is wrapped when the Rollout already carries the action's
+// ID: a repeat (a double click, a retried delivery, possibly to another
+// replica) that changes nothing.
+var ErrAlreadyDone = errors.New("already done")
+
+// ErrStale is wrapped when a button was made for another run of the
+// Rollout than the current one; nothing is changed.
+var ErrStale = errors.New("this button is out of date")
+
 // The annotations through which RolloutActor hands an action to the Rollout
 // controller. The controller applies an action once per action ID.
 const (
 	AnnotationAction   = "rollouts.ramp.dev/action"
 	AnnotationActionID = "rollouts.ramp.dev/action-id"
 	AnnotationActionBy = "rollouts.ramp.dev/action-by"
+	// AnnotationActionRun is <action-id>/<generation>/<canary-revision>: the
+	// run a button's action was made for. The Rollout controller ignores the
+	// action when the Rollout is no longer on that run, which catches a
+	// change between RolloutActor's check and its patch. It binds to its
+	// action ID, so an action set later without it (by the CLI or kubectl)
+	// is not checked against a leftover one.
+	AnnotationActionRun = "rollouts.ramp.dev/action-run"
 )
 
 // RolloutGVK is the Rollout kind. RolloutActor reads and patches Rollouts as
@@ -59,7 +91,9 @@ type RolloutActor struct {
 var _ Actor = (*RolloutActor)(nil)
 
 // Act implements Actor. It merge-patches the action annotations onto the
-// Rollout, unless the Rollout already carries the action's ID.
+// Rollout, unless the Rollout already carries the action's ID
+// (ErrAlreadyDone), or the action's button was made for another run of the
+// Rollout (ErrStale).
 func (r *RolloutActor) Act(ctx context.Context, a Action) (string, error) {
 	if !IsVerb(a.Verb) {
 		return "", fmt.Errorf("unknown action %q for rollout %s/%s", a.Verb, a.Namespace, a.Rollout)
@@ -69,16 +103,23 @@ func (r *RolloutActor) Act(ctx context.Context, a Action) (string, error) {
 		return "", err
 	}
 	if u.GetAnnotations()[AnnotationActionID] == a.ID {
-		return fmt.Sprintf("%s of rollout %s/%s was already requested", capitalise(a.Verb), a.Namespace, a.Rollout), nil
+		return "", fmt.Errorf("rollout %s/%s already carries action %s: %w", a.Namespace, a.Rollout, a.ID, ErrAlreadyDone)
+	}
+	annotations := map[string]any{
+		AnnotationAction:   a.Verb,
+		AnnotationActionID: a.ID,
+		AnnotationActionBy: "slack:" + a.User,
+		// null removes an earlier action's run.
+		AnnotationActionRun: nil,
+	}
+	if a.Run != nil {
+		if why := staleReason(u, *a.Run); why != "" {
+			return "", fmt.Errorf("%w: %s. Now: %s", ErrStale, why, describe(u))
+		}
+		annotations[AnnotationActionRun] = RunAnnotation(a.ID, *a.Run)
 	}
 	patch, err := json.Marshal(map[string]any{
-		"metadata": map[string]any{
-			"annotations": map[string]string{
-				AnnotationAction:   a.Verb,
-				AnnotationActionID: a.ID,
-				AnnotationActionBy: "slack:" + a.User,
-			},
-		},
+		"metadata": map[string]any{"annotations": annotations},
 	})
 	if err != nil {
 		return "", fmt.Errorf("encoding the %s patch for rollout %s/%s: %w", a.Verb, a.Namespace, a.Rollout, err)
@@ -92,6 +133,38 @@ func (r *RolloutActor) Act(ctx context.Context, a Action) (string, error) {
 	return fmt.Sprintf("%s requested for rollout %s/%s", capitalise(a.Verb), a.Namespace, a.Rollout), nil
 }
 
+// RunAnnotation is the value of AnnotationActionRun for the action id made
+// for run.
+func RunAnnotation(id string, run Run) string {
+	return id + "/" + strconv.FormatInt(run.Generation, 10) + "/" + run.CanaryRevision
+}
+
+// staleReason says how the Rollout u has left run, or returns "" while it
+// is still on it.
+func staleReason(u *unstructured.Unstructured, run Run) string {
+	generation := u.GetGeneration()
+	canary, _, _ := unstructured.NestedString(u.Object, "status", "canaryRevision")
+	switch {
+	case run.Generation != generation:
+		return fmt.Sprintf("it was made for generation %d of rollout %s/%s%s, which is now at generation %d%s",
+			run.Generation, u.GetNamespace(), u.GetName(), canaryNote(run.CanaryRevision), generation, canaryNote(canary))
+	case run.CanaryRevision != "" && run.CanaryRevision != canary:
+		now := "has no canary any more"
+		if canary != "" {
+			now = "is rolling out " + canary
+		}
+		return fmt.Sprintf("it was made for the rollout of %s, and rollout %s/%s %s", run.CanaryRevision, u.GetNamespace(), u.GetName(), now)
+	}
+	return ""
+}
+
+func canaryNote(canary string) string {
+	if canary == "" {
+		return ""
+	}
+	return " (canary " + canary + ")"
+}
+
 // Status implements Actor. It reads the phase, the step (out of
 // spec.strategy.canary.steps, or the one step of blue/green), the canary
 // weight, the revisions, the message and the last action from the status.
@@ -100,6 +173,12 @@ func (r *RolloutActor) Status(ctx context.Context, namespace, name string) (stri
 	if err != nil {
 		return "", err
 	}
+	return describe(u), nil
+}
+
+// describe says what the Rollout u is doing, for people.
+func describe(u *unstructured.Unstructured) string {
+	namespace, name := u.GetNamespace(), u.GetName()
 	status := func(field string) string {
 		v, _, _ := unstructured.NestedString(u.Object, "status", field)
 		return v
@@ -145,7 +224,7 @@ func (r *RolloutActor) Status(ctx context.Context, namespace, name string) (stri
 			fmt.Fprintf(&b, ": %s", result)
 		}
 	}
-	return b.String(), nil
+	return b.String()
 }
 
 // stepCount is the number of steps of the Rollout's strategy, 0 if unknown.

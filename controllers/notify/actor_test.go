@@ -37,6 +37,31 @@ func withSteps(u *unstructured.Unstructured, n int) *unstructured.Unstructured {
 	return u
 }
 
+// live is shop/web at generation 3, waiting for approval at step 2 of 3
+// with 10% on canary web-00002.
+func live() *unstructured.Unstructured {
+	u := withSteps(rollout("shop", "web", nil, map[string]any{
+		"phase": "Progressing", "currentStepIndex": int64(1), "canaryWeight": int64(10), "message": "Waiting for approval",
+		"canaryRevision": "web-00002", "stableRevision": "web-00001",
+	}), 3)
+	u.SetGeneration(3)
+	return u
+}
+
+// finished is shop/web at generation 3 once web-00002 has all the traffic.
+func finished() *unstructured.Unstructured {
+	u := withSteps(rollout("shop", "web", nil, map[string]any{
+		"phase": "Healthy", "canaryWeight": int64(0), "stableRevision": "web-00002", "message": "Revision web-00002 has all the traffic",
+	}), 3)
+	u.SetGeneration(3)
+	return u
+}
+
+func withRun(a Action, generation int64, canary string) Action {
+	a.Run = &Run{Generation: generation, CanaryRevision: canary}
+	return a
+}
+
 func fakeClient(funcs *interceptor.Funcs, objs ...client.Object) client.Client {
 	scheme := runtime.NewScheme()
 	scheme.AddKnownTypeWithName(RolloutGVK, &unstructured.Unstructured{})
@@ -87,11 +112,64 @@ func TestRolloutActorAct(t *testing.T) {
 			existing: rollout("shop", "web", map[string]string{
 				AnnotationAction: VerbApprove, AnnotationActionID: "approve-0123456789abcdef", AnnotationActionBy: "slack:U2",
 			}, nil),
-			action:  approve,
-			wantMsg: "Approve of rollout shop/web was already requested",
+			action:      approve,
+			wantErr:     ErrAlreadyDone,
+			wantErrText: "rollout shop/web already carries action approve-0123456789abcdef: already done",
 			wantAnnotations: map[string]string{
 				AnnotationAction: VerbApprove, AnnotationActionID: "approve-0123456789abcdef", AnnotationActionBy: "slack:U2",
 			},
+		},
+		"a button of the current run records its run": {
+			existing:    live(),
+			action:      withRun(approve, 3, "web-00002"),
+			wantMsg:     "Approve requested for rollout shop/web",
+			wantPatches: 1,
+			wantAnnotations: map[string]string{
+				AnnotationAction: VerbApprove, AnnotationActionID: "approve-0123456789abcdef", AnnotationActionBy: "slack:U1",
+				AnnotationActionRun: "approve-0123456789abcdef/3/web-00002",
+			},
+		},
+		"a button made before the canary existed: the generation decides": {
+			existing:    live(),
+			action:      withRun(approve, 3, ""),
+			wantMsg:     "Approve requested for rollout shop/web",
+			wantPatches: 1,
+			wantAnnotations: map[string]string{
+				AnnotationAction: VerbApprove, AnnotationActionID: "approve-0123456789abcdef", AnnotationActionBy: "slack:U1",
+				AnnotationActionRun: "approve-0123456789abcdef/3/",
+			},
+		},
+		"a slash command clears an earlier button's run": {
+			existing: func() *unstructured.Unstructured {
+				u := live()
+				u.SetAnnotations(map[string]string{AnnotationAction: VerbAbort, AnnotationActionID: "abort-1", AnnotationActionRun: "abort-1/2/web-00001"})
+				return u
+			}(),
+			action:          approve,
+			wantMsg:         "Approve requested for rollout shop/web",
+			wantPatches:     1,
+			wantAnnotations: map[string]string{AnnotationAction: VerbApprove, AnnotationActionID: "approve-0123456789abcdef", AnnotationActionBy: "slack:U1"},
+		},
+		"a button of an earlier generation is refused": {
+			existing: live(),
+			action:   withRun(approve, 2, "web-00001"),
+			wantErr:  ErrStale,
+			wantErrText: "this button is out of date: it was made for generation 2 of rollout shop/web (canary web-00001), which is now at generation 3 (canary web-00002). " +
+				"Now: Rollout shop/web: phase Progressing, step 2 of 3, canary weight 10%, canary web-00002, stable web-00001. Waiting for approval",
+		},
+		"a button of a finished rollout is refused": {
+			existing: finished(),
+			action:   withRun(approve, 3, "web-00002"),
+			wantErr:  ErrStale,
+			wantErrText: "this button is out of date: it was made for the rollout of web-00002, and rollout shop/web has no canary any more. " +
+				"Now: Rollout shop/web: phase Healthy, canary weight 0%, stable web-00002. Revision web-00002 has all the traffic",
+		},
+		"a button of another canary at the same generation is refused": {
+			existing: live(),
+			action:   withRun(approve, 3, "web-00001"),
+			wantErr:  ErrStale,
+			wantErrText: "this button is out of date: it was made for the rollout of web-00001, and rollout shop/web is rolling out web-00002. " +
+				"Now: Rollout shop/web: phase Progressing, step 2 of 3, canary weight 10%, canary web-00002, stable web-00001. Waiting for approval",
 		},
 		"not found": {
 			action:      approve,
@@ -134,6 +212,9 @@ func TestRolloutActorAct(t *testing.T) {
 			if tc.wantErrText != "" {
 				if err == nil || err.Error() != tc.wantErrText || (tc.wantErr != nil && !errors.Is(err, tc.wantErr)) {
 					t.Fatalf("Act() = %q, %v, want error %q", msg, err, tc.wantErrText)
+				}
+				if patches != 0 {
+					t.Errorf("%d patches after an error, want none", patches)
 				}
 				return
 			}

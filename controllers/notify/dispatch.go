@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/slack-go/slack"
@@ -78,10 +79,21 @@ func (d *dispatcher) act(ctx context.Context, a Action, userName string) reply {
 		return ephemeral("This %s of rollout %s/%s is already in progress", a.Verb, a.Namespace, a.Rollout)
 	}
 	msg, err := d.actor.Act(ctx, a)
+	if errors.Is(err, ErrAlreadyDone) {
+		msg = fmt.Sprintf("%s of rollout %s/%s was already requested", capitalise(a.Verb), a.Namespace, a.Rollout)
+		d.recent.finish(a.ID, msg, false)
+		log.Info("Slack action was already applied")
+		return ephemeral("Already done: %s", msg)
+	}
 	d.recent.finish(a.ID, msg, err != nil)
 	if err != nil {
-		if errors.Is(err, ErrNotFound) {
+		switch {
+		case errors.Is(err, ErrNotFound):
 			return ephemeral("%s", capitalise(err.Error()))
+		case errors.Is(err, ErrStale):
+			log.Info("Refused a stale Slack button", zap.Error(err))
+			return ephemeral("%s\nTo %s it now, use the buttons of its latest message or /ramp %s %s/%s.",
+				capitalise(err.Error()), a.Verb, a.Verb, a.Namespace, a.Rollout)
 		}
 		log.Error("Slack action failed", zap.Error(err))
 		return ephemeral("Could not %s rollout %s/%s; the controller log has the details", a.Verb, a.Namespace, a.Rollout)
@@ -101,6 +113,12 @@ func (d *dispatcher) interaction(ctx context.Context, cb slack.InteractionCallba
 			continue
 		}
 		a, err := parseButtonValue(ba.Value)
+		if errors.Is(err, errOldButton) {
+			d.log.Info("Refused a Slack button of an older Ramp", zap.String("value", ba.Value), zap.String("user", cb.User.ID))
+			return ephemeral("This button comes from a message sent before Ramp recorded which run of a rollout a button is for, "+
+				"so it cannot be checked and is refused; nothing was changed. To %s rollout %s/%s, use the buttons of its latest message or /ramp %s %s/%s.",
+				a.Verb, a.Namespace, a.Rollout, a.Verb, a.Namespace, a.Rollout), true
+		}
 		if err != nil {
 			d.log.Info("Ignored an invalid Slack button", zap.String("value", ba.Value), zap.Error(err))
 			return ephemeral("This button is not valid: %v", err), true
@@ -169,13 +187,19 @@ func parseTarget(s string) (namespace, name string, err error) {
 	return namespace, name, nil
 }
 
-// parseButtonValue reads the namespace/name/verb/event-id that button
-// encodes. The action ID is the verb and the event ID, so every click on one
-// button names the same action, and different buttons of one message do not.
+// errOldButton is returned, with the action filled in, for the value of a
+// button made before buttons carried their run.
+var errOldButton = errors.New("button without a run")
+
+// parseButtonValue reads the namespace/name/verb/event-id/generation/canary
+// that a button encodes (see buttonValue). The action ID is the verb and the
+// event ID, so every click on one button names the same action, and
+// different buttons of one message do not. A value of the earlier format
+// namespace/name/verb/event-id, which names no run, gives errOldButton.
 func parseButtonValue(v string) (Action, error) {
 	parts := strings.Split(v, "/")
-	if len(parts) != 4 {
-		return Action{}, fmt.Errorf("value %q is not namespace/rollout/action/event-id", v)
+	if len(parts) != 6 && len(parts) != 4 {
+		return Action{}, fmt.Errorf("value %q is not namespace/rollout/action/event-id/generation/canary-revision", v)
 	}
 	namespace, name, err := parseTarget(parts[0] + "/" + parts[1])
 	if err != nil {
@@ -191,7 +215,22 @@ func parseButtonValue(v string) (Action, error) {
 	if _, err := hex.DecodeString(eventID); err != nil {
 		return Action{}, fmt.Errorf("event ID %q is not %d hex digits", eventID, eventIDLen)
 	}
-	return Action{Namespace: namespace, Rollout: name, Verb: verb, ID: verb + "-" + eventID}, nil
+	a := Action{Namespace: namespace, Rollout: name, Verb: verb, ID: verb + "-" + eventID}
+	if len(parts) == 4 {
+		return a, errOldButton
+	}
+	generation, err := strconv.ParseInt(parts[4], 10, 64)
+	if err != nil || generation < 1 || strconv.FormatInt(generation, 10) != parts[4] {
+		return Action{}, fmt.Errorf("generation %q is not a positive number", parts[4])
+	}
+	canary := parts[5]
+	if canary != "" {
+		if errs := validation.IsDNS1123Subdomain(canary); len(errs) > 0 {
+			return Action{}, fmt.Errorf("invalid canary revision %q: %s", canary, strings.Join(errs, "; "))
+		}
+	}
+	a.Run = &Run{Generation: generation, CanaryRevision: canary}
+	return a, nil
 }
 
 // requestID hashes a request body into an action ID. A slash command's body

@@ -76,9 +76,10 @@
 // Every action carries an ID, and applying the same ID twice has no further
 // effect:
 //
-//   - a button's value is <namespace>/<rollout>/<action>/<event-id>, where the
-//     event ID is a hash of the namespace, the name, the canary revision, the
-//     step, the phase and the time of the transition; the action ID is the
+//   - a button's value is
+//     <namespace>/<rollout>/<action>/<event-id>/<generation>/<canary>, where
+//     the event ID is a hash of the namespace, the name, the canary revision,
+//     the step, the phase and the time of the transition; the action ID is the
 //     action and the event ID, so every click on the same button, by anyone,
 //     names the same action, and a rollout that pauses again at the same step
 //     gets new buttons;
@@ -90,6 +91,30 @@
 // "Already done" without acting. RolloutActor, the Kubernetes Actor, writes
 // the action to the Rollout as the annotations rollouts.ramp.dev/action,
 // rollouts.ramp.dev/action-id and rollouts.ramp.dev/action-by (slack:<user
-// ID>), skips the patch when the Rollout already carries the ID, and the
-// Rollout controller applies each action ID once.
+// ID>), skips the patch when the Rollout already carries the ID (answered
+// "Already done" too, so a retry that reaches another replica, or the
+// controller after a restart, does not act again), and the Rollout
+// controller applies each action ID once.
+//
+// # Out-of-date buttons
+//
+// A button names the run of the Rollout it was made for: the Rollout's
+// metadata.generation and the canary revision in its status when the
+// message was sent (the canary is empty if its revision did not exist yet).
+// A click is refused, only to the user who clicked, with what the Rollout is
+// doing now, and nothing is changed, when the Rollout is no longer on that
+// run: its spec changed since (any spec change makes a new generation, and a
+// new template also starts a new canary; the next notification brings new
+// buttons, and until then the slash commands work), or the rollout of that
+// canary is over. RolloutActor checks this before it writes
+// the annotations, and also writes rollouts.ramp.dev/action-run
+// (<action-id>/<generation>/<canary>); the Rollout controller ignores the
+// action (status.lastAction says why) if the Rollout left that run in
+// between. The run annotation counts only for its own action ID, so an
+// action set later by the CLI or kubectl is not held to it. A retry of the
+// same revision at the same generation is the same run: its earlier buttons
+// still work, within what the controller allows in the current phase.
+// Buttons of messages sent by an earlier Ramp, which name no run, are
+// refused with a pointer to the latest message and the slash command.
+// Slash commands act on the Rollout as it is and are not checked.
 package notify

@@ -44,6 +44,11 @@ type Event struct {
 
 	StableRevision string
 	CanaryRevision string
+	// Generation is the Rollout's metadata.generation when the event
+	// happened. With CanaryRevision it names the run the event's buttons are
+	// for (see Run): a click after the Rollout has moved on is refused. Set
+	// it (a Rollout's generation is at least 1) for the buttons to work.
+	Generation int64
 
 	Reason  string
 	Message string
@@ -110,6 +115,7 @@ func (n *LogNotifier) Post(_ context.Context, e Event) error {
 		zap.Int("canaryWeight", e.CanaryWeight),
 		zap.String("stableRevision", e.StableRevision),
 		zap.String("canaryRevision", e.CanaryRevision),
+		zap.Int64("generation", e.Generation),
 		zap.String("reason", e.Reason),
 		zap.String("message", e.Message),
 		zap.Strings("evidence", e.Evidence),

@@ -146,7 +146,7 @@ func TestHandlerRejectsRequests(t *testing.T) {
 
 func TestButtonClicks(t *testing.T) {
 	const eventID = "0123456789abcdef"
-	approve := buttonValue("shop", "web", VerbApprove, eventID)
+	approve := buttonValue("shop", "web", VerbApprove, eventID, testRun)
 	tests := map[string]struct {
 		allowed      []string
 		user, name   string
@@ -159,12 +159,12 @@ func TestButtonClicks(t *testing.T) {
 	}{
 		"allowed by user ID": {
 			allowed: []string{"U1"}, user: "U1", name: "alice", actionID: "ramp_approve", value: approve,
-			wantActs: []Action{{Namespace: "shop", Rollout: "web", Verb: VerbApprove, ID: "approve-" + eventID, User: "U1"}},
+			wantActs: []Action{{Namespace: "shop", Rollout: "web", Verb: VerbApprove, ID: "approve-" + eventID, User: "U1", Run: &testRun}},
 			wantType: slack.ResponseTypeInChannel, wantText: "Approve requested for rollout shop/web (by <@U1>)",
 		},
 		"allowed by username": {
-			allowed: []string{"@alice"}, user: "U1", name: "alice", actionID: "ramp_abort", value: buttonValue("shop", "web", VerbAbort, eventID),
-			wantActs: []Action{{Namespace: "shop", Rollout: "web", Verb: VerbAbort, ID: "abort-" + eventID, User: "U1"}},
+			allowed: []string{"@alice"}, user: "U1", name: "alice", actionID: "ramp_abort", value: buttonValue("shop", "web", VerbAbort, eventID, testRun),
+			wantActs: []Action{{Namespace: "shop", Rollout: "web", Verb: VerbAbort, ID: "abort-" + eventID, User: "U1", Run: &testRun}},
 			wantType: slack.ResponseTypeInChannel, wantText: "Abort requested for rollout shop/web (by <@U1>)",
 		},
 		"not on the allowlist": {
@@ -219,7 +219,7 @@ func TestDuplicateClicksActOnce(t *testing.T) {
 	actor := &fakeActor{}
 	sink := newResponseSink(t)
 	h := NewHandler(Config{SigningSecret: testSecret, AllowedUsers: []string{"U1", "U2"}}, actor, zaptest.NewLogger(t), func() time.Time { return testNow })
-	value := buttonValue("shop", "web", VerbApprove, "0123456789abcdef")
+	value := buttonValue("shop", "web", VerbApprove, "0123456789abcdef", testRun)
 
 	var wg sync.WaitGroup
 	for i := range 8 {
@@ -249,7 +249,7 @@ func TestDuplicateClicksActOnce(t *testing.T) {
 
 	// Another button of the same message is another action.
 	h.ServeHTTP(httptest.NewRecorder(), signedRequest(ActionsPath, testNow,
-		clickBody(t, "U1", "", "ramp_abort", buttonValue("shop", "web", VerbAbort, "0123456789abcdef"), sink.URL)))
+		clickBody(t, "U1", "", "ramp_abort", buttonValue("shop", "web", VerbAbort, "0123456789abcdef", testRun), sink.URL)))
 	if got := len(actor.calls()); got != 2 {
 		t.Errorf("Act called %d times after a second button, want 2", got)
 	}
@@ -259,7 +259,7 @@ func TestFailedActionCanBeRetried(t *testing.T) {
 	actor := &fakeActor{err: errors.New("apiserver unavailable")}
 	sink := newResponseSink(t)
 	h := NewHandler(Config{SigningSecret: testSecret, AllowedUsers: []string{"U1"}}, actor, zaptest.NewLogger(t), func() time.Time { return testNow })
-	body := clickBody(t, "U1", "", "ramp_retry", buttonValue("shop", "web", VerbRetry, "0123456789abcdef"), sink.URL)
+	body := clickBody(t, "U1", "", "ramp_retry", buttonValue("shop", "web", VerbRetry, "0123456789abcdef", testRun), sink.URL)
 
 	h.ServeHTTP(httptest.NewRecorder(), signedRequest(ActionsPath, testNow, body))
 	actor.mu.Lock()

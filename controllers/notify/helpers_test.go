@@ -25,6 +25,9 @@ const testSecret = "8f742231b10e8888abcd99yyyzzz85a5"
 // check against time.Now would fail them.
 var testNow = time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
 
+// testRun is the run of the Rollout the buttons of most tests are for.
+var testRun = Run{Generation: 3, CanaryRevision: "web-00002"}
+
 // fakeActor records the actions it is asked to apply.
 type fakeActor struct {
 	mu      sync.Mutex

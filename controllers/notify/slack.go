@@ -16,23 +16,33 @@ import (
 type Slack struct {
 	client  *slack.Client
 	channel string
+	// timeout bounds one post, so a Slack that does not answer holds up the
+	// reconcile that notifies for no longer than this.
+	timeout time.Duration
 }
 
 var _ Notifier = (*Slack)(nil)
+
+// postTimeout bounds a chat.postMessage call. slack-go does not retry
+// (neither on errors nor on rate limits) unless asked to, so a failed post
+// returns at once.
+const postTimeout = 10 * time.Second
 
 // NewSlack returns a Slack notifier that posts with cfg.Token to
 // cfg.DefaultChannel unless an event names its own channel. opts reach the
 // slack-go client (tests point slack.OptionAPIURL at a local server).
 func NewSlack(cfg Config, opts ...slack.Option) *Slack {
-	return &Slack{client: slack.New(cfg.Token, opts...), channel: cfg.DefaultChannel}
+	return &Slack{client: slack.New(cfg.Token, opts...), channel: cfg.DefaultChannel, timeout: postTimeout}
 }
 
-// Post implements Notifier.
+// Post implements Notifier. It gives up after 10 seconds.
 func (s *Slack) Post(ctx context.Context, e Event) error {
 	channel := e.Channel
 	if channel == "" {
 		channel = s.channel
 	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
 	_, _, err := s.client.PostMessageContext(ctx, channel,
 		slack.MsgOptionText(summary(e), false),
 		slack.MsgOptionBlocks(blocks(e)...),
@@ -113,9 +123,11 @@ func blocks(e Event) []slack.Block {
 	return out
 }
 
-// button renders one verb. Its value carries the target and the event ID.
+// button renders one verb. Its value carries the target, the event ID and
+// the run of the Rollout.
 func button(e Event, verb, eventID string) *slack.ButtonBlockElement {
-	b := slack.NewButtonBlockElement(actionIDPrefix+verb, buttonValue(e.Namespace, e.Rollout, verb, eventID),
+	run := Run{Generation: e.Generation, CanaryRevision: e.CanaryRevision}
+	b := slack.NewButtonBlockElement(actionIDPrefix+verb, buttonValue(e.Namespace, e.Rollout, verb, eventID, run),
 		plain(capitalise(verb)))
 	switch verb {
 	case VerbApprove, VerbPromote:
@@ -132,10 +144,13 @@ func button(e Event, verb, eventID string) *slack.ButtonBlockElement {
 	return b
 }
 
-// buttonValue encodes a button's target as namespace/name/verb/event-id.
-// Names and namespaces cannot contain a slash, so the encoding is unambiguous.
-func buttonValue(namespace, name, verb, eventID string) string {
-	return namespace + "/" + name + "/" + verb + "/" + eventID
+// buttonValue encodes a button as
+// namespace/name/verb/event-id/generation/canary-revision: its target, the
+// event ID, and the run it was made for (the canary may be empty). Names,
+// namespaces and revision names cannot contain a slash, so the encoding is
+// unambiguous; it is at most about 600 bytes, within Slack's 2000.
+func buttonValue(namespace, name, verb, eventID string, run Run) string {
+	return namespace + "/" + name + "/" + verb + "/" + eventID + "/" + strconv.FormatInt(run.Generation, 10) + "/" + run.CanaryRevision
 }
 
 func reasonText(e Event) string {

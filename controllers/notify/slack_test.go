@@ -74,8 +74,9 @@ func waitingEvent() Event {
 		Step: 2, Steps: 5, CanaryWeight: 40,
 		StableRevision: "web-00001", CanaryRevision: "web-00002",
 		Reason: "AwaitingApproval", Message: "Step 3 needs approval <ops>",
-		Time:    time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC),
-		Actions: []string{VerbAbort, VerbApprove},
+		Generation: 3,
+		Time:       time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC),
+		Actions:    []string{VerbAbort, VerbApprove},
 	}
 }
 
@@ -108,8 +109,8 @@ func TestSlackPost(t *testing.T) {
 		"waiting for approval": {
 			event: e, wantChannel: "#deploys",
 			wantButtons: []renderedButton{
-				{ActionID: "ramp_approve", Value: "shop/web/approve/" + id, Style: "primary"},
-				{ActionID: "ramp_abort", Value: "shop/web/abort/" + id, Style: "danger"},
+				{ActionID: "ramp_approve", Value: "shop/web/approve/" + id + "/3/web-00002", Style: "primary"},
+				{ActionID: "ramp_abort", Value: "shop/web/abort/" + id + "/3/web-00002", Style: "danger"},
 			},
 		},
 		"channel override, no actions": {
@@ -123,10 +124,10 @@ func TestSlackPost(t *testing.T) {
 			}(),
 			wantChannel: "#deploys",
 			wantButtons: []renderedButton{
-				{ActionID: "ramp_approve", Value: "shop/web/approve/" + id, Style: "primary"},
-				{ActionID: "ramp_promote", Value: "shop/web/promote/" + id, Style: "primary"},
-				{ActionID: "ramp_retry", Value: "shop/web/retry/" + id},
-				{ActionID: "ramp_abort", Value: "shop/web/abort/" + id, Style: "danger"},
+				{ActionID: "ramp_approve", Value: "shop/web/approve/" + id + "/3/web-00002", Style: "primary"},
+				{ActionID: "ramp_promote", Value: "shop/web/promote/" + id + "/3/web-00002", Style: "primary"},
+				{ActionID: "ramp_retry", Value: "shop/web/retry/" + id + "/3/web-00002"},
+				{ActionID: "ramp_abort", Value: "shop/web/abort/" + id + "/3/web-00002", Style: "danger"},
 			},
 		},
 	}
@@ -159,7 +160,7 @@ func TestSlackPost(t *testing.T) {
 			// Every button value parses back to its action.
 			for _, b := range buttons(p.Blocks) {
 				a, err := parseButtonValue(b.Value)
-				if err != nil || a.Verb != strings.TrimPrefix(b.ActionID, actionIDPrefix) || a.ID != a.Verb+"-"+id {
+				if err != nil || a.Verb != strings.TrimPrefix(b.ActionID, actionIDPrefix) || a.ID != a.Verb+"-"+id || a.Run == nil || *a.Run != testRun {
 					t.Errorf("button %+v parses to %+v, %v", b, a, err)
 				}
 			}

@@ -14,12 +14,14 @@ import (
 // RunSocketMode receives button clicks and slash commands over a Socket Mode
 // websocket until ctx ends, and handles them as the HTTP handler does: the
 // same authorization and the same idempotency. Socket Mode requests carry no
-// signature; the websocket itself is authenticated with cfg.AppToken.
-func RunSocketMode(ctx context.Context, cfg Config, actor Actor, log *zap.Logger) error {
+// signature; the websocket itself is authenticated with cfg.AppToken. opts
+// reach the slack-go client (tests point slack.OptionAPIURL at a local
+// server).
+func RunSocketMode(ctx context.Context, cfg Config, actor Actor, log *zap.Logger, opts ...slack.Option) error {
 	if cfg.Token == "" || cfg.AppToken == "" {
 		return fmt.Errorf("%w: socket mode needs a bot token and an app-level token", ErrInvalidConfig)
 	}
-	api := slack.New(cfg.Token, slack.OptionAppLevelToken(cfg.AppToken))
+	api := slack.New(cfg.Token, append([]slack.Option{slack.OptionAppLevelToken(cfg.AppToken)}, opts...)...)
 	client := socketmode.New(api, socketmode.OptionLog(zap.NewStdLog(log.Named("socketmode"))))
 	router := &socketRouter{
 		d:      newDispatcher(cfg, actor, log),

@@ -90,7 +90,7 @@ func TestSocketModeInteractions(t *testing.T) {
 	acks := &fakeAcker{err: errors.New("websocket closed")}
 	sink := newResponseSink(t)
 	r := newRouter(t, actor, acks)
-	value := buttonValue("shop", "web", VerbPromote, "0123456789abcdef")
+	value := buttonValue("shop", "web", VerbPromote, "0123456789abcdef", testRun)
 	click := func(user string) socketmode.Event {
 		return socketmode.Event{
 			Type: socketmode.EventTypeInteractive,
@@ -108,7 +108,7 @@ func TestSocketModeInteractions(t *testing.T) {
 	r.route(context.Background(), socketmode.Event{Type: socketmode.EventTypeHello, Request: &socketmode.Request{Type: "hello"}})
 	r.route(context.Background(), socketmode.Event{Type: socketmode.EventTypeEventsAPI, Request: &socketmode.Request{EnvelopeID: "env-events"}})
 
-	wantActs := []Action{{Namespace: "shop", Rollout: "web", Verb: VerbPromote, ID: "promote-0123456789abcdef", User: "U1"}}
+	wantActs := []Action{{Namespace: "shop", Rollout: "web", Verb: VerbPromote, ID: "promote-0123456789abcdef", User: "U1", Run: &testRun}}
 	if diff := cmp.Diff(wantActs, actor.calls()); diff != "" {
 		t.Errorf("Act calls (-want +got):\n%s", diff)
 	}

@@ -2,6 +2,8 @@ package rollout
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -11,10 +13,18 @@ import (
 	"github.com/rampdev/ramp/controllers/rollout/resources"
 )
 
+// AnnotationActionRun is set by the Slack actor with a button's action:
+// <action-id>/<generation>/<canary-revision>, the run of the Rollout the
+// button was made for (notify.AnnotationActionRun). It counts only while
+// its action ID is the one in rollouts.ramp.dev/action-id, so an action set
+// later without it (by the CLI or kubectl) is not held to it.
+const AnnotationActionRun = "rollouts.ramp.dev/action-run"
+
 // PendingAction reads the action annotations. It returns nil when there
 // is no action, or when its id is that of the last action handled: an
 // action runs once per id, and the annotations stay (a GitOps tool sees no
-// drift, a re-applied manifest replays nothing).
+// drift, a re-applied manifest replays nothing). An action made for another
+// run of the Rollout comes back with Stale set, to be recorded as ignored.
 func PendingAction(ro *rolloutsv1alpha1.Rollout) *Action {
 	name := ro.Annotations[rolloutsv1alpha1.AnnotationAction]
 	id := ro.Annotations[rolloutsv1alpha1.AnnotationActionID]
@@ -24,7 +34,54 @@ func PendingAction(ro *rolloutsv1alpha1.Rollout) *Action {
 	if last := ro.Status.LastAction; last != nil && last.ID == id {
 		return nil
 	}
-	return &Action{ID: id, Name: name, By: ro.Annotations[rolloutsv1alpha1.AnnotationActionBy]}
+	return &Action{ID: id, Name: name, By: ro.Annotations[rolloutsv1alpha1.AnnotationActionBy], Stale: staleAction(ro, id)}
+}
+
+// staleAction checks the action id against its run annotation: it says how
+// the Rollout has left the run the action was made for, or returns "" when
+// it has not, or when the action names no run. The Slack actor checks the
+// same before it writes the annotations; this catches a spec change or a
+// finished rollout in between.
+func staleAction(ro *rolloutsv1alpha1.Rollout, id string) string {
+	v, ok := ro.Annotations[AnnotationActionRun]
+	if !ok || id == "" {
+		return ""
+	}
+	// The action ID may contain slashes; the generation and the canary
+	// revision do not.
+	rest, canary, found := cutLast(v, "/")
+	runID, generation, found2 := cutLast(rest, "/")
+	if !found || !found2 || runID != id {
+		return ""
+	}
+	g, err := strconv.ParseInt(generation, 10, 64)
+	if err != nil || g < 1 {
+		return fmt.Sprintf("annotation %s is %q: its generation %q is not a positive number, so the action cannot be checked against this run of the rollout",
+			AnnotationActionRun, v, generation)
+	}
+	switch {
+	case g != ro.Generation:
+		return fmt.Sprintf("the action was made for generation %d of the rollout, which is now at generation %d", g, ro.Generation)
+	case canary != "" && canary != ro.Status.CanaryRevision:
+		return fmt.Sprintf("the action was made for the rollout of %s, which is now %s", canary, canaryNow(ro.Status.CanaryRevision))
+	}
+	return ""
+}
+
+func canaryNow(canary string) string {
+	if canary == "" {
+		return "over"
+	}
+	return "rolling out " + canary
+}
+
+// cutLast is strings.Cut at the last sep.
+func cutLast(s, sep string) (before, after string, found bool) {
+	i := strings.LastIndex(s, sep)
+	if i < 0 {
+		return s, "", false
+	}
+	return s[:i], s[i+len(sep):], true
 }
 
 type outcome int
@@ -57,6 +114,9 @@ func (p *planner) apply(a Action) (string, outcome) {
 	st := p.st
 	if a.ID == "" {
 		return fmt.Sprintf("rejected: annotation %s is missing; each action needs a unique id", rolloutsv1alpha1.AnnotationActionID), rejected
+	}
+	if a.Stale != "" {
+		return "ignored: " + a.Stale, ignored
 	}
 	active := st.Phase == rolloutsv1alpha1.PhaseProgressing || st.Phase == rolloutsv1alpha1.PhasePaused
 	n := p.spec.NumSteps()

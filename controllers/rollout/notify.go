@@ -43,7 +43,7 @@ func notifyEvent(orig, ro *rolloutsv1alpha1.Rollout, now time.Time) (notify.Even
 	e := notify.Event{
 		Namespace: ro.Namespace, Rollout: ro.Name, Phase: string(st.Phase), PreviousPhase: string(previous),
 		Step: step, Steps: int(ro.Spec.NumSteps()), CanaryWeight: int(st.CanaryWeight),
-		StableRevision: st.StableRevision, CanaryRevision: st.CanaryRevision, Message: st.Message,
+		StableRevision: st.StableRevision, CanaryRevision: st.CanaryRevision, Generation: ro.Generation, Message: st.Message,
 		Time: at, Channel: ro.Annotations[AnnotationSlackChannel],
 	}
 	if n := len(st.Measurements); n > 0 && st.Phase != rolloutsv1alpha1.PhaseAborted {

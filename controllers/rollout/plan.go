@@ -64,6 +64,10 @@ type RouteState struct {
 // Action is a pending action from the Rollout's annotations.
 type Action struct {
 	ID, Name, By string
+	// Stale says why the action, made for another run of the Rollout (a
+	// Slack button of an earlier message), no longer applies; empty if it
+	// does. See PendingAction.
+	Stale string
 }
 
 // Input is everything one planning round works from.

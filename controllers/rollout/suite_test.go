@@ -90,6 +90,7 @@ func TestRollouts(t *testing.T) {
 	t.Run("no analysis block: no evidence is never a pass", func(t *testing.T) { testDefaultAnalysis(t, h) })
 	t.Run("approval waits for the action", func(t *testing.T) { testApproval(t, h) })
 	t.Run("new template mid-rollout starts over", func(t *testing.T) { testNewTemplateMidRollout(t, h) })
+	t.Run("an action for an earlier run is ignored", func(t *testing.T) { testStaleAction(t, h) })
 	t.Run("blue/green previews then promotes", func(t *testing.T) { testBlueGreen(t, h) })
 	t.Run("restart between steps does not repeat a step", func(t *testing.T) { testRestart(t, h) })
 	t.Run("rolled back only once the gateway serves the stable", func(t *testing.T) { testRollbackWaitsForTheGateway(t, h) })
