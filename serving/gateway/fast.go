@@ -172,6 +172,20 @@ func (f *fastPath) serve(ctx *fasthttp.RequestCtx, external bool) {
 		ep, release = other, f.p.Router.Balancer().Acquire(other)
 		err = f.do(ctx, up, ep)
 	}
+	for attempt := 1; err == nil && queueFullFast(ctx, up) && attempt < proxy.QueueFullAttempts; attempt++ {
+		// The queue-proxy turned the bodiless request away before the user
+		// container saw it (other gateway replicas filled its queue too):
+		// wait for capacity again, behind the requests already waiting.
+		release()
+		time.Sleep(proxy.QueueFullBackoff(attempt))
+		var werr error
+		if ep, release, werr = f.p.Activator.Wait(context.Background(), d); werr != nil {
+			release = func() {}
+			break // answer the queue-proxy's 503
+		}
+		up.Reset()
+		err = f.do(ctx, up, ep)
+	}
 	if err == nil && up.StatusCode() < 200 {
 		// An informational answer (103 Early Hints): fasthttp takes it for
 		// the whole response and has put the connection back with the
@@ -316,3 +330,13 @@ func drainUnread(c net.Conn) {
 type fastHeaders struct{ h *fasthttp.RequestHeader }
 
 func (f fastHeaders) Get(name string) string { return string(f.h.Peek(name)) }
+
+// queueFullFast reports whether up is a queue-proxy's "queue full" answer
+// to a request without a body, which may go again. An HTTP/1.1 request
+// with neither Content-Length nor Transfer-Encoding has no body (fasthttp
+// says -2).
+func queueFullFast(ctx *fasthttp.RequestCtx, up *fasthttp.Response) bool {
+	cl := ctx.Request.Header.ContentLength()
+	return up.StatusCode() == fasthttp.StatusServiceUnavailable && len(up.Header.Peek(proxy.QueueFullHeader)) > 0 &&
+		(cl == 0 || cl == -2)
+}

@@ -40,7 +40,15 @@ type target struct {
 	tag      string
 	dialErr  error // set when the connection was refused before anything was sent
 	attempts int
+	// retryQueueFull lets ModifyResponse hold back a queue-proxy's "queue
+	// full" answer to a bodiless request, which then goes again; queueFull
+	// says it did.
+	retryQueueFull, queueFull bool
 }
+
+// errQueueFull is ModifyResponse's way of holding back a "queue full"
+// answer (see target.retryQueueFull).
+var errQueueFull = errors.New("queue-proxy queue full")
 
 type targetKey struct{}
 
@@ -71,8 +79,20 @@ func NewProxy(r *routing.Router, a *routing.Activator, log *zap.Logger, m *Recor
 		Transport:     transport,
 		FlushInterval: -1, // stream: flush every write
 		BufferPool:    proxy.BufferPool{},
+		ModifyResponse: func(resp *http.Response) error {
+			t := resp.Request.Context().Value(targetKey{}).(*target)
+			if t.retryQueueFull && resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get(proxy.QueueFullHeader) != "" {
+				_ = resp.Body.Close()
+				return errQueueFull
+			}
+			return nil
+		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			t := r.Context().Value(targetKey{}).(*target)
+			if errors.Is(err, errQueueFull) {
+				t.queueFull = true // nothing is written: the caller sends it again
+				return
+			}
 			if isRefused(err) && t.attempts == 1 {
 				t.dialErr = err // nothing was sent: the caller retries on another pod
 				return
@@ -125,10 +145,25 @@ func (p *Proxy) Handler(external bool) http.Handler {
 		if d.SetCookie != "" {
 			http.SetCookie(w, routing.StickyCookie(d))
 		}
-		t := &target{ep: ep, tag: d.Tag, attempts: 1}
+		bodiless := r.ContentLength == 0 && (r.Body == nil || r.Body == http.NoBody)
+		t := &target{ep: ep, tag: d.Tag, attempts: 1, retryQueueFull: bodiless}
 		r = r.WithContext(context.WithValue(r.Context(), targetKey{}, t))
 		p.proxy.ServeHTTP(w, r)
 		release()
+		for attempt := 1; t.queueFull; attempt++ {
+			// The queue-proxy turned the bodiless request away before the
+			// user container saw it: wait for capacity again, behind the
+			// requests already waiting; the last attempt's answer is sent.
+			time.Sleep(proxy.QueueFullBackoff(attempt))
+			ep, release, err = p.Activator.Wait(r.Context(), d)
+			if err != nil {
+				p.reject(w, http.StatusServiceUnavailable, "queue_full", "gateway: revision "+d.Revision+" has no capacity; retry later")
+				return
+			}
+			t.ep, t.queueFull, t.retryQueueFull = ep, false, attempt+1 < proxy.QueueFullAttempts
+			p.proxy.ServeHTTP(w, r)
+			release()
+		}
 		if t.dialErr != nil {
 			// Retry once on another pod: the connection was refused before
 			// anything was sent, so the request (and its body) is untouched.

@@ -217,6 +217,7 @@ func (p *fastProxy) rejected(ctx *fasthttp.RequestCtx, err error) {
 	if errors.Is(err, ErrQueueFull) {
 		p.rec.QueueRejected()
 		answer(ctx, fasthttp.StatusServiceUnavailable, p.queueFullBody)
+		ctx.Response.Header.Set(proxy.QueueFullHeader, "true")
 		return
 	}
 	p.rec.TimedOut()

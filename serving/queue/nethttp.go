@@ -11,7 +11,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/rampdev/ramp/serving/proxy"
+	rampproxy "github.com/rampdev/ramp/serving/proxy"
 )
 
 // statusClientClosed records a request whose client went away before it
@@ -34,7 +34,7 @@ func (s *Server) Handler() http.Handler {
 		},
 		Transport:     s.netTransport(),
 		FlushInterval: -1, // stream responses as they come
-		BufferPool:    proxy.BufferPool{},
+		BufferPool:    rampproxy.BufferPool{},
 		ErrorLog:      zap.NewStdLog(s.log),
 		ErrorHandler:  s.proxyError,
 	}
@@ -66,6 +66,7 @@ func (s *Server) Handler() http.Handler {
 		case err == nil:
 		case errors.Is(err, ErrQueueFull):
 			s.rec.QueueRejected()
+			sw.Header().Set(rampproxy.QueueFullHeader, "true")
 			http.Error(sw, queueFullBody, http.StatusServiceUnavailable)
 			return
 		case errors.Is(err, ErrQueueTimeout):

@@ -249,21 +249,6 @@ func (s *suite) fromZero(t *testing.T) {
 	}
 	r.note = fmt.Sprintf("all answered after %s; %d replicas asked for (max-scale 4)", r.recovery.Round(10*time.Millisecond), n)
 	t.Log(res)
-	if res.Failed() > 0 && queueFullOnly(res) {
-		// Is it the two gateways? The same burst through one of them
-		// only, once zero is back at zero.
-		s.waitZero(t, rev)
-		one := &framework.Balancer{Endpoints: framework.FixedEndpoints(s.gw.Endpoints.Addresses()[0]), Port: s.gw.Port}
-		single, err := framework.Burst(ctx, framework.LoadOptions{Balancer: one, Host: s.host(zero), Check: versionIn("v1")}, 100)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("the same burst through one gateway: %s", single)
-		if single.Failed() == 0 {
-			r.note = fmt.Sprintf("through one gateway only: %d of 100 ok; %s", single.OK, knownBurstBug)
-			t.Skipf("known bug: %s\n%s", knownBurstBug, res)
-		}
-	}
 	if res.Failed() > 0 || res.Requests != 100 {
 		t.Errorf("a burst of 100 from zero: %s", res)
 	}
@@ -288,26 +273,6 @@ func (s *suite) waitZero(t *testing.T, rev string) {
 	})
 }
 
-// knownBurstBug is why requests from zero fail with more than one gateway
-// replica.
-const knownBurstBug = "with 2 gateway replicas (one alone answers all 200) each releases up to routing.ActivationBurstPerPod (10) " +
-	"waiters to the first pod, 20 in flight where the queue-proxy admits containerConcurrency + " +
-	"queue.DefaultQueueDepth (1 + 10); every rejection frees a slot at once, so the gateways release " +
-	"the next waiters into the same full queue and the burst cascades into 503s (queue full)"
-
-// queueFullOnly reports whether every failure of res is the queue-proxy's
-// 503 "pending request queue full" (as far as the samples show).
-func queueFullOnly(res framework.LoadResult) bool {
-	if res.TransportErrors > 0 || res.Wrong > 0 || res.Non2xx != res.Codes[503] {
-		return false
-	}
-	for _, f := range res.Failures {
-		if !strings.Contains(f, "pending request queue full") {
-			return false
-		}
-	}
-	return true
-}
 
 // rolloutHistory waits for the rollout driven through the faults to
 // finish, and checks that each step ran once, in order.
