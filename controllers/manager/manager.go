@@ -81,6 +81,8 @@ type Options struct {
 	PrometheusURL string
 	// AnalysisDefaults apply to Rollouts that omit them.
 	AnalysisDefaults AnalysisDefaults
+	// Auth configures the authentication of the internal APIs (auth.go).
+	Auth AuthOptions
 }
 
 // AnalysisDefaults are the analysis settings a Rollout gets when it
@@ -145,7 +147,11 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if o.AutoscalerAddr != "0" && o.AutoscalerAddr != "" {
 		// Leader only: the gateway signals every controller replica and
 		// followers refuse the connection.
-		api := &httpServer{name: "autoscaler", addr: o.AutoscalerAddr, handler: scaler.Handler(), leaderOnly: true, log: mgr.GetLogger()}
+		handler, err := protectAutoscaler(mgr, o, scaler.Handler())
+		if err != nil {
+			return nil, err
+		}
+		api := &httpServer{name: "autoscaler", addr: o.AutoscalerAddr, handler: handler, leaderOnly: true, log: mgr.GetLogger()}
 		if err := mgr.Add(api); err != nil {
 			return nil, err
 		}
@@ -166,7 +172,11 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 				if !ok {
 					return fmt.Errorf("gateway service %q: want namespace/name", o.GatewayService)
 				}
-				r.Gateway = &route.HTTPProber{Client: c, Service: types.NamespacedName{Namespace: ns, Name: name}}
+				token, err := gatewayToken(o)
+				if err != nil {
+					return err
+				}
+				r.Gateway = &route.HTTPProber{Client: c, Service: types.NamespacedName{Namespace: ns, Name: name}, Token: token}
 			}
 			return r.SetupWithManager(mgr, o.Namespace)
 		},
