@@ -38,6 +38,8 @@ func run() error {
 	flag.DurationVar(&o.ActivationTimeout, "activation-timeout", 30*time.Second, "how long a request waits for a revision to scale from zero")
 	flag.StringVar(&o.AutoscalerService, "autoscaler-service", "", "namespace/name of the controller's autoscaler Service, signalled to scale revisions from zero")
 	flag.IntVar(&o.AutoscalerPort, "autoscaler-port", 8099, "the autoscaler's port")
+	flag.StringVar(&o.AutoscalerTokenFile, "autoscaler-token-file", "/var/run/secrets/ramp.dev/autoscaler/token",
+		"file of the gateway's ServiceAccount token for the autoscaler API (audience autoscaler.ramp.dev; a projected token, re-read when it changes)")
 	static := flag.String("static-config", "", "serve a fixed routing table from this JSON file instead of watching Kubernetes (benchmarks, debugging)")
 	showVersion := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
