@@ -29,16 +29,16 @@ type GatewayProber interface {
 
 var _ GatewayProber = (*HTTPProber)(nil)
 
-// HTTPProber asks each ready gateway replica, found through the EndpointSlices
-// of the gateway's Service, for the hashes it has applied. Answers are cached
-// briefly so that many routes reconciling at once cost one request per
-// replica.
-//
 // The gateway's admin API lets only accounts allowed to list
 // serving.ramp.dev routes/hashes read them, with a token for
 // apiauth.GatewayAudience (serving/apiauth).
 //
 // +kubebuilder:rbac:groups=serving.ramp.dev,resources=routes/hashes,verbs=list
+
+// HTTPProber asks each ready gateway replica, found through the EndpointSlices
+// of the gateway's Service, for the hashes it has applied. Answers are cached
+// briefly so that many routes reconciling at once cost one request per
+// replica.
 type HTTPProber struct {
 	Client  client.Reader
 	Service types.NamespacedName // the gateway's Kubernetes Service
