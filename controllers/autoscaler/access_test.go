@@ -51,11 +51,11 @@ func TestAccess(t *testing.T) {
 func TestAccessCoversEveryRoute(t *testing.T) {
 	h := (&Autoscaler{}).Handler().(*http.ServeMux)
 	for _, req := range []*http.Request{
-		httptest.NewRequest("POST", ActivatePath+"ns/rev", nil),
-		httptest.NewRequest("GET", RevisionsPath, nil),
-		httptest.NewRequest("GET", TelemetryPath+"ns/rev", nil),
-		httptest.NewRequest("GET", SeriesPath+"ns/rev", nil),
-		httptest.NewRequest("GET", "/healthz", nil),
+		httptest.NewRequest(http.MethodPost, ActivatePath+"ns/rev", nil),
+		httptest.NewRequest(http.MethodGet, RevisionsPath, nil),
+		httptest.NewRequest(http.MethodGet, TelemetryPath+"ns/rev", nil),
+		httptest.NewRequest(http.MethodGet, SeriesPath+"ns/rev", nil),
+		httptest.NewRequest(http.MethodGet, "/healthz", nil),
 	} {
 		if _, pattern := h.Handler(req); pattern == "" {
 			t.Errorf("%s %s: the mux has no route (the test is stale)", req.Method, req.URL.Path)

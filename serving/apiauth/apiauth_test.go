@@ -391,7 +391,7 @@ func TestConcurrentMissesShareOneReview(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	handler := auth.Handler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(202) }), rule)
+	handler := auth.Handler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusAccepted) }), rule)
 	var wg sync.WaitGroup
 	codes := make(chan int, 20)
 	for range 20 {

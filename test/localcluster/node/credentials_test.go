@@ -65,8 +65,8 @@ func TestMountPathsMapProjectedVolumesToThePodDirectory(t *testing.T) {
 		"--ca=/var/run/secrets/kubernetes.io/serviceaccount/ca.crt",
 		"/var/run/secrets/ramp.dev/autoscaler",
 		"--other=/var/run/secrets/ramp.dev/autoscalerX/token", // not under the mount
-		"--cache=/cache/x",                                    // not a projected volume
-		"token=/var/run/secrets/ramp.dev/autoscaler/token",    // not a flag
+		"--cache=/cache/x", // not a projected volume
+		"token=/var/run/secrets/ramp.dev/autoscaler/token", // not a flag
 		"--drain-delay=3s",
 	})
 	want := []string{
