@@ -52,6 +52,8 @@ func run() error {
 	flag.DurationVar(&o.ProgressDeadline, "progress-deadline", 600*time.Second, "default time a revision has to become ready")
 	flag.DurationVar(&o.ScaleToZeroGrace, "scale-to-zero-grace", 30*time.Second, "how long an unrouted revision keeps its pods")
 	flag.StringVar(&o.GatewayService, "gateway-service", "", "namespace/name of the gateway's Service; routes are Ready once every replica has their routing table")
+	flag.StringVar(&o.Auth.GatewayTokenFile, "gateway-token-file", "/var/run/secrets/ramp.dev/gateway/token",
+		"file of the controller's ServiceAccount token for the gateway's admin API (audience gateway.ramp.dev; a projected token, re-read when it changes)")
 	flag.StringVar(&o.AutoscalerAddr, "autoscaler-bind-address", net.JoinHostPort(podIP, "8099"), "address of the autoscaler's activation and telemetry API (leader only); 0 disables")
 	flag.StringVar(&o.PrometheusURL, "prometheus-url", "", "Prometheus address for analysis metrics with a query; empty turns the prometheus provider off")
 	flag.DurationVar(&o.AnalysisDefaults.Interval, "analysis-interval", 5*time.Second, "default time between two analysis looks")

@@ -49,6 +49,8 @@ func run() error {
 		"how long reading a request's body and writing its response may take (0: the largest revision timeout, 1h, plus -activation-timeout)")
 	flag.StringVar(&o.AutoscalerService, "autoscaler-service", "", "namespace/name of the controller's autoscaler Service, signalled to scale revisions from zero")
 	flag.IntVar(&o.AutoscalerPort, "autoscaler-port", 8099, "the autoscaler's port")
+	flag.StringVar(&o.AutoscalerTokenFile, "autoscaler-token-file", "/var/run/secrets/ramp.dev/autoscaler/token",
+		"file of the gateway's ServiceAccount token for the autoscaler API (audience autoscaler.ramp.dev; a projected token, re-read when it changes)")
 	static := flag.String("static-config", "", "serve a fixed routing table from this JSON file instead of watching Kubernetes (benchmarks, debugging)")
 	showVersion := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()

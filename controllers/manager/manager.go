@@ -85,6 +85,8 @@ type Options struct {
 	// Webhook serves the validating admission webhook; its zero value
 	// serves none.
 	Webhook WebhookOptions
+	// Auth configures the authentication of the internal APIs (auth.go).
+	Auth AuthOptions
 }
 
 // AnalysisDefaults are the analysis settings a Rollout gets when it
@@ -157,7 +159,11 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if o.AutoscalerAddr != "0" && o.AutoscalerAddr != "" {
 		// Leader only: the gateway signals every controller replica and
 		// followers refuse the connection.
-		api := &httpServer{name: "autoscaler", addr: o.AutoscalerAddr, handler: scaler.Handler(), leaderOnly: true, log: mgr.GetLogger()}
+		handler, err := protectAutoscaler(mgr, o, scaler.Handler())
+		if err != nil {
+			return nil, err
+		}
+		api := &httpServer{name: "autoscaler", addr: o.AutoscalerAddr, handler: handler, leaderOnly: true, log: mgr.GetLogger()}
 		if err := mgr.Add(api); err != nil {
 			return nil, err
 		}
@@ -178,7 +184,11 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 				if !ok {
 					return fmt.Errorf("gateway service %q: want namespace/name", o.GatewayService)
 				}
-				r.Gateway = &route.HTTPProber{Client: c, Service: types.NamespacedName{Namespace: ns, Name: name}}
+				token, err := gatewayToken(o)
+				if err != nil {
+					return err
+				}
+				r.Gateway = &route.HTTPProber{Client: c, Service: types.NamespacedName{Namespace: ns, Name: name}, Token: token}
 			}
 			return r.SetupWithManager(mgr, o.Namespace)
 		},

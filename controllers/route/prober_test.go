@@ -18,14 +18,18 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
+	"github.com/rampdev/ramp/serving/apiauth"
 	"github.com/rampdev/ramp/serving/gateway"
 )
 
-// fakeReplica serves /hashes on ip:AdminPort.
+// fakeReplica serves /hashes on ip:AdminPort to requests with
+// Authorization "Bearer controller-token".
 type fakeReplica struct {
 	mu     sync.Mutex
 	hashes map[string]string
 }
+
+const controllerToken = apiauth.StaticToken("controller-token")
 
 func startReplica(t *testing.T, ip string, hashes map[string]string) *fakeReplica {
 	t.Helper()
@@ -34,7 +38,11 @@ func startReplica(t *testing.T, ip string, hashes map[string]string) *fakeReplic
 	if err != nil {
 		t.Skipf("cannot bind %s:%d: %v", ip, gateway.AdminPort, err)
 	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.Header.Get("Authorization") != "Bearer "+string(controllerToken) {
+			http.Error(w, "Unauthorized: no bearer token", http.StatusUnauthorized)
+			return
+		}
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		_ = json.NewEncoder(w).Encode(r.hashes)
@@ -69,7 +77,7 @@ func TestHTTPProberWaitsForEveryReplica(t *testing.T) {
 	}
 
 	p := &HTTPProber{Client: fake.NewClientBuilder().WithScheme(s).WithObjects(slice).Build(),
-		Service: types.NamespacedName{Namespace: "ramp-system", Name: "ramp-gateway"}, TTL: -1}
+		Service: types.NamespacedName{Namespace: "ramp-system", Name: "ramp-gateway"}, TTL: -1, Token: controllerToken}
 	// One ready replica still has the old table (the not-ready one is ignored).
 	if ok, why, err := p.Programmed(ctx, route, "new"); ok || err != nil || why != "1 of 2 gateway replicas have applied routing table new" {
 		t.Fatalf("half programmed: %v %q %v", ok, why, err)
@@ -80,5 +88,39 @@ func TestHTTPProberWaitsForEveryReplica(t *testing.T) {
 	old.mu.Unlock()
 	if ok, why, err := p.Programmed(ctx, route, "new"); !ok || err != nil {
 		t.Fatalf("fully programmed: %v %q %v", ok, why, err)
+	}
+}
+
+// A replica that refuses the controller's token has applied nothing, and
+// the reason shows in the explanation.
+func TestHTTPProberSaysWhyAReplicaAnswersNothing(t *testing.T) {
+	ip := "127.93.0.11"
+	startReplica(t, ip, map[string]string{"ns/hello": "h"})
+	s := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(s)
+	slice := &discoveryv1.EndpointSlice{
+		ObjectMeta:  metav1.ObjectMeta{Namespace: "ramp-system", Name: "gw-1", Labels: map[string]string{discoveryv1.LabelServiceName: "ramp-gateway"}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{ip}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}}},
+	}
+	route := types.NamespacedName{Namespace: "ns", Name: "hello"}
+	for name, tc := range map[string]struct {
+		token   apiauth.TokenSource
+		wantOK  bool
+		wantWhy string
+	}{
+		"no token":           {nil, false, "0 of 1 gateway replicas have applied routing table h (GET http://127.93.0.11:8090/hashes: 401 Unauthorized: Unauthorized: no bearer token)"},
+		"a wrong token":      {apiauth.StaticToken("other"), false, "401 Unauthorized"},
+		"an unreadable file": {apiauth.NewTokenFile("/nonexistent/token"), false, "the controller's token for the gateway: token file"},
+		"the right token":    {controllerToken, true, ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			p := &HTTPProber{Client: fake.NewClientBuilder().WithScheme(s).WithObjects(slice).Build(),
+				Service: types.NamespacedName{Namespace: "ramp-system", Name: "ramp-gateway"}, TTL: -1, Token: tc.token}
+			ok, why, err := p.Programmed(context.Background(), route, "h")
+			if err != nil || ok != tc.wantOK || !strings.Contains(why, tc.wantWhy) {
+				t.Errorf("got %v %q %v, want %v and %q", ok, why, err, tc.wantOK, tc.wantWhy)
+			}
+		})
 	}
 }

@@ -30,6 +30,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	servingv1 "github.com/rampdev/ramp/apis/serving/v1"
+	"github.com/rampdev/ramp/serving/apiauth"
 	"github.com/rampdev/ramp/serving/gateway/routing"
 )
 
@@ -62,6 +63,12 @@ type Options struct {
 	AutoscalerPort int
 	// AutoscalerURLs are fixed base URLs of the autoscaler (tests).
 	AutoscalerURLs []string
+	// AutoscalerTokenFile holds the gateway's ServiceAccount token for
+	// apiauth.AutoscalerAudience (a projected serviceAccountToken volume),
+	// sent with every activation signal; re-read when it changes.
+	// AutoscalerToken, when set, is used instead (tests).
+	AutoscalerTokenFile string
+	AutoscalerToken     apiauth.TokenSource
 }
 
 // Run watches routes and endpoints, serves the external, internal and admin
@@ -93,20 +100,32 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, log *zap.Logger) erro
 	signaller := o.Signaller
 	switch {
 	case signaller != nil:
-	case o.AutoscalerService != "":
-		ns, name, ok := strings.Cut(o.AutoscalerService, "/")
-		if !ok || ns == "" || name == "" {
-			return fmt.Errorf("autoscaler service %q: want namespace/name", o.AutoscalerService)
+	case o.AutoscalerService != "" || len(o.AutoscalerURLs) > 0:
+		token, err := autoscalerToken(o)
+		if err != nil {
+			return err
 		}
-		signaller = NewHTTPSignaller(&ServiceResolver{Reader: mgr.GetAPIReader(),
-			Service: types.NamespacedName{Namespace: ns, Name: name}, Port: o.AutoscalerPort, TTL: 10 * time.Second}, log.Named("signal"))
-	case len(o.AutoscalerURLs) > 0:
-		signaller = NewHTTPSignaller(StaticResolver(o.AutoscalerURLs), log.Named("signal"))
+		var resolver Resolver = StaticResolver(o.AutoscalerURLs)
+		if o.AutoscalerService != "" {
+			ns, name, ok := strings.Cut(o.AutoscalerService, "/")
+			if !ok || ns == "" || name == "" {
+				return fmt.Errorf("autoscaler service %q: want namespace/name", o.AutoscalerService)
+			}
+			resolver = &ServiceResolver{Reader: mgr.GetAPIReader(),
+				Service: types.NamespacedName{Namespace: ns, Name: name}, Port: o.AutoscalerPort, TTL: 10 * time.Second}
+		}
+		hs := NewHTTPSignaller(resolver, log.Named("signal"))
+		hs.Token = token
+		signaller = hs
 	default:
 		log.Warn("No autoscaler configured: revisions at zero wait for someone else to scale them")
 		signaller = routing.NopSignaller{}
 	}
 	act := routing.NewActivator(router, o.activatorConfig(signaller))
+	adminAuth, err := newAdminAuth(apiauth.ClientReviewer{Client: mgr.GetClient()}, log.Named("admin-auth"))
+	if err != nil {
+		return err
+	}
 	syncer := &Syncer{Client: mgr.GetClient(), Router: router}
 	if err := syncer.SetupWithManager(mgr); err != nil {
 		return err
@@ -128,7 +147,7 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, log *zap.Logger) erro
 	mgrErr := make(chan error, 1)
 	go func() { mgrErr <- mgr.Start(mgrCtx) }()
 	return serve(ctx, o, log, servingState{router: router, activator: act, recorder: rec, registry: reg,
-		synced: syncer.Synced, hashes: syncer.Hashes, background: mgrErr, stop: stopMgr})
+		synced: syncer.Synced, hashes: syncer.Hashes, background: mgrErr, stop: stopMgr, adminAuth: adminAuth})
 }
 
 // activatorConfig is the Activator's configuration from o.
@@ -148,6 +167,9 @@ type servingState struct {
 	hashes     func() map[string]string
 	background <-chan error // a feeder that stopped
 	stop       func()       // stops the feeder after draining
+	// adminAuth guards the admin API (auth.go); nil leaves it open (a
+	// static table, without Kubernetes to review tokens).
+	adminAuth func(http.Handler) http.Handler
 }
 
 // serve runs the external, internal and admin listeners until ctx ends,
@@ -171,7 +193,11 @@ func serve(ctx context.Context, o Options, log *zap.Logger, st servingState) err
 		_ = json.NewEncoder(w).Encode(st.hashes())
 	})
 	admin.Handle("GET /metrics", promhttp.HandlerFor(st.registry, promhttp.HandlerOpts{}))
-	adminSrv := newAdminServer(addrOf(o.IP, AdminPort), admin)
+	var adminHandler http.Handler = admin
+	if st.adminAuth != nil {
+		adminHandler = st.adminAuth(admin)
+	}
+	adminSrv := newAdminServer(addrOf(o.IP, AdminPort), adminHandler)
 	if err := st.recorder.observeHeld(st.registry, st.activator.Waiting); err != nil {
 		return err
 	}

@@ -19,6 +19,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/rampdev/ramp/serving/apiauth"
 	"github.com/rampdev/ramp/serving/gateway/routing"
 )
 
@@ -118,6 +119,10 @@ type HTTPSignaller struct {
 	Client        *http.Client
 	Log           *zap.Logger
 	RetryInterval time.Duration
+	// Token is sent as the bearer token: the gateway's ServiceAccount
+	// token for apiauth.AutoscalerAudience, whose account may create
+	// serving.ramp.dev revisions/activate.
+	Token apiauth.TokenSource
 
 	mu       sync.Mutex
 	retrying map[string][]context.Context // by "namespace/revision": the waiting requests' contexts
@@ -224,6 +229,11 @@ func (s *HTTPSignaller) post(ctx context.Context, u string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, nil)
 	if err != nil {
 		return err
+	}
+	if s.Token != nil {
+		if err := apiauth.SetToken(req, s.Token); err != nil {
+			return fmt.Errorf("the gateway's token for the autoscaler: %w", err)
+		}
 	}
 	resp, err := s.Client.Do(req)
 	if err != nil {

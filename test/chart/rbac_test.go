@@ -62,6 +62,15 @@ var expectedPermissions = []string{
 	"namespace coordination.k8s.io/leases:watch",
 	"namespace core/events:create", "namespace core/events:patch",
 	"namespace events.k8s.io/events:create", "namespace events.k8s.io/events:patch",
+	// The internal APIs' authentication (docs/security.md): the controller
+	// and the gateway review their callers' tokens and access; the gateway
+	// may activate revisions, the controller read gateway hashes, and
+	// ramp-telemetry read telemetry. Who may mint ramp-telemetry's tokens
+	// the chart leaves to the cluster admin (an unbound Role).
+	"cluster authentication.k8s.io/tokenreviews:create", "cluster authorization.k8s.io/subjectaccessreviews:create",
+	"cluster serving.ramp.dev/revisions/activate:create", "cluster serving.ramp.dev/routes/hashes:list",
+	"cluster serving.ramp.dev/revisions/telemetry:get", "cluster serving.ramp.dev/revisions/telemetry:list",
+	"namespace core/serviceaccounts/token[ramp-telemetry]:create",
 }
 
 // webhookPermissions are granted with webhook.enabled: the webhook's

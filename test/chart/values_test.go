@@ -124,6 +124,7 @@ func TestValuesShapeTheRendering(t *testing.T) {
 			}
 			want := []string{"--leader-elect=true", "--queue-image=ghcr.io/rampdev/queue:0.1.0", "--progress-deadline=10m",
 				"--scale-to-zero-grace=30s", "--zap-log-level=info", "--gateway-service=ramp-system/ramp-gateway",
+				"--gateway-token-file=/var/run/secrets/ramp.dev/gateway/token",
 				"--analysis-interval=5s", "--analysis-window=1m", "--analysis-alpha=0.01", "--analysis-beta=0.05",
 				"--analysis-min-step-time=30s", "--analysis-max-step-time=10m", "--analysis-on-timeout=rollback", "--analysis-min-requests=50",
 				"--analysis-failure-limit=2", "--analysis-inconclusive-limit=12",

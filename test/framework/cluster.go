@@ -25,6 +25,10 @@ type Cluster struct {
 	Config    *rest.Config
 	Client    client.Client
 	Clientset kubernetes.Interface
+
+	// hashesToken is the file of the controller's token for the gateway's
+	// admin API (apiauth.go).
+	hashesToken string
 }
 
 // StartCluster brings up a fresh local cluster in a temporary directory, on

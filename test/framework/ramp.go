@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,9 +14,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"go.uber.org/zap"
-	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -23,6 +22,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/rampdev/ramp/controllers/manager"
+	"github.com/rampdev/ramp/serving/apiauth"
 	"github.com/rampdev/ramp/serving/gateway"
 )
 
@@ -87,8 +87,13 @@ func (c *Cluster) InstallCRDs(ctx context.Context) error {
 // cluster until ctx ends. Its queue-proxy image maps to bin/queue.
 func (c *Cluster) StartController(ctx context.Context) error {
 	setTestLogger()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ramp-system"}}
-	if err := c.Client.Create(ctx, ns); client.IgnoreAlreadyExists(err) != nil {
+	// The chart's accounts, so the components' tokens are authorized as
+	// in an install (the internal APIs authenticate their callers).
+	if err := c.installAccounts(ctx); err != nil {
+		return err
+	}
+	var err error
+	if c.hashesToken, err = c.tokenFile(ctx, "ramp-controller", apiauth.GatewayAudience); err != nil {
 		return err
 	}
 	mgr, err := manager.New(c.Config, manager.Options{
@@ -144,10 +149,17 @@ func (c *Cluster) StartGateway(ctx context.Context) error {
 	if os.Getenv("RAMP_TEST_LOG") != "" {
 		log, _ = zap.NewDevelopment()
 	}
+	if err := c.installAccounts(ctx); err != nil {
+		return err
+	}
+	token, err := c.tokenFile(ctx, "ramp-gateway", apiauth.AutoscalerAudience)
+	if err != nil {
+		return err
+	}
 	errc := make(chan error, 1)
 	go func() {
 		errc <- gateway.Run(ctx, c.Config, gateway.Options{IP: c.GatewayIP(), DrainDelay: 100 * time.Millisecond,
-			ActivationTimeout: 30 * time.Second, AutoscalerURLs: []string{c.AutoscalerURL()}}, log.Named("gateway"))
+			ActivationTimeout: 30 * time.Second, AutoscalerURLs: []string{c.AutoscalerURL()}, AutoscalerTokenFile: token}, log.Named("gateway"))
 	}()
 	ready := fmt.Sprintf("http://%s:%d/ready", c.GatewayIP(), gateway.AdminPort)
 	return Poll(ctx, 60*time.Second, 100*time.Millisecond, func(ctx context.Context) error {
@@ -168,11 +180,19 @@ func (c *Cluster) StartGateway(ctx context.Context) error {
 }
 
 // GatewayHash returns the routing-table hash the in-process gateway has
-// applied for a route.
+// applied for a route, read with the controller's token as the controller
+// reads it.
 func (c *Cluster) GatewayHash(ctx context.Context, ns, name string) (string, error) {
-	_, body, err := Get(ctx, fmt.Sprintf("http://%s:%d%s", c.GatewayIP(), gateway.AdminPort, gateway.HashesPath))
+	token, err := os.ReadFile(c.hashesToken)
+	if err != nil {
+		return "", fmt.Errorf("the controller's token for the gateway (StartController writes it): %w", err)
+	}
+	code, body, err := Request(ctx, http.MethodGet, fmt.Sprintf("http://%s:%d%s", c.GatewayIP(), gateway.AdminPort, gateway.HashesPath), string(token))
 	if err != nil {
 		return "", err
+	}
+	if code != http.StatusOK {
+		return "", fmt.Errorf("GET %s: %d %s", gateway.HashesPath, code, body)
 	}
 	var hashes map[string]string
 	if err := json.Unmarshal([]byte(body), &hashes); err != nil {

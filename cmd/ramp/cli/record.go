@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -42,7 +43,9 @@ manifest reproduces the controller's verdicts on the same traffic.
 Latencies are written as the midpoints of the queue-proxy's histogram
 buckets, which replay places back into the same buckets. The controller
 keeps 15 minutes of telemetry: --for is at most 15m, and the command waits
-until the recorded span has passed.`,
+until the recorded span has passed.
+
+` + tokenHelp,
 		Example: `  ramp analysis record shop --for 2m -o trace.jsonl
   ramp analysis replay -f shop.yaml --telemetry trace.jsonl`,
 		Args: cobra.ExactArgs(1),
@@ -50,8 +53,7 @@ until the recorded span has passed.`,
 	}
 	f := cmd.Flags()
 	o.telemetry.kube.addFlags(f)
-	f.StringVar(&o.telemetry.controllerNamespace, "controller-namespace", "ramp-system", "namespace of the Ramp controller")
-	f.StringVar(&o.telemetry.autoscalerURL, "autoscaler-url", "", "base URL of the autoscaler API, instead of finding the leader")
+	o.telemetry.addAPIFlags(f)
 	f.DurationVar(&o.duration, "for", 2*time.Minute, "how long to record, from the step's start (1s to 15m)")
 	f.StringVarP(&o.output, "output", "o", "-", "trace file to write ('-' for standard output)")
 	f.StringVar(&o.run, "run", "", "run id of the trace's lines (default <rollout>-<canary revision>)")
@@ -74,7 +76,7 @@ func (o *recordOptions) record(cmd *cobra.Command, name string) error {
 	if st.CanaryRevision == "" || st.StableRevision == "" {
 		return fmt.Errorf("rollout %s/%s has no canary step running (phase %s): record while a canary is rolled out", ro.Namespace, ro.Name, orDash(string(st.Phase)))
 	}
-	base := o.telemetry.autoscalerURL
+	base := strings.TrimRight(o.telemetry.autoscalerURL, "/")
 	if base == "" {
 		if base, err = leaderURL(cmd.Context(), kc.client, o.telemetry.controllerNamespace); err != nil {
 			return err
@@ -90,6 +92,12 @@ func (o *recordOptions) record(cmd *cobra.Command, name string) error {
 			st.CanaryRevision, st.StableRevision, start.UTC().Format(time.RFC3339), o.duration, wait.Round(time.Second))
 		o.sleep(wait)
 	}
+	// The token is requested after the wait: it lives 10 minutes.
+	token, err := o.telemetry.telemetryToken(cmd.Context(), kc)
+	if err != nil {
+		return err
+	}
+	api := autoscalerAPI{base: base, token: token}
 	canaryTag := ""
 	if !ro.Spec.IsCanary() {
 		canaryTag = ro.Spec.PreviewTag()
@@ -104,7 +112,7 @@ func (o *recordOptions) record(cmd *cobra.Command, name string) error {
 			q.Set("tag", s.tag)
 		}
 		path := autoscaling.SeriesPath + url.PathEscape(ro.Namespace) + "/" + url.PathEscape(s.revision) + "?" + q.Encode()
-		if err := getJSON(cmd.Context(), base, path, &series[i]); err != nil {
+		if err := api.getJSON(cmd.Context(), path, &series[i]); err != nil {
 			return err
 		}
 	}

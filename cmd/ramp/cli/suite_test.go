@@ -58,7 +58,9 @@ func TestCommands(t *testing.T) {
 	t.Run("watch", s.testWatch)
 	t.Run("watch falls back to polling", s.testWatchPolling)
 	t.Run("actions", s.testActions)
+	s.telemetryAccount(t)
 	t.Run("telemetry", s.testTelemetry)
+	t.Run("telemetry tokens", s.testTelemetryTokens)
 	t.Run("telemetry finds the leader", s.testTelemetryLeader)
 	t.Run("no kubeconfig", s.testNoKubeconfig)
 }

@@ -38,6 +38,7 @@ type telemetryOptions struct {
 	kube                kubeOptions
 	controllerNamespace string
 	autoscalerURL       string
+	tokenFile           string
 	window              time.Duration
 	tag                 string
 }
@@ -58,7 +59,9 @@ Only the controller leader serves this API, on port 8099 of its pod IP. The
 leader is the holder of Lease ramp-controller in --controller-namespace;
 reading it needs get on leases and pods there, and the pod IP must be
 reachable (it is on the local cluster). Otherwise use kubectl port-forward
-and --autoscaler-url.`,
+and --autoscaler-url.
+
+` + tokenHelp,
 		Example: `  # A revision over the last minute
   ramp telemetry web-00002
 
@@ -81,15 +84,14 @@ and --autoscaler-url.`,
 	}
 	f := cmd.Flags()
 	o.kube.addFlags(f)
-	f.StringVar(&o.controllerNamespace, "controller-namespace", "ramp-system", "namespace of the Ramp controller")
-	f.StringVar(&o.autoscalerURL, "autoscaler-url", "", "base URL of the autoscaler API, instead of finding the leader")
+	o.addAPIFlags(f)
 	f.DurationVar(&o.window, "window", time.Minute, "how far back to summarize (1s to 5m)")
 	f.StringVar(&o.tag, "tag", "", "only the requests sent through this traffic tag")
 	return cmd
 }
 
 func (o *telemetryOptions) revision(cmd *cobra.Command, revision string) error {
-	base, ns, err := o.connect(cmd, true)
+	api, ns, err := o.connect(cmd, true)
 	if err != nil {
 		return err
 	}
@@ -99,7 +101,7 @@ func (o *telemetryOptions) revision(cmd *cobra.Command, revision string) error {
 	}
 	path := autoscaling.TelemetryPath + url.PathEscape(ns) + "/" + url.PathEscape(revision) + "?" + q.Encode()
 	var t autoscaling.Telemetry
-	if err := getJSON(cmd.Context(), base, path, &t); err != nil {
+	if err := api.getJSON(cmd.Context(), path, &t); err != nil {
 		return err
 	}
 	tw := newTable(cmd.OutOrStdout())
@@ -115,12 +117,12 @@ func (o *telemetryOptions) revision(cmd *cobra.Command, revision string) error {
 }
 
 func (o *telemetryOptions) listRevisions(cmd *cobra.Command) error {
-	base, ns, err := o.connect(cmd, o.kube.namespace != "")
+	api, ns, err := o.connect(cmd, o.kube.namespace != "")
 	if err != nil {
 		return err
 	}
 	var statuses []autoscaling.Status
-	if err := getJSON(cmd.Context(), base, autoscaling.RevisionsPath, &statuses); err != nil {
+	if err := api.getJSON(cmd.Context(), autoscaling.RevisionsPath, &statuses); err != nil {
 		return err
 	}
 	tw := newTable(cmd.OutOrStdout())
@@ -145,29 +147,42 @@ func (o *telemetryOptions) listRevisions(cmd *cobra.Command) error {
 	return tw.Flush()
 }
 
-// connect returns the autoscaler API's base URL and, if wantNamespace,
-// the namespace: -n, else the kubeconfig's (or "default" when
-// --autoscaler-url makes the kubeconfig unnecessary).
-func (o *telemetryOptions) connect(cmd *cobra.Command, wantNamespace bool) (base, ns string, err error) {
-	base = strings.TrimRight(o.autoscalerURL, "/")
-	if base != "" && (!wantNamespace || o.kube.namespace != "") {
-		return base, o.kube.namespace, nil
+// autoscalerAPI is the leader's autoscaler API and the token to send it.
+type autoscalerAPI struct {
+	base, token string
+}
+
+// connect returns the autoscaler API (its base URL and a token) and, if
+// wantNamespace, the namespace: -n, else the kubeconfig's (or "default"
+// when --autoscaler-url and --token-file make the kubeconfig unnecessary).
+func (o *telemetryOptions) connect(cmd *cobra.Command, wantNamespace bool) (api autoscalerAPI, ns string, err error) {
+	base := strings.TrimRight(o.autoscalerURL, "/")
+	ns = o.kube.namespace
+	var kc *kube
+	if base == "" || o.tokenFile == "" || (wantNamespace && ns == "") {
+		kc, err = o.kube.connect(cmd.ErrOrStderr())
+		switch {
+		case errors.Is(err, errNoKubeconfig) && base != "":
+			kc = nil // telemetryToken says what is missing, if anything
+			if wantNamespace && ns == "" {
+				ns = "default"
+			}
+		case err != nil:
+			return autoscalerAPI{}, "", err
+		case wantNamespace:
+			ns = kc.namespace
+		}
 	}
-	kc, err := o.kube.connect(cmd.ErrOrStderr())
-	switch {
-	case errors.Is(err, errNoKubeconfig) && base != "":
-		return base, "default", nil
-	case err != nil:
-		return "", "", err
+	if base == "" {
+		if base, err = leaderURL(cmd.Context(), kc.client, o.controllerNamespace); err != nil {
+			return autoscalerAPI{}, "", err
+		}
 	}
-	if wantNamespace {
-		ns = kc.namespace
+	token, err := o.telemetryToken(cmd.Context(), kc)
+	if err != nil {
+		return autoscalerAPI{}, "", err
 	}
-	if base != "" {
-		return base, ns, nil
-	}
-	base, err = leaderURL(cmd.Context(), kc.client, o.controllerNamespace)
-	return base, ns, err
+	return autoscalerAPI{base: base, token: token}, ns, nil
 }
 
 // leaderURL finds the autoscaler API of the controller leader: the pod
@@ -207,14 +222,16 @@ func leaderURL(ctx context.Context, c client.Client, ns string) (string, error) 
 	return "http://" + net.JoinHostPort(pod.Status.PodIP, strconv.Itoa(autoscaling.Port)), nil
 }
 
-// getJSON gets base+path and decodes the JSON answer into v.
-func getJSON(ctx context.Context, base, path string, v any) error {
+// getJSON gets the API's path and decodes the JSON answer into v.
+func (a autoscalerAPI) getJSON(ctx context.Context, path string, v any) error {
+	base := a.base
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
 	if err != nil {
 		return fmt.Errorf("autoscaler URL %q: %w", base, err)
 	}
+	req.Header.Set("Authorization", "Bearer "+a.token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return fmt.Errorf("%w at %s: %w; only the controller leader serves it, and its pod IP must be reachable from here (else use kubectl port-forward and --autoscaler-url)",

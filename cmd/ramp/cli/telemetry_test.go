@@ -49,7 +49,7 @@ func fakeAutoscaler(queries chan<- string) http.Handler {
 
 func (s *suite) testTelemetry(t *testing.T) {
 	queries := make(chan string, 10)
-	srv := httptest.NewServer(fakeAutoscaler(queries))
+	srv := httptest.NewServer(s.guarded(t, fakeAutoscaler(queries)))
 	defer srv.Close()
 
 	t.Run("a revision", func(t *testing.T) {
@@ -110,7 +110,6 @@ func (s *suite) testTelemetry(t *testing.T) {
 func (s *suite) testTelemetryLeader(t *testing.T) {
 	ctx := context.Background()
 	ns := "ramp-system"
-	s.namespace(t, ns)
 	k, err := (&kubeOptions{kubeconfig: s.kubeconfig}).connect(os.Stderr)
 	if err != nil {
 		t.Fatal(err)
@@ -165,7 +164,7 @@ func (s *suite) testTelemetryLeader(t *testing.T) {
 		t.Skipf("no free loopback address for port %d; the URL resolution was checked", autoscaling.Port)
 	}
 	queries := make(chan string, 1)
-	srv := &http.Server{Handler: fakeAutoscaler(queries), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: s.guarded(t, fakeAutoscaler(queries)), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 	r = s.run(t, "telemetry", "web-00002", "--controller-namespace", ns)

@@ -211,6 +211,10 @@ func TestHelmInstallUpgradeUninstall(t *testing.T) {
 	// traffic finishes the move once, after it restarts
 	killWhileRollingBack(ctx, t, cl, ro, web)
 
+	// And the internal APIs authenticate their callers with the chart's
+	// tokens (apiauth_test.go)
+	checkInternalAuth(ctx, t, c, cl, get)
+
 	// When the chart is uninstalled
 	helm(t, c, "uninstall", "ramp", "--namespace", ns, "--wait", "--timeout", "2m")
 

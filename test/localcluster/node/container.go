@@ -139,6 +139,7 @@ func (c *container) runOnce(ctx context.Context) (int, error) {
 		argv = append(argv, expandAll(c.spec.Command[1:], env.vals)...)
 	}
 	argv = append(argv, expandAll(c.spec.Args, env.vals)...)
+	argv = c.pod.mountPaths(&c.spec, argv)
 
 	if err := rotateLog(c.logPath()); err != nil {
 		return 0, err

@@ -130,7 +130,7 @@ func (p *podRuntime) run(ctx context.Context) {
 func (p *podRuntime) prepareSandbox(ctx context.Context) bool {
 	for attempt := 0; ; attempt++ {
 		err := os.MkdirAll(filepath.Join(p.dir, "tmp"), 0o755)
-		if err == nil && p.automount() {
+		if err == nil && p.needsCredentials() {
 			var expiry time.Time
 			if expiry, err = p.writeCredentials(ctx); err == nil {
 				go p.refreshCredentials(ctx, expiry)
