@@ -40,7 +40,7 @@ func checkInternalAuth(ctx context.Context, t *testing.T, c *framework.Cluster, 
 	framework.Eventually(t, 30*time.Second, func(ctx context.Context) error {
 		code, body, err := framework.Request(ctx, http.MethodGet, revisions, "")
 		if err != nil || code != http.StatusUnauthorized {
-			return fmt.Errorf("anonymous GET %s: %d %q %v, want 401", revisions, code, body, err)
+			return fmt.Errorf("anonymous GET %s: %d %q, want 401: %w", revisions, code, body, err)
 		}
 		return nil
 	})
@@ -49,7 +49,7 @@ func checkInternalAuth(ctx context.Context, t *testing.T, c *framework.Cluster, 
 		cmd := exec.CommandContext(ctx, filepath.Join(c.BinDir, "ramp"), "telemetry", "--kubeconfig", c.Kubeconfig(), "--controller-namespace", ns)
 		cmd.Stdout, cmd.Stderr = &out, &errOut
 		if err := cmd.Run(); err != nil || !strings.Contains(out.String(), "hello-00001") {
-			return fmt.Errorf("ramp telemetry: %v: %s%s", err, out.String(), errOut.String())
+			return fmt.Errorf("ramp telemetry: %w: %s%s", err, out.String(), errOut.String())
 		}
 		return nil
 	})
@@ -66,7 +66,7 @@ func checkInternalAuth(ctx context.Context, t *testing.T, c *framework.Cluster, 
 	framework.Eventually(t, 60*time.Second, func(ctx context.Context) error {
 		code, body, err := hello(ctx)
 		if err != nil || code != http.StatusOK || body != "Hello chart!\n" {
-			return fmt.Errorf("GET hello from zero: %d %q %v", code, body, err)
+			return fmt.Errorf("GET hello from zero: %d %q: %w", code, body, err)
 		}
 		return nil
 	})
