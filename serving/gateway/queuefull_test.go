@@ -48,7 +48,7 @@ func TestQueueFullIsRetriedForBodilessRequests(t *testing.T) {
 
 			// A POST with a body is never sent twice.
 			seen.Store(0)
-			req, err := http.NewRequest("POST", "http://"+addr+"/", strings.NewReader("payload"))
+			req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/", strings.NewReader("payload"))
 			if err != nil {
 				t.Fatal(err)
 			}

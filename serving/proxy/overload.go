@@ -9,9 +9,9 @@ import "time"
 // meters requests per pod for the same reason). Its value is "true".
 const QueueFullHeader = "Ramp-Queue-Full"
 
-// Queue-full retries by the gateway: a bodiless request the queue-proxy
-// turned away goes again after QueueFullBackoff(n), at most
-// QueueFullAttempts times in all, within the activation timeout.
+// QueueFullAttempts bounds the gateway's queue-full retries: a bodiless
+// request the queue-proxy turned away goes again after QueueFullBackoff(n),
+// at most QueueFullAttempts times in all.
 const QueueFullAttempts = 30
 
 // QueueFullBackoff is the wait before attempt n (n >= 1) of a request a

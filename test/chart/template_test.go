@@ -2,13 +2,13 @@ package chart
 
 import (
 	"flag"
-	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	"maps"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"

@@ -273,7 +273,6 @@ func (s *suite) waitZero(t *testing.T, rev string) {
 	})
 }
 
-
 // rolloutHistory waits for the rollout driven through the faults to
 // finish, and checks that each step ran once, in order.
 func (s *suite) rolloutHistory(t *testing.T) {
