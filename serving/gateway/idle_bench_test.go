@@ -39,8 +39,10 @@ const (
 // a child process (so that its descriptors and memory are not counted)
 // opens the connections and sends one request on each, then leaves them
 // idle. The growth of this process's RSS (VmRSS) and of the Go heap in use
-// (and goroutine stacks) is reported per 10k connections; over 200 MB
-// fails. ns/op is one request through the gateway meanwhile.
+// (and goroutine stacks) is reported per 10k connections; RSS, what the
+// connections cost the machine, over 200 MB fails (heap and stacks count
+// reserved stack memory too, so they are reported, not gated). ns/op is
+// one request through the gateway meanwhile.
 func BenchmarkIdleKeepAliveConnections(b *testing.B) {
 	raiseFileLimit(b, idleConns+1000)
 	app := helloApp(b)
@@ -104,8 +106,8 @@ func BenchmarkIdleKeepAliveConnections(b *testing.B) {
 	rssMB, heapMB := float64(rss1-rss0)*per10k, float64(heap1-heap0)*per10k
 	b.ReportMetric(rssMB, "rss-MB/10k-conns")
 	b.ReportMetric(heapMB, "heap-MB/10k-conns")
-	if rssMB > idleBudgetMB || heapMB > idleBudgetMB {
-		b.Fatalf("10,000 idle connections cost %.0f MB of RSS and %.0f MB of heap and stacks, over %d MB", rssMB, heapMB, idleBudgetMB)
+	if rssMB > idleBudgetMB {
+		b.Fatalf("10,000 idle connections cost %.0f MB of RSS (%.0f MB of heap and stacks), over %d MB", rssMB, heapMB, idleBudgetMB)
 	}
 }
 

@@ -79,7 +79,7 @@ func (s *suite) gatewayKill(t *testing.T) {
 	if err := s.cl.Get(ctx, types.NamespacedName{Namespace: s.ns, Name: web}, rt); err != nil {
 		t.Fatal(err)
 	}
-	if h, err := gatewayHash(ctx, p.Status.PodIP, s.ns, web); err != nil || rt.Status.RoutingTable == nil || h != rt.Status.RoutingTable.Hash {
+	if h, err := gatewayHash(ctx, s.c, p.Status.PodIP, s.ns, web); err != nil || rt.Status.RoutingTable == nil || h != rt.Status.RoutingTable.Hash {
 		r.stateLost = "Ready replacement has another routing table"
 		t.Errorf("the replacement gateway has hash %q for web (%v), the route's is %+v", h, err, rt.Status.RoutingTable)
 	}

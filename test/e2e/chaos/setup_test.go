@@ -25,6 +25,7 @@ import (
 	rolloutsv1alpha1 "github.com/rampdev/ramp/apis/rollouts/v1alpha1"
 	servingv1 "github.com/rampdev/ramp/apis/serving/v1"
 	"github.com/rampdev/ramp/controllers/manager"
+	"github.com/rampdev/ramp/serving/apiauth"
 	"github.com/rampdev/ramp/serving/gateway"
 	"github.com/rampdev/ramp/test/framework"
 )
@@ -185,9 +186,14 @@ func getVia(ctx context.Context, c *http.Client, url, host string) (int, string,
 }
 
 // gatewayHash is the routing-table hash a gateway pod has applied for a
-// route.
-func gatewayHash(ctx context.Context, podIP, ns, route string) (string, error) {
-	code, body, err := framework.Get(ctx, "http://"+net.JoinHostPort(podIP, strconv.Itoa(gateway.AdminPort))+gateway.HashesPath)
+// route, asked as the chart's controller asks it: with a token of its
+// ServiceAccount for the gateway's audience.
+func gatewayHash(ctx context.Context, c *framework.Cluster, podIP, ns, route string) (string, error) {
+	token, err := c.ServiceAccountToken(ctx, system, "ramp-controller", apiauth.GatewayAudience)
+	if err != nil {
+		return "", err
+	}
+	code, body, err := framework.Request(ctx, http.MethodGet, "http://"+net.JoinHostPort(podIP, strconv.Itoa(gateway.AdminPort))+gateway.HashesPath, token)
 	if err != nil {
 		return "", fmt.Errorf("GET %s of %s: %w", gateway.HashesPath, podIP, err)
 	}
