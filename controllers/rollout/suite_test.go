@@ -98,6 +98,7 @@ func TestRollouts(t *testing.T) {
 	t.Run("restart between RollingBack and the traffic move finishes it", func(t *testing.T) { testRestartWhileRollingBack(t, h) })
 	t.Run("an invalid spec that got in is not acted on", func(t *testing.T) { testInvalidSpec(t, h) })
 	t.Run("analysis templates with arguments", func(t *testing.T) { testTemplates(t, h) })
+	t.Run("a cluster template shared by two namespaces, edited mid-rollout", func(t *testing.T) { testSharedTemplate(t, h) })
 }
 
 // harness runs (and restarts) the manager.
