@@ -2,6 +2,7 @@ package rollout
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -47,8 +48,16 @@ func notifyEvent(orig, ro *rolloutsv1alpha1.Rollout, now time.Time) (notify.Even
 		Time: at, Channel: ro.Annotations[AnnotationSlackChannel],
 	}
 	if n := len(st.Measurements); n > 0 && st.Phase != rolloutsv1alpha1.PhaseAborted {
-		for _, m := range st.Measurements[n-1].Metrics {
-			e.Evidence = append(e.Evidence, m.Message)
+		last := st.Measurements[n-1]
+		for _, m := range last.Metrics {
+			line := m.Message
+			if m.DryRun {
+				line = "(dry run, does not decide) " + line
+			}
+			e.Evidence = append(e.Evidence, line)
+		}
+		if len(last.Templates) > 0 {
+			e.Evidence = append(e.Evidence, "judged with "+strings.Join(last.Templates, ", "))
 		}
 	}
 	switch {

@@ -124,3 +124,25 @@ func TestNotifyRollbackOnceTheTrafficMoved(t *testing.T) {
 		t.Errorf("notifications by round (-want +got):\n%s", diff)
 	}
 }
+
+// The Slack evidence says which metrics are dry runs and which templates
+// judged the look.
+func TestNotifyEvidenceNamesDryRunsAndTemplates(t *testing.T) {
+	ro := &rolloutsv1alpha1.Rollout{Spec: *canarySpec()}
+	ro.Status = *status(waiting("r1", "r2", -time.Minute), step(1, 20, -time.Minute))
+	next := ro.DeepCopy()
+	next.Status.Phase = rolloutsv1alpha1.PhasePaused
+	next.Status.Message = "Paused"
+	next.Status.Measurements = []rolloutsv1alpha1.Measurement{{Time: metav1.NewTime(t0), Phase: "Pass", Metrics: []rolloutsv1alpha1.MetricResult{
+		{Name: "error-rate", Phase: "Pass", Message: "error-rate: within"},
+		{Name: "queue-depth", Phase: "Fail", Message: "queue-depth: 9 > max 5", DryRun: true},
+	}, Templates: []string{"ClusterAnalysisTemplate/queues@3"}}}
+	e, ok := notifyEvent(ro, next, t0)
+	if !ok {
+		t.Fatal("no notification for Paused")
+	}
+	want := []string{"error-rate: within", "(dry run, does not decide) queue-depth: 9 > max 5", "judged with ClusterAnalysisTemplate/queues@3"}
+	if diff := cmp.Diff(want, e.Evidence); diff != "" {
+		t.Errorf("evidence (-want +got):\n%s", diff)
+	}
+}
