@@ -92,8 +92,17 @@ func validateMetric(m Metric, window time.Duration, seq bool) error {
 	switch {
 	case m.Builtin != "" && m.Query != "":
 		return errors.New("set either builtin or query, not both")
+	case m.Web != nil && (m.Builtin != "" || m.Query != ""):
+		return errors.New("set one of builtin, query and web, not several")
+	case m.Web != nil:
+		if p := providerName(m); p != WebProvider {
+			return fmt.Errorf("a web metric is measured by the %s provider, not %q", WebProvider, p)
+		}
+		if err := CheckWeb(m.Web); err != nil {
+			return err
+		}
 	case m.Builtin == "" && m.Query == "":
-		return fmt.Errorf("%w: set builtin (%s) or query", ErrUnknownMetric, strings.Join(Builtins, ", "))
+		return fmt.Errorf("%w: set builtin (%s), query or web", ErrUnknownMetric, strings.Join(Builtins, ", "))
 	case m.Builtin != "":
 		if !knownBuiltin(m.Builtin) {
 			return fmt.Errorf("%w %q (want one of %s)", ErrUnknownMetric, m.Builtin, strings.Join(Builtins, ", "))
