@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 )
@@ -253,21 +254,31 @@ func formatBytes(n int64) string {
 	return fmt.Sprintf("%d bytes", n)
 }
 
-// RedactURL is u for messages: without user info, and with every query
-// value replaced by "redacted" (the path is kept: put secrets in headers).
+// RedactURL is u for messages: without user info, with every query value
+// replaced by "redacted" and without a fragment. It works on the text, so
+// that a template shows as written; the path is kept (put secrets in
+// headers).
 func RedactURL(u string) string {
-	p, err := url.Parse(u)
-	if err != nil {
-		return "(an unparsable URL)"
-	}
-	p.User = nil
-	if p.RawQuery != "" {
-		q := p.Query()
-		for k := range q {
-			q[k] = []string{"redacted"}
+	u, _, _ = strings.Cut(u, "#")
+	u, query, hasQuery := strings.Cut(u, "?")
+	if scheme, rest, ok := strings.Cut(u, "://"); ok {
+		host, path := rest, ""
+		if i := strings.IndexByte(rest, '/'); i >= 0 {
+			host, path = rest[:i], rest[i:]
 		}
-		p.RawQuery = q.Encode()
+		if i := strings.LastIndexByte(host, '@'); i >= 0 {
+			host = host[i+1:]
+		}
+		u = scheme + "://" + host + path
 	}
-	p.Fragment, p.RawFragment = "", ""
-	return p.String()
+	if !hasQuery {
+		return u
+	}
+	params := strings.Split(query, "&")
+	for i, p := range params {
+		if k, _, ok := strings.Cut(p, "="); ok {
+			params[i] = k + "=redacted"
+		}
+	}
+	return u + "?" + strings.Join(params, "&")
 }
