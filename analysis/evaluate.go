@@ -47,10 +47,11 @@ func providerName(m Metric) string {
 
 // Validate checks spec without measuring anything: a positive window, a
 // canary revision, and for each metric a unique non-empty name, exactly
-// one of Builtin and Query, a known builtin (else an error wrapping
+// one of Builtin, Query and Web, a known builtin (else an error wrapping
 // ErrUnknownMetric), a provider that fits (builtin metrics use the builtin
-// provider, query metrics another one), a Prometheus query that renders,
-// and at least one sane threshold. It returns the first problem found.
+// provider, web metrics the web one, query metrics another one), a
+// Prometheus query that renders, a web request that CheckWeb accepts, and
+// at least one sane threshold. It returns the first problem found.
 func Validate(spec Spec) error {
 	if spec.Window <= 0 {
 		return fmt.Errorf("analysis window must be positive, got %s", spec.Window)

@@ -21,7 +21,6 @@ func TestJSONPathFind(t *testing.T) {
 		"{$.data.ok}":              1,
 		"{.data.ok}":               1,
 		".data.ok":                 1,
-		" $.data.ok ":              1,
 		"$.data.rate":              0.25,
 		"$.data.up":                1,
 		"$.data.down":              0,
@@ -48,6 +47,13 @@ func TestJSONPathFind(t *testing.T) {
 		if err != nil || got != want {
 			t.Errorf("%s = %v (%v), want %v", path, got, err, want)
 		}
+	}
+}
+
+func TestJSONPathTrimsSpace(t *testing.T) {
+	p, err := ParseJSONPath("  $.data.ok\t")
+	if err != nil || p.String() != "  $.data.ok\t" || len(p.segments) != 2 {
+		t.Errorf("ParseJSONPath with spaces = %+v, %v", p, err)
 	}
 }
 

@@ -179,7 +179,7 @@ func (w *Web) measure(ctx context.Context, req *webTemplates, path JSONPath, t T
 	}
 	resp, err := client.Do(hr)
 	if err != nil {
-		return Value{}, fmt.Errorf("%s: %s", what, transportError(err, ctx, reqCtx, timeout))
+		return Value{}, fmt.Errorf("%s: %s", what, transportError(ctx, reqCtx, err, timeout))
 	}
 	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
@@ -195,7 +195,7 @@ func (w *Web) measure(ctx context.Context, req *webTemplates, path JSONPath, t T
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
-		return Value{}, fmt.Errorf("%s: reading the answer: %s", what, transportError(err, ctx, reqCtx, timeout))
+		return Value{}, fmt.Errorf("%s: reading the answer: %s", what, transportError(ctx, reqCtx, err, timeout))
 	}
 	if int64(len(body)) > limit {
 		return Value{}, fmt.Errorf("%s: the answer is over the %s limit", what, formatBytes(limit))
@@ -217,7 +217,7 @@ func (w *Web) measure(ctx context.Context, req *webTemplates, path JSONPath, t T
 
 // transportError explains a failed request or read: the metric's timeout,
 // the look's end, or the cause without the URL (which may hold secrets).
-func transportError(err error, look, req context.Context, timeout time.Duration) string {
+func transportError(look, req context.Context, err error, timeout time.Duration) string {
 	switch {
 	case look.Err() != nil:
 		return "the look ended before the answer: " + look.Err().Error()

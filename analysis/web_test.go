@@ -299,8 +299,7 @@ func TestWebTimeouts(t *testing.T) {
 
 func TestWebRedirects(t *testing.T) {
 	other := newWebServer(t, answer(`{"v": 9}`))
-	var srv *webServer
-	srv = newWebServer(t, func(w http.ResponseWriter, r *http.Request) {
+	srv := newWebServer(t, func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/moved":
 			http.Redirect(w, r, "/here", http.StatusFound)

@@ -15,9 +15,12 @@ import (
 	"golang.org/x/net/http/httpguts"
 )
 
-// webVars are the variables of a web metric's templates.
+// webVars are the variables of a web metric's templates: a Target's
+// fields (the type conversion keeps them the same).
 type webVars struct {
-	Namespace, Revision, Tag string
+	Namespace string
+	Revision  string
+	Tag       string
 }
 
 const webVarNames = ".Namespace .Revision .Tag"
@@ -118,10 +121,10 @@ func parseWebTemplate(what, s string) (*template.Template, error) {
 
 // usesActions reports whether a template has anything but text.
 func usesActions(t *template.Template) bool {
-	if t.Tree == nil || t.Tree.Root == nil {
+	if t.Tree == nil || t.Root == nil {
 		return false
 	}
-	for _, n := range t.Tree.Root.Nodes {
+	for _, n := range t.Root.Nodes {
 		if n.Type() != parse.NodeText {
 			return true
 		}
@@ -139,7 +142,7 @@ func execute(t *template.Template, v webVars) (string, error) {
 
 // render renders the request for one side and checks what it renders to.
 func (t *webTemplates) render(side Target) (*renderedRequest, error) {
-	v := webVars{Namespace: side.Namespace, Revision: side.Revision, Tag: side.Tag}
+	v := webVars(side)
 	r := &renderedRequest{method: t.method, header: http.Header{}}
 	var err error
 	if r.url, err = execute(t.url, v); err != nil {
@@ -260,7 +263,7 @@ func CheckWebURL(tmpl string) error {
 	if err != nil {
 		return err
 	}
-	s, err := execute(t, webVars{Namespace: placeholder.Namespace, Revision: placeholder.Revision, Tag: placeholder.Tag})
+	s, err := execute(t, webVars(placeholder))
 	if err != nil {
 		return err
 	}
@@ -275,7 +278,7 @@ func CheckWebTemplate(what, tmpl string, header bool) error {
 	if err != nil {
 		return err
 	}
-	s, err := execute(t, webVars{Namespace: placeholder.Namespace, Revision: placeholder.Revision, Tag: placeholder.Tag})
+	s, err := execute(t, webVars(placeholder))
 	if err != nil {
 		return err
 	}

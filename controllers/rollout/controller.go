@@ -38,7 +38,7 @@ type Analyzer interface {
 
 // ProviderAnalyzer evaluates with the analysis package and the configured
 // providers (the builtin one backed by the autoscaler's telemetry store,
-// Prometheus when configured). A metric whose provider is not configured
+// the web one, Prometheus when configured). A metric whose provider is not configured
 // is an Error measurement, never a pass.
 type ProviderAnalyzer struct {
 	Providers analysis.Providers
