@@ -74,7 +74,7 @@ type WebSecret struct {
 // such value at the path is an error (an Error look, never a pass) naming
 // the URL without its user info and query values.
 type Web struct {
-	// Client sends the requests; NewWebClient's when nil.
+	// Client sends the requests (NewWebClient's, from NewWeb).
 	Client *http.Client
 	// MaxBody is the largest answer read; 0 is DefaultWebMaxBody.
 	MaxBody int64
@@ -129,6 +129,9 @@ func (w *Web) Measure(ctx context.Context, q Query) (Measurement, error) {
 	if q.Canary.Revision == "" {
 		return Measurement{}, errors.New("web provider: canary has no revision")
 	}
+	if w.Client == nil {
+		return Measurement{}, errors.New("web provider: no HTTP client (use NewWeb)")
+	}
 	req, err := parseWebRequest(q.Metric.Web)
 	if err != nil {
 		return Measurement{}, err
@@ -173,11 +176,7 @@ func (w *Web) measure(ctx context.Context, req *webTemplates, path JSONPath, t T
 		return Value{}, err
 	}
 	what := r.method + " " + RedactURL(r.url)
-	client := w.Client
-	if client == nil {
-		client = NewWebClient()
-	}
-	resp, err := client.Do(hr)
+	resp, err := w.Client.Do(hr)
 	if err != nil {
 		return Value{}, fmt.Errorf("%s: %s", what, transportError(ctx, reqCtx, err, timeout))
 	}
