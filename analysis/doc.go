@@ -9,8 +9,8 @@
 // # Metrics
 //
 // A metric is either a builtin, measured by the "builtin" provider from
-// the request telemetry of Ramp's own queue-proxies, or a query run by
-// another provider ("prometheus"). The builtins are:
+// the request telemetry of Ramp's own queue-proxies, a query run by
+// another provider ("prometheus"), or an HTTP request ("web"). The builtins are:
 //
 //	errorRate    share of requests answered with a 5xx status
 //	latencyP50   median latency
@@ -64,6 +64,16 @@
 //
 //	sum(rate(http_requests_total{namespace="{{.Namespace}}",revision="{{.Revision}}",code=~"5.."}[{{.Window}}]))
 //	  / sum(rate(http_requests_total{namespace="{{.Namespace}}",revision="{{.Revision}}"}[{{.Window}}]))
+//
+// # Web metrics
+//
+// A web metric (provider "web", see Web) sends an HTTP request and reads a
+// number at a JSONPath of the JSON answer. Its URL, body and header values
+// are templates with {{.Namespace}}, {{.Revision}} and {{.Tag}}: a request
+// that uses them is sent for the canary and for the stable, one that does
+// not is sent once and measures the canary only. Anything but a 2xx JSON
+// answer of at most 1 MiB with a number (or a numeric string, or a
+// boolean) at the path is an error.
 //
 // # Outcome
 //

@@ -47,10 +47,11 @@ func providerName(m Metric) string {
 
 // Validate checks spec without measuring anything: a positive window, a
 // canary revision, and for each metric a unique non-empty name, exactly
-// one of Builtin and Query, a known builtin (else an error wrapping
+// one of Builtin, Query and Web, a known builtin (else an error wrapping
 // ErrUnknownMetric), a provider that fits (builtin metrics use the builtin
-// provider, query metrics another one), a Prometheus query that renders,
-// and at least one sane threshold. It returns the first problem found.
+// provider, web metrics the web one, query metrics another one), a
+// Prometheus query that renders, a web request that CheckWeb accepts, and
+// at least one sane threshold. It returns the first problem found.
 func Validate(spec Spec) error {
 	if spec.Window <= 0 {
 		return fmt.Errorf("analysis window must be positive, got %s", spec.Window)
@@ -92,8 +93,17 @@ func validateMetric(m Metric, window time.Duration, seq bool) error {
 	switch {
 	case m.Builtin != "" && m.Query != "":
 		return errors.New("set either builtin or query, not both")
+	case m.Web != nil && (m.Builtin != "" || m.Query != ""):
+		return errors.New("set one of builtin, query and web, not several")
+	case m.Web != nil:
+		if p := providerName(m); p != WebProvider {
+			return fmt.Errorf("a web metric is measured by the %s provider, not %q", WebProvider, p)
+		}
+		if err := CheckWeb(m.Web); err != nil {
+			return err
+		}
 	case m.Builtin == "" && m.Query == "":
-		return fmt.Errorf("%w: set builtin (%s) or query", ErrUnknownMetric, strings.Join(Builtins, ", "))
+		return fmt.Errorf("%w: set builtin (%s), query or web", ErrUnknownMetric, strings.Join(Builtins, ", "))
 	case m.Builtin != "":
 		if !knownBuiltin(m.Builtin) {
 			return fmt.Errorf("%w %q (want one of %s)", ErrUnknownMetric, m.Builtin, strings.Join(Builtins, ", "))

@@ -60,6 +60,9 @@ const (
 	// PrometheusProvider runs Query metrics as PromQL templates (see
 	// Prometheus).
 	PrometheusProvider = "prometheus"
+	// WebProvider measures Web metrics: a number in the JSON answer of an
+	// HTTP request (see Web).
+	WebProvider = "web"
 )
 
 // Target names the traffic being measured: one revision, optionally only
@@ -92,8 +95,11 @@ type Metric struct {
 	// Query is a provider query (for Prometheus, a PromQL template; see
 	// the Prometheus provider for its variables).
 	Query string
+	// Web is the request of a web metric (Provider "web"), instead of a
+	// Builtin or a Query.
+	Web *WebRequest
 	// Provider names the provider: "" or "builtin" for Builtin metrics,
-	// "prometheus" for Query metrics.
+	// "prometheus" for Query metrics, "web" for Web metrics.
 	Provider string
 	// Thresholds are absolute limits. On a comparative builtin (errorRate,
 	// latencies) they are guard rails judged with a confidence bound; on a

@@ -38,7 +38,7 @@ type Analyzer interface {
 
 // ProviderAnalyzer evaluates with the analysis package and the configured
 // providers (the builtin one backed by the autoscaler's telemetry store,
-// Prometheus when configured). A metric whose provider is not configured
+// the web one, Prometheus when configured). A metric whose provider is not configured
 // is an Error measurement, never a pass.
 type ProviderAnalyzer struct {
 	Providers analysis.Providers
@@ -55,11 +55,14 @@ func (a ProviderAnalyzer) Evaluate(ctx context.Context, spec analysis.Spec, now 
 const prometheusTimeout = 10 * time.Second
 
 // Providers builds the analysis providers: the builtin one, reading the
-// queue-proxies' request telemetry, and the Prometheus one when
-// prometheusURL is set. A metric naming a provider that is not configured
-// is an Error measurement.
+// queue-proxies' request telemetry, the web one (HTTP requests of web
+// metrics) and the Prometheus one when prometheusURL is set. A metric
+// naming a provider that is not configured is an Error measurement.
 func Providers(telemetry autoscaler.Telemetry, prometheusURL string) (analysis.Providers, error) {
-	providers := analysis.Providers{analysis.BuiltinProvider: &analysis.Builtin{Telemetry: telemetry}}
+	providers := analysis.Providers{
+		analysis.BuiltinProvider: &analysis.Builtin{Telemetry: telemetry},
+		analysis.WebProvider:     analysis.NewWeb(),
+	}
 	if prometheusURL != "" {
 		p, err := analysis.NewPrometheus(prometheusURL, prometheusTimeout)
 		if err != nil {

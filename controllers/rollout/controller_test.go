@@ -20,8 +20,8 @@ func TestProviders(t *testing.T) {
 		want    []string
 		wantErr bool
 	}{
-		"builtin only":    {want: []string{analysis.BuiltinProvider}},
-		"with prometheus": {url: "http://prometheus.monitoring:9090", want: []string{analysis.BuiltinProvider, analysis.PrometheusProvider}},
+		"builtin and web": {want: []string{analysis.BuiltinProvider, analysis.WebProvider}},
+		"with prometheus": {url: "http://prometheus.monitoring:9090", want: []string{analysis.BuiltinProvider, analysis.PrometheusProvider, analysis.WebProvider}},
 		"bad address":     {url: "prometheus:9090", wantErr: true},
 	}
 	for name, tc := range cases {

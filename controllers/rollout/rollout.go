@@ -205,6 +205,9 @@ func (r *Reconciler) measure(ctx context.Context, ro *rolloutsv1alpha1.Rollout, 
 	if err != nil {
 		return analysis.Report{Phase: analysis.Error, Message: "invalid analysis: " + err.Error(), Time: now}
 	}
+	if err := r.loadWebSecrets(ctx, ro.Namespace, &spec); err != nil {
+		return analysis.Report{Phase: analysis.Error, Message: oneLine(err), Time: now}
+	}
 	ctx, cancel := context.WithTimeout(ctx, measureTimeout)
 	defer cancel()
 	return r.Analyzer.Evaluate(ctx, spec, now)

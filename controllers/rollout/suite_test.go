@@ -99,6 +99,7 @@ func TestRollouts(t *testing.T) {
 	t.Run("an invalid spec that got in is not acted on", func(t *testing.T) { testInvalidSpec(t, h) })
 	t.Run("analysis templates with arguments", func(t *testing.T) { testTemplates(t, h) })
 	t.Run("a cluster template shared by two namespaces, edited mid-rollout", func(t *testing.T) { testSharedTemplate(t, h) })
+	t.Run("a web metric passes then rolls back", func(t *testing.T) { testWebMetric(t, h) })
 }
 
 // harness runs (and restarts) the manager.
@@ -179,25 +180,46 @@ type fakeAnalyzer struct {
 	reports map[string]analysis.Report
 	calls   map[string]int
 	specs   map[string]analysis.Spec
+	// real analyzers measure the canaries of some namespaces.
+	real map[string]rollout.Analyzer
 }
 
 var _ rollout.Analyzer = (*fakeAnalyzer)(nil)
 
 func newFakeAnalyzer() *fakeAnalyzer {
-	return &fakeAnalyzer{reports: map[string]analysis.Report{}, calls: map[string]int{}, specs: map[string]analysis.Spec{}}
+	return &fakeAnalyzer{reports: map[string]analysis.Report{}, calls: map[string]int{}, specs: map[string]analysis.Spec{},
+		real: map[string]rollout.Analyzer{}}
 }
 
-func (f *fakeAnalyzer) Evaluate(_ context.Context, spec analysis.Spec, now time.Time) analysis.Report {
+func (f *fakeAnalyzer) Evaluate(ctx context.Context, spec analysis.Spec, now time.Time) analysis.Report {
+	if a := f.record(spec); a != nil {
+		return a.Evaluate(ctx, spec, now)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.calls[spec.Canary.Namespace+"/"+spec.Canary.Revision]++
-	f.specs[spec.Canary.Namespace+"/"+spec.Canary.Revision] = spec
 	rep, ok := f.reports[spec.Canary.Namespace+"/"+spec.Canary.Revision]
 	if !ok {
 		rep = analysis.Report{Phase: analysis.Pass, Message: "all 1 metrics passed: error-rate"}
 	}
 	rep.Time = now
 	return rep
+}
+
+// record counts and keeps a measurement's spec, and returns the real
+// analyzer of its namespace, if any.
+func (f *fakeAnalyzer) record(spec analysis.Spec) rollout.Analyzer {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls[spec.Canary.Namespace+"/"+spec.Canary.Revision]++
+	f.specs[spec.Canary.Namespace+"/"+spec.Canary.Revision] = spec
+	return f.real[spec.Canary.Namespace]
+}
+
+// measureWith makes a measure the canaries of namespace ns.
+func (f *fakeAnalyzer) measureWith(ns string, a rollout.Analyzer) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.real[ns] = a
 }
 
 // judge makes every measurement of a canary revision rep.

@@ -103,22 +103,11 @@ func (r *Reconciler) argValues(ctx context.Context, ns string, given []rolloutsv
 		case g.Value != nil:
 			values[g.Name] = *g.Value
 		case g.ValueFrom != nil && g.ValueFrom.SecretKeyRef != nil:
-			ref := g.ValueFrom.SecretKeyRef
-			s := &corev1.Secret{}
-			if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: ns, Name: ref.Name}, s); err != nil {
-				if apierrors.IsForbidden(err) {
-					return nil, fmt.Errorf("argument %s: the controller may not read Secret %s (install the chart with analysis.secretArgs=true to let it read Secret arguments)", g.Name, ref.Name)
-				}
-				if apierrors.IsNotFound(err) {
-					return nil, fmt.Errorf("argument %s: Secret %s not found", g.Name, ref.Name)
-				}
-				return nil, fmt.Errorf("argument %s: reading Secret %s: %w", g.Name, ref.Name, err)
+			v, err := r.secretValue(ctx, ns, g.ValueFrom.SecretKeyRef.Name, g.ValueFrom.SecretKeyRef.Key)
+			if err != nil {
+				return nil, fmt.Errorf("argument %s: %w", g.Name, err)
 			}
-			v, ok := s.Data[ref.Key]
-			if !ok {
-				return nil, fmt.Errorf("argument %s: Secret %s has no key %q", g.Name, ref.Name, ref.Key)
-			}
-			values[g.Name] = string(v)
+			values[g.Name] = v
 		case g.ValueFrom != nil && g.ValueFrom.ConfigMapKeyRef != nil:
 			ref := g.ValueFrom.ConfigMapKeyRef
 			cm := &corev1.ConfigMap{}
@@ -160,6 +149,9 @@ func fillArgs(m rolloutsv1alpha1.Metric, values map[string]string) (rolloutsv1al
 	}
 	if m.Prometheus != nil {
 		m.Prometheus.Query = fill(m.Prometheus.Query)
+	}
+	if m.Web != nil {
+		fillWeb(m.Web, fill)
 	}
 	fillThreshold(m.Max)
 	fillThreshold(m.Min)

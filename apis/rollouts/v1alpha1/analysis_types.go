@@ -234,14 +234,14 @@ type Threshold string
 // +kubebuilder:validation:XValidation:rule="self.matches('^[0-9]+([.][0-9]+)?$') && double(self) > 0.0",message="must be a number greater than 0, such as 1.2"
 type Ratio string
 
-// Metric is one measurement and its thresholds. Exactly one of builtin and
-// prometheus names what to measure.
-// +kubebuilder:validation:XValidation:rule="has(self.builtin) != has(self.prometheus)",message="exactly one of builtin and prometheus must be set"
-// +kubebuilder:validation:XValidation:rule="(has(self.builtin) && self.builtin != 'requestRate') || has(self.max) || has(self.min) || has(self.maxIncrease) || has(self.maxRatio)",message="requestRate and prometheus metrics need at least one of max, min, maxIncrease and maxRatio"
+// Metric is one measurement and its thresholds. Exactly one of builtin,
+// prometheus and web names what to measure.
+// +kubebuilder:validation:XValidation:rule="[has(self.builtin), has(self.prometheus), has(self.web)].filter(x, x).size() == 1",message="exactly one of builtin, prometheus and web must be set"
+// +kubebuilder:validation:XValidation:rule="(has(self.builtin) && self.builtin != 'requestRate') || has(self.max) || has(self.min) || has(self.maxIncrease) || has(self.maxRatio)",message="requestRate, prometheus and web metrics need at least one of max, min, maxIncrease and maxRatio"
 // +kubebuilder:validation:XValidation:rule="(has(self.builtin) && self.builtin != 'requestRate') || (!has(self.margin) && !has(self.tolerance))",message="margin and tolerance apply to errorRate and latency metrics, which compare the canary with the stable"
 // +kubebuilder:validation:XValidation:rule="!has(self.builtin) || !self.builtin.startsWith('latency') || [has(self.max) ? self.max : '0', has(self.min) ? self.min : '0', has(self.maxIncrease) ? self.maxIncrease : '0'].all(t, t.matches('^-?[0-9]+([.][0-9]+)?([eE][-+]?[0-9]+)?$') || t.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$'))",message="latency thresholds are durations (500ms) or seconds (0.5)"
 // +kubebuilder:validation:XValidation:rule="!has(self.builtin) || self.builtin != 'requestRate' || [has(self.max) ? self.max : '0', has(self.min) ? self.min : '0', has(self.maxIncrease) ? self.maxIncrease : '0'].all(t, t.matches('^[0-9]+([.][0-9]+)?( ?(/s|req/s|rps))?$'))",message="requestRate thresholds are requests per second (10, 10/s or 10 req/s)"
-// +kubebuilder:validation:XValidation:rule="(has(self.builtin) && self.builtin != 'errorRate') || [has(self.max) ? self.max : '0', has(self.min) ? self.min : '0', has(self.maxIncrease) ? self.maxIncrease : '0'].all(t, t.matches('^-?[0-9]+([.][0-9]+)?([eE][-+]?[0-9]+)?$') || t.matches('^[0-9]+([.][0-9]+)?%$'))",message="errorRate and prometheus thresholds are percentages (1%) or numbers (0.01)"
+// +kubebuilder:validation:XValidation:rule="(has(self.builtin) && self.builtin != 'errorRate') || [has(self.max) ? self.max : '0', has(self.min) ? self.min : '0', has(self.maxIncrease) ? self.maxIncrease : '0'].all(t, t.matches('^-?[0-9]+([.][0-9]+)?([eE][-+]?[0-9]+)?$') || t.matches('^[0-9]+([.][0-9]+)?%$'))",message="errorRate, prometheus and web thresholds are percentages (1%) or numbers (0.01)"
 type Metric struct {
 	// Name identifies the metric in measurements and messages.
 	// +kubebuilder:validation:MinLength=1
@@ -257,6 +257,10 @@ type Metric struct {
 	// Prometheus measures the result of a PromQL query.
 	// +optional
 	Prometheus *PrometheusQuery `json:"prometheus,omitempty"`
+
+	// Web measures a number in the JSON answer of an HTTP request.
+	// +optional
+	Web *WebMetric `json:"web,omitempty"`
 
 	// Max is the highest acceptable canary value: a guard rail on an
 	// errorRate or latency metric, crossed only when the canary's

@@ -97,6 +97,14 @@ func promQuery(name, query, maxValue string) rolloutsv1alpha1.Metric {
 	return rolloutsv1alpha1.Metric{Name: name, Prometheus: &rolloutsv1alpha1.PrometheusQuery{Query: query}, Max: &t}
 }
 
+// web is a web metric (at least 0.95 at $.data.ok) with mutate applied.
+func web(name string, mutate func(*rolloutsv1alpha1.WebMetric)) rolloutsv1alpha1.Metric {
+	w := &rolloutsv1alpha1.WebMetric{URL: "http://metrics.shop/api/ok?rev={{.Revision}}", JSONPath: "$.data.ok"}
+	mutate(w)
+	t := rolloutsv1alpha1.Threshold("0.95")
+	return rolloutsv1alpha1.Metric{Name: name, Web: w, Min: &t}
+}
+
 func dur(d time.Duration) metav1.Duration { return metav1.Duration{Duration: d} }
 
 func ptr[T any](v T) *T { return &v }

@@ -95,8 +95,13 @@ func testCreate(ctx context.Context, t *testing.T, c client.Client, ns string) {
 		"min-and-ratio": {obj: rollout(withMetric(func(m *rolloutsv1alpha1.Metric) {
 			m.Max, m.Min, m.MaxRatio = nil, threshold("0"), ptr(rolloutsv1alpha1.Ratio("1.5"))
 		}))},
-		"rate-units":     {obj: rollout(withMetrics(builtin("rps", rps, "10/s"), builtin("rps2", rps, "10 req/s"), builtin("rps3", rps, "10rps")))},
-		"query-percent":  {obj: rollout(withMetrics(promQuery("q", "up", "5%")))},
+		"rate-units":    {obj: rollout(withMetrics(builtin("rps", rps, "10/s"), builtin("rps2", rps, "10 req/s"), builtin("rps3", rps, "10rps")))},
+		"query-percent": {obj: rollout(withMetrics(promQuery("q", "up", "5%")))},
+		"web": {obj: rollout(withMetrics(web("w", func(w *rolloutsv1alpha1.WebMetric) {
+			w.Method, w.Body, w.Timeout = "POST", `{"rev":"{{.Revision}}"}`, ptr(dur(time.Minute))
+			w.Headers = []rolloutsv1alpha1.WebHeader{{Name: "X-Team", Value: ptr("payments")},
+				{Name: "Authorization", ValueFrom: &rolloutsv1alpha1.WebHeaderSource{SecretKeyRef: rolloutsv1alpha1.KeyRef{Name: "api", Key: "token"}}}}
+		})))},
 		"interval-1s":    {obj: rollout(withAnalysis(rolloutsv1alpha1.Analysis{Interval: ptr(dur(time.Second)), Window: ptr(dur(time.Second)), Metrics: []rolloutsv1alpha1.Metric{good}}))},
 		"action-approve": {obj: rollout(withAnnotation(rolloutsv1alpha1.AnnotationAction, "approve"))},
 		// An analysis block without metrics gets the default ones (error
@@ -147,15 +152,50 @@ func testCreate(ctx context.Context, t *testing.T, c client.Client, ns string) {
 		"duplicate-metrics": {obj: rollout(withMetrics(good, builtin("error-rate", p99, "1s"))),
 			wantErr: `spec.analysis.metrics: Invalid value: metric names must be unique`},
 		"builtin-and-prometheus": {obj: rollout(withMetric(func(m *rolloutsv1alpha1.Metric) { m.Prometheus = &rolloutsv1alpha1.PrometheusQuery{Query: "up"} })),
-			wantErr: metric0 + `: Invalid value: exactly one of builtin and prometheus must be set`},
+			wantErr: metric0 + `: Invalid value: exactly one of builtin, prometheus and web must be set`},
 		"neither-builtin-nor-prometheus": {obj: rollout(withMetric(func(m *rolloutsv1alpha1.Metric) { m.Builtin = "" })),
-			wantErr: metric0 + `: Invalid value: exactly one of builtin and prometheus must be set`},
+			wantErr: metric0 + `: Invalid value: exactly one of builtin, prometheus and web must be set`},
+		"web-and-builtin": {obj: rollout(withMetrics(func() rolloutsv1alpha1.Metric {
+			m := web("w", func(*rolloutsv1alpha1.WebMetric) {})
+			m.Builtin = errRate
+			return m
+		}())), wantErr: metric0 + `: Invalid value: exactly one of builtin, prometheus and web must be set`},
+		"web-no-threshold": {obj: rollout(withMetrics(func() rolloutsv1alpha1.Metric {
+			m := web("w", func(*rolloutsv1alpha1.WebMetric) {})
+			m.Min = nil
+			return m
+		}())), wantErr: metric0 + `: Invalid value: requestRate, prometheus and web metrics need at least one of max, min, maxIncrease and maxRatio`},
+		"web-margin": {obj: rollout(withMetrics(func() rolloutsv1alpha1.Metric {
+			m := web("w", func(*rolloutsv1alpha1.WebMetric) {})
+			m.Margin = margin("10%", "")
+			return m
+		}())), wantErr: metric0 + `: Invalid value: margin and tolerance apply to errorRate and latency metrics`},
+		"web-ftp": {obj: rollout(withMetrics(web("w", func(w *rolloutsv1alpha1.WebMetric) { w.URL = "ftp://metrics.shop/ok" }))),
+			wantErr: metric0 + `.web.url: Invalid value: "ftp://metrics.shop/ok": must be an http:// or https:// URL`},
+		"web-method": {obj: rollout(withMetrics(web("w", func(w *rolloutsv1alpha1.WebMetric) { w.Method = "PUT" }))),
+			wantErr: metric0 + `.web.method: Unsupported value: "PUT": supported values: "GET", "POST"`},
+		"web-body-with-get": {obj: rollout(withMetrics(web("w", func(w *rolloutsv1alpha1.WebMetric) { w.Body = "{}" }))),
+			wantErr: metric0 + `.web.body: Invalid value: body is sent only with method POST`},
+		"web-no-json-path": {obj: rollout(withMetrics(web("w", func(w *rolloutsv1alpha1.WebMetric) { w.JSONPath = "" }))),
+			wantErr: metric0 + `.web.jsonPath: Invalid value: "": ` + metric0 + `.web.jsonPath in body should be at least 1 chars long`},
+		"web-timeout-2m": {obj: rollout(withMetrics(web("w", func(w *rolloutsv1alpha1.WebMetric) { w.Timeout = ptr(dur(2 * time.Minute)) }))),
+			wantErr: metric0 + `.web.timeout: Invalid value: "2m0s": must be a positive duration of at most 1m, such as 10s`},
+		"web-header-name": {obj: rollout(withMetrics(web("w", func(w *rolloutsv1alpha1.WebMetric) {
+			w.Headers = []rolloutsv1alpha1.WebHeader{{Name: "Bad Name", Value: ptr("x")}}
+		}))), wantErr: metric0 + `.web.headers[0].name: Invalid value: "Bad Name"`},
+		"web-header-twice": {obj: rollout(withMetrics(web("w", func(w *rolloutsv1alpha1.WebMetric) {
+			w.Headers = []rolloutsv1alpha1.WebHeader{{Name: "X-A", Value: ptr("1")}, {Name: "X-A", Value: ptr("2")}}
+		}))), wantErr: metric0 + `.web.headers[1]: Duplicate value: {"name":"X-A"}`},
+		"web-header-both": {obj: rollout(withMetrics(web("w", func(w *rolloutsv1alpha1.WebMetric) {
+			w.Headers = []rolloutsv1alpha1.WebHeader{{Name: "X-A", Value: ptr("1"),
+				ValueFrom: &rolloutsv1alpha1.WebHeaderSource{SecretKeyRef: rolloutsv1alpha1.KeyRef{Name: "api", Key: "token"}}}}
+		}))), wantErr: metric0 + `.web.headers[0]: Invalid value: set exactly one of value and valueFrom`},
 		"unknown-builtin": {obj: rollout(withMetric(func(m *rolloutsv1alpha1.Metric) { m.Builtin = "errors" })),
 			wantErr: metric0 + `.builtin: Unsupported value: "errors": supported values: "errorRate", "latencyP50", "latencyP90", "latencyP99", "requestRate"`},
 		"request-rate-no-threshold": {obj: rollout(withMetrics(rolloutsv1alpha1.Metric{Name: "rps", Builtin: rps})),
-			wantErr: metric0 + `: Invalid value: requestRate and prometheus metrics need at least one of max, min, maxIncrease and maxRatio`},
+			wantErr: metric0 + `: Invalid value: requestRate, prometheus and web metrics need at least one of max, min, maxIncrease and maxRatio`},
 		"prometheus-no-threshold": {obj: rollout(withMetrics(rolloutsv1alpha1.Metric{Name: "q", Prometheus: &rolloutsv1alpha1.PrometheusQuery{Query: "up"}})),
-			wantErr: metric0 + `: Invalid value: requestRate and prometheus metrics need at least one of max, min, maxIncrease and maxRatio`},
+			wantErr: metric0 + `: Invalid value: requestRate, prometheus and web metrics need at least one of max, min, maxIncrease and maxRatio`},
 		"margin-on-request-rate": {obj: rollout(withMetrics(rolloutsv1alpha1.Metric{Name: "rps", Builtin: rps, Min: threshold("10"), Margin: margin("10%", "")})),
 			wantErr: metric0 + `: Invalid value: margin and tolerance apply to errorRate and latency metrics, which compare the canary with the stable`},
 		"tolerance-on-prometheus": {obj: rollout(withMetrics(func() rolloutsv1alpha1.Metric {
@@ -198,9 +238,9 @@ func testCreate(ctx context.Context, t *testing.T, c client.Client, ns string) {
 		"latency-percent": {obj: rollout(withMetrics(builtin("p99", p99, "5%"))),
 			wantErr: metric0 + `: Invalid value: latency thresholds are durations (500ms) or seconds (0.5)`},
 		"error-rate-duration": {obj: rollout(withMetric(func(m *rolloutsv1alpha1.Metric) { m.MaxIncrease = threshold("10ms") })),
-			wantErr: metric0 + `: Invalid value: errorRate and prometheus thresholds are percentages (1%) or numbers (0.01)`},
+			wantErr: metric0 + `: Invalid value: errorRate, prometheus and web thresholds are percentages (1%) or numbers (0.01)`},
 		"query-rate": {obj: rollout(withMetrics(promQuery("q", "up", "10/s"))),
-			wantErr: metric0 + `: Invalid value: errorRate and prometheus thresholds are percentages (1%) or numbers (0.01)`},
+			wantErr: metric0 + `: Invalid value: errorRate, prometheus and web thresholds are percentages (1%) or numbers (0.01)`},
 		"request-rate-percent": {obj: rollout(withMetrics(builtin("rps", rps, "50%"))),
 			wantErr: metric0 + `: Invalid value: requestRate thresholds are requests per second (10, 10/s or 10 req/s)`},
 		"request-rate-duration": {obj: rollout(withMetrics(builtin("rps", rps, "10s"))),

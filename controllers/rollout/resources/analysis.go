@@ -312,6 +312,9 @@ func makeMetric(m *rolloutsv1alpha1.Metric) (analysis.Metric, error) {
 	if m.Prometheus != nil {
 		out.Query, out.Provider = m.Prometheus.Query, analysis.PrometheusProvider
 	}
+	if m.Web != nil {
+		out.Web, out.Provider = makeWeb(m.Web), analysis.WebProvider
+	}
 	kind := MetricKind(m)
 	for _, th := range []struct {
 		field string

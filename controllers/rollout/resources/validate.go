@@ -87,7 +87,7 @@ func ValidateSpec(spec *rolloutsv1alpha1.RolloutSpec, now time.Time) field.Error
 }
 
 // ArgRef matches {{args.<name>}} (spaces allowed inside the braces) in a
-// template's Prometheus query.
+// template's Prometheus query and web request.
 var ArgRef = regexp.MustCompile(`\{\{\s*args\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}`)
 
 // ValidateTemplate checks an AnalysisTemplate's or ClusterAnalysisTemplate's
@@ -112,6 +112,9 @@ func ValidateTemplate(spec *rolloutsv1alpha1.AnalysisTemplateSpec) field.ErrorLi
 				}
 			}
 			m.Prometheus.Query = ArgRef.ReplaceAllString(m.Prometheus.Query, "arg")
+		}
+		if m.Web != nil {
+			errs = append(errs, templateWebArgs(m.Web, declared, p.Child("web"))...)
 		}
 		errs = append(errs, validateMetric(m, p)...)
 	}
@@ -138,10 +141,15 @@ func validateAnalysis(a *rolloutsv1alpha1.Analysis, fld *field.Path) field.Error
 func validateMetric(m *rolloutsv1alpha1.Metric, fld *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	kind := MetricKind(m)
+	if webSources(m) != 1 {
+		return append(errs, field.Invalid(fld, m.Name, "exactly one of builtin, prometheus and web must be set"))
+	}
 	if m.Prometheus != nil {
 		if err := analysis.CheckQuery(m.Prometheus.Query); err != nil {
 			errs = append(errs, field.Invalid(fld.Child("prometheus", "query"), m.Prometheus.Query, err.Error()))
 		}
+	} else if m.Web != nil {
+		errs = append(errs, validateWeb(m.Web, fld.Child("web"))...)
 	} else if !isBuiltin(kind) {
 		return append(errs, field.NotSupported(fld.Child("builtin"), kind, analysis.Builtins))
 	}
