@@ -3,6 +3,7 @@ package rollout
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -136,7 +137,9 @@ func fillArgs(m rolloutsv1alpha1.Metric, values map[string]string) (rolloutsv1al
 			name := resources.ArgRef.FindStringSubmatch(ref)[1]
 			v, ok := values[name]
 			if !ok {
-				missing = append(missing, name)
+				if !slices.Contains(missing, name) {
+					missing = append(missing, name)
+				}
 				return ref
 			}
 			return v
