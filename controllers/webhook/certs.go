@@ -71,7 +71,9 @@ type Certs struct {
 	Log      logr.Logger
 
 	cert     atomic.Pointer[tls.Certificate]
-	ready    atomic.Bool // the certificate is served and the CA is in the configuration
+	// readySince is when the certificate was first served with its CA in
+	// the configuration (Unix nanoseconds; 0: not yet).
+	readySince atomic.Int64
 	warnOnce sync.Once
 }
 
@@ -113,10 +115,21 @@ func (c *Certs) Start(ctx context.Context) error {
 	}
 }
 
-// Ready is a readiness check: ready once a certificate is served.
+// caSettle is how long the API server may take to see a new caBundle (its
+// informer of webhook configurations): a replica becomes Ready that long
+// after the CA is in the configuration, so that a client told "Ready" (helm
+// install --wait) is not refused with "unknown authority".
+const caSettle = 3 * time.Second
+
+// Ready is a readiness check: ready caSettle after the certificate is
+// served with its CA in the configuration.
 func (c *Certs) Ready() error {
-	if !c.ready.Load() {
+	since := c.readySince.Load()
+	if since == 0 {
 		return errors.New("the webhook certificate is not ready, or its CA is not in the webhook configuration yet")
+	}
+	if c.Clock.Since(time.Unix(0, since)) < caSettle {
+		return errors.New("the webhook's CA was just written: waiting for the API server to use it")
 	}
 	return nil
 }
@@ -167,7 +180,7 @@ func (c *Certs) Ensure(ctx context.Context) error {
 	if err := c.patchCABundle(ctx, sec.Data[keyCACert]); err != nil {
 		return err
 	}
-	c.ready.Store(true)
+	c.readySince.CompareAndSwap(0, c.Clock.Now().UnixNano())
 	return nil
 }
 

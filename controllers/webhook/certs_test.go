@@ -71,7 +71,12 @@ func TestCerts(t *testing.T) {
 	if err := first.Ensure(ctx); err != nil {
 		t.Fatal(err)
 	}
-	// then it serves one for the Service that the configuration's CA verifies.
+	// then it serves one for the Service that the configuration's CA
+	// verifies, and is Ready once the API server has had time to see the CA.
+	if first.Ready() == nil {
+		t.Fatal("ready at once: the API server may not use the new CA yet")
+	}
+	clk.Step(caSettle)
 	if err := first.Ready(); err != nil {
 		t.Fatal(err)
 	}
