@@ -29,7 +29,7 @@ func testTemplates(t *testing.T, h *harness) {
 		Spec: rolloutsv1alpha1.AnalysisTemplateSpec{
 			Args: []rolloutsv1alpha1.TemplateArg{{Name: "service"}, {Name: "team"}, {Name: "window", Value: ptr.To("5m")}},
 			Metrics: []rolloutsv1alpha1.Metric{{Name: "queue-depth", Max: &five, Prometheus: &rolloutsv1alpha1.PrometheusQuery{
-				Query: `max(queue_depth{service="{{args.service}}",team="{{ args.team }}",rev="{{.Revision}}"}[{{args.window}}])`}}},
+				Query: `max_over_time(queue_depth{service="{{args.service}}",team="{{ args.team }}",rev="{{.Revision}}"}[{{args.window}}])`}}},
 		}}
 	must(t, k8s.Create(ctx, local))
 	must(t, k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "owner"}, StringData: map[string]string{"team": "payments"}}))
@@ -63,7 +63,7 @@ func testTemplates(t *testing.T, h *harness) {
 	if !slices.Equal(names, []string{"shared-errors", "queue-depth"}) {
 		t.Errorf("metrics %v, want the templates' shared-errors and queue-depth only", names)
 	}
-	if q := spec.Metrics[1].Query; q != `max(queue_depth{service="web",team="payments",rev="{{.Revision}}"}[5m])` {
+	if q := spec.Metrics[1].Query; q != `max_over_time(queue_depth{service="web",team="payments",rev="{{.Revision}}"}[5m])` {
 		t.Errorf("query %s: want the arguments filled in and the template variables kept", q)
 	}
 	m := got.Status.Measurements[0]
