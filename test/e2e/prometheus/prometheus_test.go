@@ -175,8 +175,8 @@ func TestPrometheusAnalysisAndMonitors(t *testing.T) {
 	waitPhase(t, cl, rolloutsv1alpha1.PhaseHealthy, 2*time.Minute)
 	waitTargets(t, prom, "podMonitor/ramp-system/ramp-revisions/0")
 
-	// And bounded load through the gateway: 100 requests a second, at
-	// most 3 minutes, loopback only
+	// And web serving through the gateway, reached at its endpoints
+	// (loopback only)
 	eps, err := c.FollowEndpoints(followCtx, types.NamespacedName{Namespace: releaseNS, Name: "ramp-gateway"}, 200*time.Millisecond)
 	if err != nil {
 		t.Fatalf("gateway endpoints: %v", err)
@@ -190,6 +190,12 @@ func TestPrometheusAnalysisAndMonitors(t *testing.T) {
 		}
 		return nil
 	})
+	// Then Prometheus has web-00001's requests, labelled as the
+	// PodMonitor promises
+	checkMonitorsLabelQueueSeries(ctx, t, cl, prom)
+
+	// Given bounded load through the gateway: 100 requests a second, for
+	// at most 3 minutes
 	load, err := framework.StartLoad(ctx, framework.LoadOptions{Balancer: gw, Host: host, Rate: 100, Duration: 3 * time.Minute})
 	if err != nil {
 		t.Fatal(err)
@@ -245,7 +251,6 @@ func TestPrometheusAnalysisAndMonitors(t *testing.T) {
 
 	// And every series the chart's Grafana dashboard and the docs name was
 	// scraped through the chart's monitors, with the labels they use
-	checkMonitorsLabelQueueSeries(ctx, t, cl, prom)
 	root, err := framework.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
