@@ -10,6 +10,7 @@ package prometheus
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -165,13 +166,8 @@ func TestPrometheusAnalysisAndMonitors(t *testing.T) {
 
 	// And Rollout web at v1, judged only by ClusterAnalysisTemplate
 	// queue-errors (its first revision goes straight to 100%)
-	if err := cl.Create(ctx, errorsTemplate()); err != nil {
-		t.Fatal(err)
-	}
-	ro := webRollout("v1")
-	if err := cl.Create(ctx, ro); err != nil {
-		t.Fatal(err)
-	}
+	create(t, cl, errorsTemplate())
+	create(t, cl, webRollout("v1"))
 	waitPhase(t, cl, rolloutsv1alpha1.PhaseHealthy, 2*time.Minute)
 	waitTargets(t, prom, "podMonitor/ramp-system/ramp-revisions/0")
 
@@ -200,7 +196,7 @@ func TestPrometheusAnalysisAndMonitors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { t.Logf("load: %s", load.Stop()) }()
+	t.Cleanup(func() { load.Stop() })
 
 	// When a healthy v2 rolls out
 	v2At := time.Now()
@@ -249,6 +245,17 @@ func TestPrometheusAnalysisAndMonitors(t *testing.T) {
 		t.Errorf("telemetry error ratio of web-00003 %.2f%%: the builtin verdict would pass what Prometheus failed", 100*bad.telemetry.ratio())
 	}
 
+	// And the clients got those 500s and nothing else went wrong (v1 and
+	// v2 answer no errors, so every 500 came from the canary)
+	res := load.Stop()
+	t.Logf("load: %s", res)
+	if got, want := res.Codes[500], bad.prom.errors; math.Abs(float64(got-want)) > max(2, 0.05*float64(want)) {
+		t.Errorf("the load got %d answers 500, Prometheus counted %d 5xx of web-00003", got, want)
+	}
+	if res.TransportErrors > 0 || res.Non2xx != res.Codes[500] {
+		t.Errorf("load: %s; want no failures but the canary's 500s", res)
+	}
+
 	// And every series the chart's Grafana dashboard and the docs name was
 	// scraped through the chart's monitors, with the labels they use
 	root, err := framework.RepoRoot()
@@ -275,6 +282,21 @@ func TestPrometheusAnalysisAndMonitors(t *testing.T) {
 		t.Errorf("not in what Prometheus scraped: %s", m)
 	}
 	t.Logf("checked %d dashboard and %d doc references against the scrape; %s in all", len(promises), len(fromDocs), time.Since(start).Round(time.Second))
+}
+
+// create creates obj, retrying while the API server cannot call the
+// chart's webhook yet: right after the install, the CA the controller
+// writes into the webhook configuration may not be in force yet
+// ("certificate signed by unknown authority").
+func create(t *testing.T, cl client.Client, obj client.Object) {
+	t.Helper()
+	framework.Eventually(t, 30*time.Second, func(ctx context.Context) error {
+		err := cl.Create(ctx, obj)
+		if err != nil && !strings.Contains(err.Error(), "failed calling webhook") {
+			t.Fatalf("creating %s: %v", obj.GetName(), err)
+		}
+		return err
+	})
 }
 
 // update replaces the Rollout's spec with want's.
