@@ -43,19 +43,20 @@ type comparison struct{ telemetry, prom counts }
 // scrapes of the queue-proxies' /stats) and Prometheus (the same
 // queue-proxies' ramp_queue_requests_total, at their last value within 5
 // minutes, summed over pods, tags and classes) count the same requests and
-// the same 5xx ratio for the revision, within 5% of the requests and half
-// a point of ratio; a revision still taking traffic (not frozen) gets 10%,
-// as the two reads are not simultaneous. Each revision here lives less
-// than 5 minutes, so both count all of its traffic.
-func compareWithTelemetry(ctx context.Context, t *testing.T, c *framework.Cluster, prom *framework.Prometheus, rev string, frozen bool) comparison {
+// the same 5xx ratio for the revision: requests within 5% (or 20) of
+// Prometheus' counts read just before and just after the telemetry (the
+// revision may still take traffic), ratio within half a point. Each
+// revision here lives less than 5 minutes, so both count all of its
+// traffic.
+func compareWithTelemetry(ctx context.Context, t *testing.T, c *framework.Cluster, prom *framework.Prometheus, rev string) comparison {
 	t.Helper()
-	tolerance := 0.10
-	if frozen {
-		tolerance = 0.05
-	}
+	const tolerance = 0.05
 	var cmp comparison
 	framework.Eventually(t, 45*time.Second, func(ctx context.Context) error {
-		var err error
+		before, err := promCounts(ctx, prom, rev)
+		if err != nil {
+			return err
+		}
 		if cmp.telemetry, err = telemetry(ctx, c, rev); err != nil {
 			return err
 		}
@@ -66,8 +67,10 @@ func compareWithTelemetry(ctx context.Context, t *testing.T, c *framework.Cluste
 		if tel.requests == 0 || pr.requests == 0 {
 			return fmt.Errorf("%s: telemetry %+v, Prometheus %+v: no requests yet", rev, tel, pr)
 		}
-		if d := math.Abs(float64(tel.requests - pr.requests)); d > tolerance*float64(max(tel.requests, pr.requests)) && d > 20 {
-			return fmt.Errorf("%s: telemetry counts %d requests, Prometheus %d", rev, tel.requests, pr.requests)
+		low := float64(before.requests) - max(20, tolerance*float64(before.requests))
+		high := float64(pr.requests) + max(20, tolerance*float64(pr.requests))
+		if r := float64(tel.requests); r < low || r > high {
+			return fmt.Errorf("%s: telemetry counts %d requests, Prometheus %d before and %d after it", rev, tel.requests, before.requests, pr.requests)
 		}
 		if d := math.Abs(tel.ratio() - pr.ratio()); d > 0.005 {
 			return fmt.Errorf("%s: telemetry error ratio %.2f%% (%d/%d), Prometheus %.2f%% (%d/%d)", rev,
