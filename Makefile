@@ -15,6 +15,9 @@ ETCD_VERSION           := v3.6.16
 HELM_VERSION           := v3.22.0
 CONTROLLER_GEN_VERSION := v0.23.0
 GOLANGCI_LINT_VERSION  := v2.15.0
+# Prometheus 3.16.0 is Go module version v0.316.0.
+PROMETHEUS_VERSION     := 3.16.0
+PROMETHEUS_MODULE      := v0.316.0
 
 # Release: the chart's version and appVersion (the images' tag).
 CHART_VERSION := $(shell awk '/^version:/ {gsub(/"/, "", $$2); print $$2}' charts/ramp/Chart.yaml)
@@ -43,6 +46,10 @@ ETCD_STAMP  := $(K8S_BIN)/.etcd-$(ETCD_VERSION)
 HELM        := $(BIN)/helm-$(HELM_VERSION)
 CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
 GOLANGCI_LINT  := $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
+PROMETHEUS_STAMP := $(BIN)/.prometheus-$(PROMETHEUS_VERSION)-r1
+# Only the kubernetes service discovery (test/e2e/prometheus uses it): the
+# tags leave out the cloud providers' SDKs, which would double the build.
+PROMETHEUS_TAGS  := remove_all_sd,enable_kubernetes_sd
 
 .PHONY: help
 help: ## List the targets
@@ -87,6 +94,25 @@ $(CONTROLLER_GEN):
 	@echo ">> building controller-gen $(CONTROLLER_GEN_VERSION)"
 	GOBIN=$(BIN)/.gobin-cg go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION)
 	mv $(BIN)/.gobin-cg/controller-gen $@ && ln -sf $(notdir $@) $(BIN)/controller-gen
+
+# Prometheus for test/e2e/prometheus (README: Development). It never fails:
+# without a build and without Debian's package the test skips.
+.PHONY: prometheus
+prometheus: ## Build Prometheus into bin/ for the Prometheus e2e test (cold: about 4 minutes on 2 cores); else Debian's package; else the test skips
+	@if [ -x $(BIN)/prometheus ] && [ -f $(PROMETHEUS_STAMP) ]; then :; \
+	else echo ">> building prometheus $(PROMETHEUS_VERSION) (kubernetes discovery only)"; \
+	  mkdir -p $(BIN); \
+	  if GOBIN=$(BIN)/.gobin-prometheus go install -trimpath -tags $(PROMETHEUS_TAGS) \
+	       -ldflags '-s -w -X github.com/prometheus/common/version.Version=$(PROMETHEUS_VERSION)' \
+	       github.com/prometheus/prometheus/cmd/prometheus@$(PROMETHEUS_MODULE); then \
+	    mv $(BIN)/.gobin-prometheus/prometheus $(BIN)/prometheus && rm -f $(BIN)/.prometheus-* && touch $(PROMETHEUS_STAMP); \
+	  elif command -v prometheus >/dev/null; then \
+	    echo ">> could not build Prometheus: the Prometheus e2e test uses $$(command -v prometheus)"; \
+	  elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo ">> could not build Prometheus: installing Debian's prometheus with apt-get"; \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; } \
+	      || echo ">> could not install prometheus either: the Prometheus e2e test will be skipped"; \
+	  else echo ">> could not build Prometheus and this is not root: the Prometheus e2e test will be skipped"; fi; fi
 
 $(GOLANGCI_LINT):
 	@echo ">> building golangci-lint $(GOLANGCI_LINT_VERSION)"
@@ -161,11 +187,11 @@ test-real: tools-node build node-packages ## The real-node e2e tier alone (root)
 	KUBEBUILDER_ASSETS=$(K8S_BIN) RAMP_BIN_DIR=$(BIN) go test $(TEST_FLAGS) -v ./test/e2e/realnode/
 
 .PHONY: test
-test: tools tools-node build oci-runtime node-packages ## Run every test: unit, envtest integration, e2e on a local cluster, Ramp's images under podman and on a real node (where the host can)
+test: tools tools-node build oci-runtime node-packages prometheus ## Run every test: unit, envtest integration, e2e on a local cluster, Ramp's images under podman and on a real node (where the host can)
 	KUBEBUILDER_ASSETS=$(K8S_BIN) RAMP_BIN_DIR=$(BIN) go test $(TEST_FLAGS) ./...
 
 .PHONY: test-flakes
-test-flakes: tools tools-node build oci-runtime node-packages ## Repeat the whole suite N times (default 3) and print a table of every test that failed at least once (not in CI)
+test-flakes: tools tools-node build oci-runtime node-packages prometheus ## Repeat the whole suite N times (default 3) and print a table of every test that failed at least once (not in CI)
 	KUBEBUILDER_ASSETS=$(K8S_BIN) RAMP_BIN_DIR=$(BIN) go run ./test/flakes -n $${N:-3} -- $(TEST_FLAGS) ./...
 
 # Fuzz targets (package:target); `make test` runs their seed corpora.
