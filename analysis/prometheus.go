@@ -181,11 +181,3 @@ func renderQuery(tmpl string, t Target, window time.Duration) (string, error) {
 	}
 	return b.String(), nil
 }
-
-// CheckQuery reports whether a query template renders: it parses, names
-// only the known variables and is not empty. The controller checks it at
-// admission so that a bad template never reaches a measurement.
-func CheckQuery(tmpl string) error {
-	_, err := renderQuery(tmpl, Target{Namespace: "default", Revision: "app-00001", Tag: "canary"}, time.Minute)
-	return err
-}
