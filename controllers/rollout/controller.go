@@ -51,17 +51,15 @@ func (a ProviderAnalyzer) Evaluate(ctx context.Context, spec analysis.Spec, now 
 	return analysis.Evaluate(ctx, a.Providers, spec, now)
 }
 
-// prometheusTimeout bounds each Prometheus query.
-const prometheusTimeout = 10 * time.Second
-
 // Providers builds the analysis providers: the builtin one, reading the
-// queue-proxies' request telemetry, and the Prometheus one when
-// prometheusURL is set. A metric naming a provider that is not configured
-// is an Error measurement.
-func Providers(telemetry autoscaler.Telemetry, prometheusURL string) (analysis.Providers, error) {
+// queue-proxies' request telemetry, and the Prometheus one when prom has a
+// URL (analysis.NewPrometheusFromConfig: a bad setting or an unreadable
+// credential file is an error). A metric naming a provider that is not
+// configured is an Error measurement.
+func Providers(telemetry autoscaler.Telemetry, prom analysis.PrometheusConfig) (analysis.Providers, error) {
 	providers := analysis.Providers{analysis.BuiltinProvider: &analysis.Builtin{Telemetry: telemetry}}
-	if prometheusURL != "" {
-		p, err := analysis.NewPrometheus(prometheusURL, prometheusTimeout)
+	if prom.URL != "" {
+		p, err := analysis.NewPrometheusFromConfig(prom)
 		if err != nil {
 			return nil, err
 		}
