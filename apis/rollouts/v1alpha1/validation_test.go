@@ -2,6 +2,7 @@ package v1alpha1_test
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -40,6 +41,7 @@ func TestAdmission(t *testing.T) {
 	t.Run("Defaults", func(t *testing.T) { testDefaults(ctx, t, c, ns.Name) })
 	t.Run("IssueExample", func(t *testing.T) { testIssueExample(ctx, t, c, ns.Name) })
 	t.Run("Durations", func(t *testing.T) { testDurations(ctx, t, c, ns.Name) })
+	t.Run("DocsCountsExample", func(t *testing.T) { testDocsCountsExample(ctx, t, c) })
 }
 
 func testCreate(ctx context.Context, t *testing.T, c client.Client, ns string) {
@@ -388,5 +390,33 @@ func testDurations(ctx context.Context, t *testing.T, c client.Client, ns string
 			}
 			framework.ExpectAdmission(t, c.Create(ctx, u), tc.wantErr)
 		})
+	}
+}
+
+// testDocsCountsExample creates docs/analysis.md's ClusterAnalysisTemplate
+// of Prometheus counts metrics: the CEL rules admit it as written.
+func testDocsCountsExample(ctx context.Context, t *testing.T, c client.Client) {
+	b, err := os.ReadFile("../../../docs/analysis.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, ok := strings.Cut(string(b), "<!-- counts-example -->\n```yaml\n")
+	if !ok {
+		t.Fatal("docs/analysis.md has no counts example")
+	}
+	block, _, _ = strings.Cut(block, "```")
+	u := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal([]byte(block), &u.Object); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Create(ctx, u); err != nil {
+		t.Fatalf("creating the docs' ClusterAnalysisTemplate: %v", err)
+	}
+	got := &rolloutsv1alpha1.ClusterAnalysisTemplate{}
+	if err := c.Get(ctx, client.ObjectKeyFromObject(u), got); err != nil {
+		t.Fatal(err)
+	}
+	if p := got.Spec.Metrics[1].Prometheus; p == nil || p.Kind != "latencyP90" || p.Histogram == "" {
+		t.Errorf("latency metric stored as %+v", p)
 	}
 }
