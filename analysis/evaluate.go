@@ -49,9 +49,10 @@ func providerName(m Metric) string {
 // canary revision, and for each metric a unique non-empty name, exactly
 // one of Builtin, Query and Web, a known builtin (else an error wrapping
 // ErrUnknownMetric), a provider that fits (builtin metrics use the builtin
-// provider, web metrics the web one, query metrics another one), a
-// Prometheus query that renders, a web request that CheckWeb accepts, and
-// at least one sane threshold. It returns the first problem found.
+// provider, web metrics the web one, query metrics another one, counts
+// metrics the queries of their kind), Prometheus queries that render, a web
+// request that CheckWeb accepts, and at least one sane threshold. It
+// returns the first problem found.
 func Validate(spec Spec) error {
 	if spec.Window <= 0 {
 		return fmt.Errorf("analysis window must be positive, got %s", spec.Window)
@@ -108,10 +109,20 @@ func validateMetric(m Metric, window time.Duration, seq bool) error {
 		if !knownBuiltin(m.Builtin) {
 			return fmt.Errorf("%w %q (want one of %s)", ErrUnknownMetric, m.Builtin, strings.Join(Builtins, ", "))
 		}
-		if p := providerName(m); p != BuiltinProvider {
-			return fmt.Errorf("builtin %s is measured by the %s provider, not %q", m.Builtin, BuiltinProvider, p)
+		switch p := providerName(m); {
+		case p == BuiltinProvider && !m.Counts.IsZero():
+			return fmt.Errorf("counts queries need a provider such as %s, not the %s one", PrometheusProvider, BuiltinProvider)
+		case p != BuiltinProvider && m.Counts.IsZero():
+			return fmt.Errorf("builtin %s is measured by the %s provider, not %q (which needs counts queries)", m.Builtin, BuiltinProvider, p)
+		case p != BuiltinProvider:
+			if err := validateCounts(m, window); err != nil {
+				return err
+			}
 		}
 	default:
+		if !m.Counts.IsZero() {
+			return errors.New("counts queries need the kind of the metric as builtin (errorRate, latencyP50, latencyP90 or latencyP99), and no query")
+		}
 		switch m.Provider {
 		case "", BuiltinProvider:
 			return fmt.Errorf("a query needs a provider such as %s", PrometheusProvider)
@@ -188,9 +199,29 @@ func Evaluate(ctx context.Context, providers Providers, spec Spec, now time.Time
 	return rep
 }
 
-// sequential reports whether m is judged by the sequential judge.
+// sequential reports whether m is judged by the sequential judge: a
+// comparative metric, whichever provider gives its counts (samplerFor).
 func sequential(spec Spec, m Metric) bool {
-	return !spec.Sequential.From.IsZero() && Comparative(m.Builtin) && providerName(m) == BuiltinProvider
+	return !spec.Sequential.From.IsZero() && Comparative(m.Builtin)
+}
+
+// MetricSampler is a provider that gives the sequential judge a Sampler
+// for some of its metrics: Prometheus, for metrics with Counts.
+type MetricSampler interface {
+	SamplerFor(m Metric) (Sampler, error)
+}
+
+// samplerFor is the Sampler of p for m: its own for m when p is a
+// MetricSampler, else p itself when it is a Sampler (the builtin
+// provider).
+func samplerFor(p Provider, m Metric) (Sampler, error) {
+	if ms, ok := p.(MetricSampler); ok {
+		return ms.SamplerFor(m)
+	}
+	if s, ok := p.(Sampler); ok {
+		return s, nil
+	}
+	return nil, fmt.Errorf("the %s provider gives no counts for the sequential judge", providerName(m))
 }
 
 func evaluateMetric(ctx context.Context, providers Providers, spec Spec, m Metric, share int, now time.Time) Result {
@@ -199,10 +230,9 @@ func evaluateMetric(ctx context.Context, providers Providers, spec Spec, m Metri
 		return Result{Metric: m.Name, Phase: Error, Message: oneLine(err.Error())}
 	}
 	if sequential(spec, m) {
-		s, ok := p.(Sampler)
-		if !ok {
-			return Result{Metric: m.Name, Phase: Error, Sequential: true,
-				Message: m.Name + ": the " + providerName(m) + " provider gives no counts for the sequential judge"}
+		s, err := samplerFor(p, m)
+		if err != nil {
+			return Result{Metric: m.Name, Phase: Error, Sequential: true, Message: oneLine(m.Name + ": " + err.Error())}
 		}
 		return judgeSequential(ctx, s, spec, m, share, now)
 	}

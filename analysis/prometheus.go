@@ -5,13 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/url"
 	"strconv"
 	"strings"
 	"text/template"
 	"time"
 
-	"github.com/prometheus/client_golang/api"
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
 )
@@ -31,21 +29,11 @@ type Prometheus struct {
 var _ Provider = (*Prometheus)(nil)
 
 // NewPrometheus returns a provider querying the Prometheus server at
-// address ("http://prometheus.monitoring:9090"), each query bounded by
-// timeout (0: none).
+// address ("http://prometheus.monitoring:9090") without credentials, each
+// query bounded by timeout (0: none). NewPrometheusFromConfig configures
+// TLS and credentials.
 func NewPrometheus(address string, timeout time.Duration) (*Prometheus, error) {
-	u, err := url.Parse(address)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("prometheus address %q: want an http or https URL such as http://prometheus:9090", address)
-	}
-	if timeout < 0 {
-		return nil, fmt.Errorf("prometheus timeout must not be negative, got %s", timeout)
-	}
-	c, err := api.NewClient(api.Config{Address: address})
-	if err != nil {
-		return nil, fmt.Errorf("prometheus client for %s: %w", address, err)
-	}
-	return &Prometheus{API: v1.NewAPI(c), Timeout: timeout}, nil
+	return NewPrometheusFromConfig(PrometheusConfig{URL: address, Timeout: timeout})
 }
 
 // IsOnline checks that the server answers a trivial query.
@@ -65,6 +53,9 @@ func (p *Prometheus) IsOnline(ctx context.Context) error {
 // or infinite is a Value that is not Valid; anything but a scalar or a
 // one-sample vector is an error. Requests is always -1 (unknown).
 func (p *Prometheus) Measure(ctx context.Context, q Query) (Measurement, error) {
+	if !q.Metric.Counts.IsZero() {
+		return p.measureCounts(ctx, q)
+	}
 	if q.Metric.Query == "" {
 		return Measurement{}, fmt.Errorf("prometheus provider: metric %q has no query: %w", q.Metric.Name, ErrUnknownMetric)
 	}
@@ -84,6 +75,22 @@ func (p *Prometheus) Measure(ctx context.Context, q Query) (Measurement, error) 
 	return Measurement{Canary: canary, Stable: stable}, nil
 }
 
+// measureCounts measures a counts metric over the window, as the builtin
+// provider measures its kind.
+func (p *Prometheus) measureCounts(ctx context.Context, q Query) (Measurement, error) {
+	s, err := p.SamplerFor(q.Metric)
+	if err != nil {
+		return Measurement{}, err
+	}
+	if q.Window <= 0 {
+		return Measurement{}, fmt.Errorf("prometheus provider: window must be positive, got %s", q.Window)
+	}
+	if q.Canary.Revision == "" {
+		return Measurement{}, errors.New("prometheus provider: canary has no revision")
+	}
+	return measureSamples(ctx, s, q)
+}
+
 func (p *Prometheus) measure(ctx context.Context, tmpl string, t Target, window time.Duration, now time.Time) (Value, error) {
 	expr, err := renderQuery(tmpl, t, window)
 	if err != nil {
@@ -94,8 +101,22 @@ func (p *Prometheus) measure(ctx context.Context, tmpl string, t Target, window 
 
 // query evaluates expr at ts (the server's now when zero).
 func (p *Prometheus) query(ctx context.Context, expr string, ts time.Time) (Value, error) {
+	res, err := p.eval(ctx, expr, ts)
+	if err != nil {
+		return Value{}, fmt.Errorf("prometheus query `%s`: %w", expr, err)
+	}
+	v, err := sampleValue(res)
+	if err != nil {
+		return Value{}, fmt.Errorf("prometheus query `%s`: %w", expr, err)
+	}
+	return v, nil
+}
+
+// eval evaluates expr at ts (the server's now when zero), bounded by
+// p.Timeout.
+func (p *Prometheus) eval(ctx context.Context, expr string, ts time.Time) (model.Value, error) {
 	if p.API == nil {
-		return Value{}, errors.New("prometheus provider: no API client")
+		return nil, errors.New("prometheus provider: no API client")
 	}
 	var opts []v1.Option
 	if p.Timeout > 0 {
@@ -105,14 +126,7 @@ func (p *Prometheus) query(ctx context.Context, expr string, ts time.Time) (Valu
 		opts = append(opts, v1.WithTimeout(p.Timeout))
 	}
 	res, _, err := p.API.Query(ctx, expr, ts, opts...)
-	if err != nil {
-		return Value{}, fmt.Errorf("prometheus query `%s`: %w", expr, err)
-	}
-	v, err := sampleValue(res)
-	if err != nil {
-		return Value{}, fmt.Errorf("prometheus query `%s`: %w", expr, err)
-	}
-	return v, nil
+	return res, err
 }
 
 // sampleValue reads the single number a query must return.
@@ -166,12 +180,4 @@ func renderQuery(tmpl string, t Target, window time.Duration) (string, error) {
 		return "", errors.New("query template renders to an empty query")
 	}
 	return b.String(), nil
-}
-
-// CheckQuery reports whether a query template renders: it parses, names
-// only the known variables and is not empty. The controller checks it at
-// admission so that a bad template never reaches a measurement.
-func CheckQuery(tmpl string) error {
-	_, err := renderQuery(tmpl, Target{Namespace: "default", Revision: "app-00001", Tag: "canary"}, time.Minute)
-	return err
 }

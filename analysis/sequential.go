@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -196,11 +197,15 @@ func judgeSequential(ctx context.Context, s Sampler, spec Spec, m Metric, share 
 		return s.Sample(ctx, t, from, now)
 	}
 	c, err := sample(spec.Canary, seq.From)
-	if err != nil {
+	if errors.Is(err, ErrNoData) {
+		return fail(Inconclusive, "no canary data yet (no data is never a pass): %s", oneLine(err.Error()))
+	} else if err != nil {
 		return fail(Error, "measuring canary: %s", oneLine(err.Error()))
 	}
 	st, err := sample(spec.Stable, seq.From)
-	if err != nil {
+	if errors.Is(err, ErrNoData) {
+		return fail(Inconclusive, "no stable data yet to compare with: %s", oneLine(err.Error()))
+	} else if err != nil {
 		return fail(Error, "measuring stable: %s", oneLine(err.Error()))
 	}
 	r.Canary, r.Stable = builtinValue(m.Builtin, c, now.Sub(seq.From)), builtinValue(m.Builtin, st, now.Sub(seq.From))
@@ -307,20 +312,22 @@ func judgeLatency(ctx context.Context, s Sampler, spec Spec, m Metric, c, st Sam
 	if g := guardLatency(m, c.Latency, q, alpha); g != "" {
 		return ev, Fail, head + "; " + g, nil
 	}
-	// Fix the threshold from the first looks' stable traffic.
+	// Fix the threshold from the first looks' stable traffic: all of it
+	// since the step started, up to the first look with enough (one range
+	// per look, so that a provider that samples coarsely, such as
+	// Prometheus's increase over a few scrapes, sees whole ranges). No
+	// data yet is no traffic yet.
 	need := minThresholdRequests(q)
 	var fixed time.Time
 	var base Sample
 	interval := max(seq.Interval, time.Second)
-	var acc Sample
 	for at := seq.From.Add(interval); !at.After(now); at = at.Add(interval) {
-		b, err := s.Sample(ctx, spec.Stable, at.Add(-interval), at)
-		if err != nil {
+		b, err := s.Sample(ctx, spec.Stable, seq.From, at)
+		if err != nil && !errors.Is(err, ErrNoData) {
 			return ev, Error, "", fmt.Errorf("measuring stable: %w", err)
 		}
-		acc.Latency.Add(b.Latency)
-		if acc.Latency.Count() >= need {
-			fixed, base = at, acc
+		if b.Latency.Count() >= need {
+			fixed, base = at, b
 			break
 		}
 	}
@@ -336,10 +343,10 @@ func judgeLatency(ctx context.Context, s Sampler, spec Spec, m Metric, c, st Sam
 	var c1, s1 Sample
 	if fixed.Before(now) {
 		var err error
-		if c1, err = s.Sample(ctx, spec.Canary, fixed, now); err != nil {
+		if c1, err = s.Sample(ctx, spec.Canary, fixed, now); err != nil && !errors.Is(err, ErrNoData) {
 			return ev, Error, "", fmt.Errorf("measuring canary: %w", err)
 		}
-		if s1, err = s.Sample(ctx, spec.Stable, fixed, now); err != nil {
+		if s1, err = s.Sample(ctx, spec.Stable, fixed, now); err != nil && !errors.Is(err, ErrNoData) {
 			return ev, Error, "", fmt.Errorf("measuring stable: %w", err)
 		}
 	}

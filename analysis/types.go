@@ -91,6 +91,8 @@ type Metric struct {
 	// Name identifies the metric in results ("error-rate").
 	Name string
 	// Builtin is one of Builtins; exactly one of Builtin and Query is set.
+	// With Counts, it is the kind of a comparative metric that another
+	// provider measures (errorRate or a latency).
 	Builtin string
 	// Query is a provider query (for Prometheus, a PromQL template; see
 	// the Prometheus provider for its variables).
@@ -99,8 +101,14 @@ type Metric struct {
 	// Builtin or a Query.
 	Web *WebRequest
 	// Provider names the provider: "" or "builtin" for Builtin metrics,
-	// "prometheus" for Query metrics, "web" for Web metrics.
+	// "prometheus" for Query metrics and Counts metrics, "web" for Web
+	// metrics.
 	Provider string
+	// Counts are the queries of a comparative metric (Builtin errorRate or
+	// a latency) measured by Provider instead of Ramp's telemetry: the
+	// provider gives the sequential judge a Sampler over them, and the
+	// metric is judged exactly as the builtin of its kind.
+	Counts CountsQueries
 	// Thresholds are absolute limits. On a comparative builtin (errorRate,
 	// latencies) they are guard rails judged with a confidence bound; on a
 	// query metric they are the whole judgement.
@@ -114,6 +122,21 @@ type Metric struct {
 	// were added to the deciding metrics (its share of alpha counts it).
 	DryRun bool
 }
+
+// CountsQueries are the query templates of a counts metric, each rendered
+// for one target over [from, to) and evaluated at to (see the Prometheus
+// provider for the variables).
+type CountsQueries struct {
+	// Requests and Errors (errorRate) each return one number: the requests
+	// over the window, and those of them answered with a 5xx status.
+	Requests, Errors string
+	// Histogram (latencies) returns the window's latencies as cumulative
+	// buckets, one series per le label (seconds), +Inf included.
+	Histogram string
+}
+
+// IsZero reports whether no counts query is set.
+func (c CountsQueries) IsZero() bool { return c == CountsQueries{} }
 
 // Value is one side (canary or stable) of a measurement.
 type Value struct {

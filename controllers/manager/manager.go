@@ -78,8 +78,9 @@ type Options struct {
 	// NotifyLog receives notifications when Slack is off, and the Slack
 	// integration's own logs.
 	NotifyLog *zap.Logger
-	// PrometheusURL, when set, enables the "prometheus" analysis provider.
-	PrometheusURL string
+	// Prometheus, when its URL is set, enables the "prometheus" analysis
+	// provider: its address, TLS, credentials and query timeout.
+	Prometheus analysis.PrometheusConfig
 	// AnalysisDefaults apply to Rollouts that omit them.
 	AnalysisDefaults AnalysisDefaults
 	// Webhook serves the validating admission webhook; its zero value
@@ -193,7 +194,7 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 			return r.SetupWithManager(mgr, o.Namespace)
 		},
 		func() error {
-			providers, err := rollout.Providers(scaler.Telemetry(), o.PrometheusURL)
+			providers, err := rollout.Providers(scaler.Telemetry(), o.Prometheus)
 			if err != nil {
 				return err
 			}

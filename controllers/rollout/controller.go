@@ -51,20 +51,19 @@ func (a ProviderAnalyzer) Evaluate(ctx context.Context, spec analysis.Spec, now 
 	return analysis.Evaluate(ctx, a.Providers, spec, now)
 }
 
-// prometheusTimeout bounds each Prometheus query.
-const prometheusTimeout = 10 * time.Second
-
 // Providers builds the analysis providers: the builtin one, reading the
 // queue-proxies' request telemetry, the web one (HTTP requests of web
-// metrics) and the Prometheus one when prometheusURL is set. A metric
-// naming a provider that is not configured is an Error measurement.
-func Providers(telemetry autoscaler.Telemetry, prometheusURL string) (analysis.Providers, error) {
+// metrics), and the Prometheus one when prom has a
+// URL (analysis.NewPrometheusFromConfig: a bad setting or an unreadable
+// credential file is an error). A metric naming a provider that is not
+// configured is an Error measurement.
+func Providers(telemetry autoscaler.Telemetry, prom analysis.PrometheusConfig) (analysis.Providers, error) {
 	providers := analysis.Providers{
 		analysis.BuiltinProvider: &analysis.Builtin{Telemetry: telemetry},
 		analysis.WebProvider:     analysis.NewWeb(),
 	}
-	if prometheusURL != "" {
-		p, err := analysis.NewPrometheus(prometheusURL, prometheusTimeout)
+	if prom.URL != "" {
+		p, err := analysis.NewPrometheusFromConfig(prom)
 		if err != nil {
 			return nil, err
 		}

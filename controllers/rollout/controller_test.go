@@ -26,7 +26,7 @@ func TestProviders(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			got, err := Providers(store, tc.url)
+			got, err := Providers(store, analysis.PrometheusConfig{URL: tc.url, Timeout: 10 * time.Second})
 			if tc.wantErr {
 				if err == nil {
 					t.Fatalf("Providers(%q) succeeded, want an error", tc.url)

@@ -150,8 +150,8 @@ func fillArgs(m rolloutsv1alpha1.Metric, values map[string]string) (rolloutsv1al
 			*t = rolloutsv1alpha1.Threshold(fill(string(*t)))
 		}
 	}
-	if m.Prometheus != nil {
-		m.Prometheus.Query = fill(m.Prometheus.Query)
+	for _, q := range resources.PrometheusQueries(m.Prometheus) {
+		*q.Query = fill(*q.Query)
 	}
 	if m.Web != nil {
 		fillWeb(m.Web, fill)

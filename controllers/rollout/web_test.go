@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
+	"github.com/rampdev/ramp/analysis"
 	rolloutsv1alpha1 "github.com/rampdev/ramp/apis/rollouts/v1alpha1"
 	"github.com/rampdev/ramp/controllers/rollout"
 )
@@ -77,7 +78,7 @@ func testWebMetric(t *testing.T, h *harness) {
 	srv.set("web-00002", "0.99")
 	must(t, k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "metrics-api"},
 		StringData: map[string]string{"token": "Bearer t0ken"}}))
-	providers, err := rollout.Providers(nil, "")
+	providers, err := rollout.Providers(nil, analysis.PrometheusConfig{})
 	must(t, err)
 	h.analyzer.measureWith(ns, rollout.ProviderAnalyzer{Providers: providers})
 

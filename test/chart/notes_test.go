@@ -198,7 +198,7 @@ func TestNotesFollowTheValues(t *testing.T) {
 		"full: NodePort, Slack http, monitoring": {fullValues,
 			[]string{"jsonpath='{.spec.ports[?(@.name==\"http\")].nodePort}'", "Service\n  " + releaseNS + "/ramp-slack (port 8098)",
 				"https://<host>/slack/actions", "https://<host>/slack/commands", "channel #deploys", "Secret " + releaseNS + "/ramp-slack-tokens",
-				"Allowed to act from Slack: U012AB3CD, alice.", "ask http://prometheus-operated.monitoring:9090",
+				"Allowed to act from Slack: U012AB3CD, alice.", "ask https://prometheus-operated.monitoring:9090, with the TLS files and\n  credentials of Secret ramp-system/ramp-prometheus.",
 				"ServiceMonitors ramp-controller and ramp-gateway scrape /metrics every 15s", "PodMonitor ramp-revisions",
 				"ConfigMap ramp-grafana-dashboard", "grafana.example.org/dashboard=ramp", "(after 1m), and without a verdict by 12m it does pause"},
 			[]string{"slack.mode=off", "Socket Mode"}},

@@ -201,6 +201,9 @@ func TestFullValuesChangeEveryDefault(t *testing.T) {
 		"gateway.enabled":                        "the golden file shows the gateway",
 		"gateway.podDisruptionBudget.enabled":    "the golden file shows the PodDisruptionBudget",
 		"gateway.hostPort":                       "hostPort is outside the restricted profile; local mode is tested by TestLocalModeHostPort",
+		"analysis.prometheus.insecureSkipVerify": "it conflicts with auth.keys.ca; TestPrometheusAuth renders it",
+		"analysis.prometheus.auth.username":      "basic auth conflicts with the bearer token; TestPrometheusAuth renders it",
+		"analysis.prometheus.auth.keys.password": "basic auth conflicts with the bearer token; TestPrometheusAuth renders it",
 	}
 	full := readYAML(t, "test/chart/testdata/full-values.yaml")
 	for _, l := range leaves(nil, readYAML(t, "charts/ramp/values.yaml")) {

@@ -181,7 +181,7 @@ func TestValuesShapeTheRendering(t *testing.T) {
 		}},
 		"Prometheus URL and analysis defaults": {fullValues, func(t *testing.T, docs []doc) {
 			args := controllerArgs(t, docs)
-			for _, a := range []string{"--prometheus-url=http://prometheus-operated.monitoring:9090", "--analysis-interval=30s",
+			for _, a := range []string{"--prometheus-url=https://prometheus-operated.monitoring:9090", "--analysis-interval=30s",
 				"--analysis-alpha=0.02", "--analysis-beta=0.1", "--analysis-min-step-time=1m", "--analysis-max-step-time=12m", "--analysis-on-timeout=pause",
 				"--analysis-window=5m", "--analysis-min-requests=200", "--analysis-failure-limit=3", "--analysis-inconclusive-limit=20"} {
 				if !slices.Contains(args, a) {

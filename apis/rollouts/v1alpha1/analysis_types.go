@@ -15,9 +15,10 @@ import (
 // is worse than the stable beyond the metric's tolerance. No data is never
 // a pass: a step without that evidence by maxStepTime does what onTimeout
 // says. Absolute thresholds (max, min) stay available as guard rails,
-// judged with a confidence bound. Prometheus query metrics are judged on
-// their thresholds every interval; failureLimit consecutive failures roll
-// back.
+// judged with a confidence bound. Prometheus metrics with a kind and
+// counts queries are judged the same way from Prometheus's counts;
+// Prometheus query metrics are judged on their thresholds every interval,
+// and failureLimit consecutive failures roll back.
 //
 // A Rollout without an analysis block gets the default metrics: error-rate
 // (errorRate) and latency (latencyP90), canary against stable. Set
@@ -237,11 +238,11 @@ type Ratio string
 // Metric is one measurement and its thresholds. Exactly one of builtin,
 // prometheus and web names what to measure.
 // +kubebuilder:validation:XValidation:rule="[has(self.builtin), has(self.prometheus), has(self.web)].filter(x, x).size() == 1",message="exactly one of builtin, prometheus and web must be set"
-// +kubebuilder:validation:XValidation:rule="(has(self.builtin) && self.builtin != 'requestRate') || has(self.max) || has(self.min) || has(self.maxIncrease) || has(self.maxRatio)",message="requestRate, prometheus and web metrics need at least one of max, min, maxIncrease and maxRatio"
-// +kubebuilder:validation:XValidation:rule="(has(self.builtin) && self.builtin != 'requestRate') || (!has(self.margin) && !has(self.tolerance))",message="margin and tolerance apply to errorRate and latency metrics, which compare the canary with the stable"
-// +kubebuilder:validation:XValidation:rule="!has(self.builtin) || !self.builtin.startsWith('latency') || [has(self.max) ? self.max : '0', has(self.min) ? self.min : '0', has(self.maxIncrease) ? self.maxIncrease : '0'].all(t, t.matches('^-?[0-9]+([.][0-9]+)?([eE][-+]?[0-9]+)?$') || t.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$'))",message="latency thresholds are durations (500ms) or seconds (0.5)"
+// +kubebuilder:validation:XValidation:rule="(has(self.builtin) && self.builtin != 'requestRate') || (has(self.prometheus) && has(self.prometheus.kind)) || has(self.max) || has(self.min) || has(self.maxIncrease) || has(self.maxRatio)",message="requestRate, prometheus and web metrics need at least one of max, min, maxIncrease and maxRatio"
+// +kubebuilder:validation:XValidation:rule="(has(self.builtin) && self.builtin != 'requestRate') || (has(self.prometheus) && has(self.prometheus.kind)) || (!has(self.margin) && !has(self.tolerance))",message="margin and tolerance apply to errorRate and latency metrics, which compare the canary with the stable"
+// +kubebuilder:validation:XValidation:rule="!((has(self.builtin) && self.builtin.startsWith('latency')) || ((has(self.prometheus) && has(self.prometheus.kind)) && self.prometheus.kind.startsWith('latency'))) || [has(self.max) ? self.max : '0', has(self.min) ? self.min : '0', has(self.maxIncrease) ? self.maxIncrease : '0'].all(t, t.matches('^-?[0-9]+([.][0-9]+)?([eE][-+]?[0-9]+)?$') || t.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$'))",message="latency thresholds are durations (500ms) or seconds (0.5)"
 // +kubebuilder:validation:XValidation:rule="!has(self.builtin) || self.builtin != 'requestRate' || [has(self.max) ? self.max : '0', has(self.min) ? self.min : '0', has(self.maxIncrease) ? self.maxIncrease : '0'].all(t, t.matches('^[0-9]+([.][0-9]+)?( ?(/s|req/s|rps))?$'))",message="requestRate thresholds are requests per second (10, 10/s or 10 req/s)"
-// +kubebuilder:validation:XValidation:rule="(has(self.builtin) && self.builtin != 'errorRate') || [has(self.max) ? self.max : '0', has(self.min) ? self.min : '0', has(self.maxIncrease) ? self.maxIncrease : '0'].all(t, t.matches('^-?[0-9]+([.][0-9]+)?([eE][-+]?[0-9]+)?$') || t.matches('^[0-9]+([.][0-9]+)?%$'))",message="errorRate, prometheus and web thresholds are percentages (1%) or numbers (0.01)"
+// +kubebuilder:validation:XValidation:rule="(has(self.builtin) && self.builtin != 'errorRate') || ((has(self.prometheus) && has(self.prometheus.kind)) && self.prometheus.kind != 'errorRate') || [has(self.max) ? self.max : '0', has(self.min) ? self.min : '0', has(self.maxIncrease) ? self.maxIncrease : '0'].all(t, t.matches('^-?[0-9]+([.][0-9]+)?([eE][-+]?[0-9]+)?$') || t.matches('^[0-9]+([.][0-9]+)?%$'))",message="errorRate, prometheus and web thresholds are percentages (1%) or numbers (0.01)"
 type Metric struct {
 	// Name identifies the metric in measurements and messages.
 	// +kubebuilder:validation:MinLength=1
@@ -254,7 +255,9 @@ type Metric struct {
 	// +optional
 	Builtin Builtin `json:"builtin,omitempty"`
 
-	// Prometheus measures the result of a PromQL query.
+	// Prometheus measures with PromQL: one query judged on the
+	// thresholds, or, with a kind, the counts the sequential judge compares
+	// canary against stable.
 	// +optional
 	Prometheus *PrometheusQuery `json:"prometheus,omitempty"`
 
@@ -296,11 +299,57 @@ type Metric struct {
 	Tolerance *MarginSpec `json:"tolerance,omitempty"`
 }
 
-// PrometheusQuery is a PromQL query measuring one revision. The query is a
-// template: see the analysis package's Prometheus provider for the
-// variables (the revision, the namespace, the window).
+// PrometheusQuery is what a Prometheus metric measures: either one query
+// judged on the metric's thresholds, or, with kind, the counts that the
+// sequential judge compares canary against stable, exactly as the builtin
+// metric of that kind (margin, tolerance, max and min as guard rails).
+// Each query is a template rendered for the canary and for the stable:
+// {{.Namespace}}, {{.Revision}}, {{.Tag}} (the route tag measured, "" for
+// all traffic) and {{.Window}} (the range measured, in whole seconds:
+// "60s"), evaluated at the range's end. See docs/analysis.md.
+// +kubebuilder:validation:XValidation:rule="has(self.query) != has(self.kind)",message="set either query (one number, judged on thresholds) or kind with its counts queries (judged canary against stable)"
+// +kubebuilder:validation:XValidation:rule="has(self.kind) || (!has(self.requests) && !has(self.errors) && !has(self.histogram))",message="requests, errors and histogram are counts queries: set kind (errorRate, latencyP50, latencyP90 or latencyP99) with them, instead of query"
+// +kubebuilder:validation:XValidation:rule="!has(self.kind) || self.kind != 'errorRate' || (has(self.requests) && has(self.errors) && !has(self.histogram))",message="kind errorRate needs the requests and errors queries, and no histogram"
+// +kubebuilder:validation:XValidation:rule="!has(self.kind) || !self.kind.startsWith('latency') || (has(self.histogram) && !has(self.requests) && !has(self.errors))",message="a latency kind needs the histogram query, and no requests or errors"
 type PrometheusQuery struct {
+	// Query returns one number (a scalar, or a vector with one sample),
+	// judged on the metric's thresholds over the analysis window.
+	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=4096
-	Query string `json:"query"`
+	Query string `json:"query,omitempty"`
+
+	// Kind makes this a counts metric judged like the builtin of that
+	// kind: errorRate (with requests and errors) or latencyP50, latencyP90,
+	// latencyP99 (with histogram).
+	// +optional
+	Kind CountsKind `json:"kind,omitempty"`
+
+	// Requests returns one number: the target's requests over the window,
+	// such as sum(increase(ramp_queue_requests_total{...}[{{.Window}}])).
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=4096
+	Requests string `json:"requests,omitempty"`
+
+	// Errors returns one number: those of the requests answered with a
+	// 5xx status over the window. It must return 0, not nothing, when
+	// there are none (append "or vector(0)" if its series may be missing).
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=4096
+	Errors string `json:"errors,omitempty"`
+
+	// Histogram returns the window's latencies as cumulative buckets, one
+	// series per le label (seconds), +Inf included, such as
+	// sum by (le) (increase(ramp_queue_request_duration_seconds_bucket{...}[{{.Window}}])).
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=4096
+	Histogram string `json:"histogram,omitempty"`
 }
+
+// CountsKind is the kind of a Prometheus counts metric: the builtin
+// comparative metric it is judged as.
+// +kubebuilder:validation:Enum=errorRate;latencyP50;latencyP90;latencyP99
+type CountsKind string

@@ -105,6 +105,12 @@ func web(name string, mutate func(*rolloutsv1alpha1.WebMetric)) rolloutsv1alpha1
 	return rolloutsv1alpha1.Metric{Name: name, Web: w, Min: &t}
 }
 
+// promCounts is a Prometheus counts query of kind with the given queries
+// ("" leaves one out).
+func promCounts(kind, requests, errs, histogram string) *rolloutsv1alpha1.PrometheusQuery {
+	return &rolloutsv1alpha1.PrometheusQuery{Kind: rolloutsv1alpha1.CountsKind(kind), Requests: requests, Errors: errs, Histogram: histogram}
+}
+
 func dur(d time.Duration) metav1.Duration { return metav1.Duration{Duration: d} }
 
 func ptr[T any](v T) *T { return &v }

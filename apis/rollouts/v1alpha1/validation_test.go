@@ -2,6 +2,7 @@ package v1alpha1_test
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -40,6 +41,7 @@ func TestAdmission(t *testing.T) {
 	t.Run("Defaults", func(t *testing.T) { testDefaults(ctx, t, c, ns.Name) })
 	t.Run("IssueExample", func(t *testing.T) { testIssueExample(ctx, t, c, ns.Name) })
 	t.Run("Durations", func(t *testing.T) { testDurations(ctx, t, c, ns.Name) })
+	t.Run("DocsCountsExample", func(t *testing.T) { testDocsCountsExample(ctx, t, c) })
 }
 
 func testCreate(ctx context.Context, t *testing.T, c client.Client, ns string) {
@@ -124,8 +126,14 @@ func testCreate(ctx context.Context, t *testing.T, c client.Client, ns string) {
 		}))},
 		// Only one step time: the controller's default for the other gives way.
 		"max-step-time-alone": {obj: rollout(analysis(func(a *rolloutsv1alpha1.Analysis) { a.MaxStepTime = ptr(dur(20 * time.Second)) }))},
-		"template-name":       {obj: rollout(named("template-name"), withTemplateName("template-name-v2"))},
-		"name-56":             {obj: rollout(named(strings.Repeat("n", 56)))},
+		// Prometheus counts metrics: a kind and its queries, judged as the
+		// builtin of that kind (no threshold needed, margins allowed).
+		"prometheus-counts": {obj: rollout(withMetrics(
+			rolloutsv1alpha1.Metric{Name: "e", Prometheus: promCounts("errorRate", "r", "e", ""), Margin: margin("50%", "1%"), Max: threshold("5%")},
+			rolloutsv1alpha1.Metric{Name: "p90", Prometheus: promCounts("latencyP90", "", "", "h"), Tolerance: margin("", "10ms"), Max: threshold("500ms")},
+		))},
+		"template-name": {obj: rollout(named("template-name"), withTemplateName("template-name-v2"))},
+		"name-56":       {obj: rollout(named(strings.Repeat("n", 56)))},
 
 		// Strategy: exactly one of canary and blueGreen.
 		"both-strategies": {obj: rollout(withBlueGreen(&rolloutsv1alpha1.BlueGreenStrategy{})),
@@ -204,6 +212,30 @@ func testCreate(ctx context.Context, t *testing.T, c client.Client, ns string) {
 			return m
 		}())),
 			wantErr: metric0 + `: Invalid value: margin and tolerance apply to errorRate and latency metrics, which compare the canary with the stable`},
+		"query-and-kind": {obj: rollout(withMetrics(func() rolloutsv1alpha1.Metric {
+			m := promQuery("q", "up", "0.5")
+			m.Prometheus.Kind, m.Prometheus.Requests, m.Prometheus.Errors = "errorRate", "r", "e"
+			return m
+		}())), wantErr: metric0 + `.prometheus: Invalid value: set either query (one number, judged on thresholds) or kind with its counts queries (judged canary against stable)`},
+		"prometheus-empty": {obj: rollout(withMetrics(rolloutsv1alpha1.Metric{Name: "q", Prometheus: &rolloutsv1alpha1.PrometheusQuery{}, Max: threshold("1")})),
+			wantErr: metric0 + `.prometheus: Invalid value: set either query`},
+		"counts-without-kind": {obj: rollout(withMetrics(func() rolloutsv1alpha1.Metric {
+			m := promQuery("q", "up", "0.5")
+			m.Prometheus.Requests = "r"
+			return m
+		}())), wantErr: metric0 + `.prometheus: Invalid value: requests, errors and histogram are counts queries: set kind (errorRate, latencyP50, latencyP90 or latencyP99) with them, instead of query`},
+		"error-rate-counts-without-errors": {obj: rollout(withMetrics(rolloutsv1alpha1.Metric{Name: "e", Prometheus: promCounts("errorRate", "r", "", "")})),
+			wantErr: metric0 + `.prometheus: Invalid value: kind errorRate needs the requests and errors queries, and no histogram`},
+		"error-rate-counts-with-histogram": {obj: rollout(withMetrics(rolloutsv1alpha1.Metric{Name: "e", Prometheus: promCounts("errorRate", "r", "e", "h")})),
+			wantErr: metric0 + `.prometheus: Invalid value: kind errorRate needs the requests and errors queries, and no histogram`},
+		"latency-counts-without-histogram": {obj: rollout(withMetrics(rolloutsv1alpha1.Metric{Name: "p", Prometheus: promCounts("latencyP99", "r", "", "")})),
+			wantErr: metric0 + `.prometheus: Invalid value: a latency kind needs the histogram query, and no requests or errors`},
+		"counts-kind-request-rate": {obj: rollout(withMetrics(rolloutsv1alpha1.Metric{Name: "p", Prometheus: promCounts("requestRate", "r", "", ""), Max: threshold("10")})),
+			wantErr: metric0 + `.prometheus.kind: Unsupported value: "requestRate": supported values: "errorRate", "latencyP50", "latencyP90", "latencyP99"`},
+		"latency-counts-percent": {obj: rollout(withMetrics(rolloutsv1alpha1.Metric{Name: "p", Prometheus: promCounts("latencyP50", "", "", "h"), Max: threshold("5%")})),
+			wantErr: metric0 + `: Invalid value: latency thresholds are durations (500ms) or seconds (0.5)`},
+		"error-rate-counts-duration": {obj: rollout(withMetrics(rolloutsv1alpha1.Metric{Name: "e", Prometheus: promCounts("errorRate", "r", "e", ""), Max: threshold("10ms")})),
+			wantErr: metric0 + `: Invalid value: errorRate, prometheus and web thresholds are percentages (1%) or numbers (0.01)`},
 		"margin-relative-negative": {obj: rollout(withMetric(func(m *rolloutsv1alpha1.Metric) { m.Margin = margin("-5%", "") })),
 			wantErr: metric0 + `.margin.relative: Invalid value: must not be negative`},
 		"tolerance-relative-words": {obj: rollout(withMetric(func(m *rolloutsv1alpha1.Metric) { m.Tolerance = margin("ten percent", "") })),
@@ -398,5 +430,33 @@ func testDurations(ctx context.Context, t *testing.T, c client.Client, ns string
 			}
 			framework.ExpectAdmission(t, c.Create(ctx, u), tc.wantErr)
 		})
+	}
+}
+
+// testDocsCountsExample creates docs/analysis.md's ClusterAnalysisTemplate
+// of Prometheus counts metrics: the CEL rules admit it as written.
+func testDocsCountsExample(ctx context.Context, t *testing.T, c client.Client) {
+	b, err := os.ReadFile("../../../docs/analysis.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, ok := strings.Cut(string(b), "<!-- counts-example -->\n```yaml\n")
+	if !ok {
+		t.Fatal("docs/analysis.md has no counts example")
+	}
+	block, _, _ = strings.Cut(block, "```")
+	u := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal([]byte(block), &u.Object); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Create(ctx, u); err != nil {
+		t.Fatalf("creating the docs' ClusterAnalysisTemplate: %v", err)
+	}
+	got := &rolloutsv1alpha1.ClusterAnalysisTemplate{}
+	if err := c.Get(ctx, client.ObjectKeyFromObject(u), got); err != nil {
+		t.Fatal(err)
+	}
+	if p := got.Spec.Metrics[1].Prometheus; p == nil || p.Kind != "latencyP90" || p.Histogram == "" {
+		t.Errorf("latency metric stored as %+v", p)
 	}
 }

@@ -47,3 +47,12 @@ pipe to float64. values.schema.json has checked the form.
 {{- end -}}
 {{- $total -}}
 {{- end -}}
+
+{{/*
+"true" when the controller mounts the Prometheus auth Secret: a URL and an
+existingSecret.
+*/}}
+{{- define "ramp.prometheusAuth" -}}
+{{- $p := .Values.analysis.prometheus -}}
+{{- if and $p.url $p.auth.existingSecret -}}true{{- end -}}
+{{- end -}}

@@ -35,4 +35,32 @@ combination fails `helm install` instead of the controller at run time.
 {{- if or (le $maxStep 0.0) (gt $maxStep 900.0) -}}
 {{- fail (printf "analysis.maxStepTime %s: must be positive and at most 15m (the builtin telemetry keeps 15 minutes)" $an.maxStepTime) -}}
 {{- end -}}
+{{- $p := $an.prometheus -}}
+{{- $k := $p.auth.keys -}}
+{{- $anyKey := or $k.ca $k.cert $k.key $k.token $k.password -}}
+{{- $https := hasPrefix "https://" $p.url -}}
+{{- if and (not $p.url) (or $anyKey $p.auth.existingSecret $p.auth.username $p.insecureSkipVerify) -}}
+{{- fail "analysis.prometheus.auth and insecureSkipVerify need analysis.prometheus.url" -}}
+{{- end -}}
+{{- if and $anyKey (not $p.auth.existingSecret) -}}
+{{- fail "analysis.prometheus.auth.keys name keys of analysis.prometheus.auth.existingSecret: set it" -}}
+{{- end -}}
+{{- if and $p.auth.existingSecret (not $anyKey) -}}
+{{- fail "analysis.prometheus.auth.existingSecret: set the keys to use (auth.keys.ca, cert and key, token, or password)" -}}
+{{- end -}}
+{{- if ne (not $k.cert) (not $k.key) -}}
+{{- fail "analysis.prometheus.auth.keys: set both cert and key (a client certificate), or neither" -}}
+{{- end -}}
+{{- if and $k.token (or $k.password $p.auth.username) -}}
+{{- fail "analysis.prometheus.auth: set either keys.token (a bearer token) or username with keys.password (basic auth), not both" -}}
+{{- end -}}
+{{- if ne (not $k.password) (not $p.auth.username) -}}
+{{- fail "analysis.prometheus.auth: basic auth needs both username and keys.password" -}}
+{{- end -}}
+{{- if and $k.ca $p.insecureSkipVerify -}}
+{{- fail "analysis.prometheus: set either auth.keys.ca or insecureSkipVerify, not both" -}}
+{{- end -}}
+{{- if and (not $https) (or $anyKey $p.insecureSkipVerify) -}}
+{{- fail (printf "analysis.prometheus.url %s: TLS settings and credentials need an https URL (credentials must not cross the network in clear text)" $p.url) -}}
+{{- end -}}
 {{- end -}}

@@ -270,8 +270,13 @@ func InconclusiveLimit(a *rolloutsv1alpha1.Analysis) int32 {
 }
 
 // MetricKind is what the analysis package calls a metric's kind: its
-// builtin name, or "" for a query.
-func MetricKind(m *rolloutsv1alpha1.Metric) string { return string(m.Builtin) }
+// builtin name, a Prometheus counts metric's kind, or "" for a query.
+func MetricKind(m *rolloutsv1alpha1.Metric) string {
+	if m.Prometheus != nil && m.Prometheus.Kind != "" {
+		return string(m.Prometheus.Kind)
+	}
+	return string(m.Builtin)
+}
 
 // MakeAnalysisSpec builds one measurement round of the Rollout's analysis:
 // the canary against the stable revision of its status, over the window.
@@ -308,14 +313,15 @@ func MakeAnalysisSpec(ro *rolloutsv1alpha1.Rollout) (analysis.Spec, error) {
 }
 
 func makeMetric(m *rolloutsv1alpha1.Metric) (analysis.Metric, error) {
-	out := analysis.Metric{Name: m.Name, Builtin: string(m.Builtin), DryRun: m.DryRun}
-	if m.Prometheus != nil {
-		out.Query, out.Provider = m.Prometheus.Query, analysis.PrometheusProvider
+	kind := MetricKind(m)
+	out := analysis.Metric{Name: m.Name, Builtin: kind, DryRun: m.DryRun}
+	if p := m.Prometheus; p != nil {
+		out.Query, out.Provider = p.Query, analysis.PrometheusProvider
+		out.Counts = analysis.CountsQueries{Requests: p.Requests, Errors: p.Errors, Histogram: p.Histogram}
 	}
 	if m.Web != nil {
 		out.Web, out.Provider = makeWeb(m.Web), analysis.WebProvider
 	}
-	kind := MetricKind(m)
 	for _, th := range []struct {
 		field string
 		in    *rolloutsv1alpha1.Threshold

@@ -90,10 +90,38 @@ func ValidateSpec(spec *rolloutsv1alpha1.RolloutSpec, now time.Time) field.Error
 // template's Prometheus query and web request.
 var ArgRef = regexp.MustCompile(`\{\{\s*args\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}`)
 
+// argPlaceholders stand in for a template's arguments when its queries are
+// checked at admission: a name or label value, a number, a duration.
+var argPlaceholders = []string{"arg", "1", "1m"}
+
+// PrometheusQueries are the query templates of a Prometheus metric, by
+// field name: query, or the counts queries requests, errors and histogram
+// (only those set).
+func PrometheusQueries(p *rolloutsv1alpha1.PrometheusQuery) []NamedQuery {
+	if p == nil {
+		return nil
+	}
+	var out []NamedQuery
+	for _, q := range []NamedQuery{{"query", &p.Query}, {"requests", &p.Requests}, {"errors", &p.Errors}, {"histogram", &p.Histogram}} {
+		if *q.Query != "" {
+			out = append(out, q)
+		}
+	}
+	return out
+}
+
+// NamedQuery is one query template of a Prometheus metric and its field.
+type NamedQuery struct {
+	Field string
+	Query *string
+}
+
 // ValidateTemplate checks an AnalysisTemplate's or ClusterAnalysisTemplate's
 // spec as ValidateSpec checks a Rollout's metrics, with every argument a
-// query uses declared (its value is only known at each look, so a query is
-// checked with a placeholder in its place).
+// query uses declared. An argument's value is only known at each look, so
+// a query is checked with placeholders in place of its arguments (arg, 1
+// or 1m: it must be PromQL with one of them), and checked again, filled
+// in, at each look.
 func ValidateTemplate(spec *rolloutsv1alpha1.AnalysisTemplateSpec) field.ErrorList {
 	fld := field.NewPath("spec")
 	declared := map[string]bool{}
@@ -102,23 +130,41 @@ func ValidateTemplate(spec *rolloutsv1alpha1.AnalysisTemplateSpec) field.ErrorLi
 	}
 	var errs field.ErrorList
 	for i := range spec.Metrics {
-		m := spec.Metrics[i].DeepCopy()
+		m := spec.Metrics[i].DeepCopy() // web fields get placeholders for their arguments
 		p := fld.Child("metrics").Index(i)
-		if m.Prometheus != nil {
-			for _, ref := range ArgRef.FindAllStringSubmatch(m.Prometheus.Query, -1) {
+		for _, q := range PrometheusQueries(m.Prometheus) {
+			for _, ref := range ArgRef.FindAllStringSubmatch(*q.Query, -1) {
 				if !declared[ref[1]] {
-					errs = append(errs, field.Invalid(p.Child("prometheus", "query"), m.Prometheus.Query,
+					errs = append(errs, field.Invalid(p.Child("prometheus", q.Field), *q.Query,
 						fmt.Sprintf("uses argument %s, which spec.args does not declare", ref[1])))
 				}
 			}
-			m.Prometheus.Query = ArgRef.ReplaceAllString(m.Prometheus.Query, "arg")
 		}
 		if m.Web != nil {
 			errs = append(errs, templateWebArgs(m.Web, declared, p.Child("web"))...)
 		}
-		errs = append(errs, validateMetric(m, p)...)
+		errs = append(errs, validateMetric(m, p, checkTemplateQuery)...)
 	}
 	return errs
+}
+
+// checkTemplateQuery checks a template's query with each placeholder for
+// its arguments, and returns the first placeholder's error if none does.
+func checkTemplateQuery(q string) error {
+	if !ArgRef.MatchString(q) {
+		return analysis.CheckQuery(q)
+	}
+	var first error
+	for _, ph := range argPlaceholders {
+		err := analysis.CheckQuery(ArgRef.ReplaceAllLiteralString(q, ph))
+		if err == nil {
+			return nil
+		}
+		if first == nil {
+			first = fmt.Errorf("%w (its arguments replaced by %s; %s and %s did not parse either)", err, argPlaceholders[0], argPlaceholders[1], argPlaceholders[2])
+		}
+	}
+	return first
 }
 
 func validateAnalysis(a *rolloutsv1alpha1.Analysis, fld *field.Path) field.ErrorList {
@@ -133,20 +179,24 @@ func validateAnalysis(a *rolloutsv1alpha1.Analysis, fld *field.Path) field.Error
 		errs = append(errs, field.Invalid(fld, "", err.Error()))
 	}
 	for i := range a.Metrics {
-		errs = append(errs, validateMetric(&a.Metrics[i], fld.Child("metrics").Index(i))...)
+		errs = append(errs, validateMetric(&a.Metrics[i], fld.Child("metrics").Index(i), analysis.CheckQuery)...)
 	}
 	return errs
 }
 
-func validateMetric(m *rolloutsv1alpha1.Metric, fld *field.Path) field.ErrorList {
+// validateMetric checks a metric; check checks each of its Prometheus
+// queries (analysis.CheckQuery, or checkTemplateQuery in a template).
+func validateMetric(m *rolloutsv1alpha1.Metric, fld *field.Path, check func(string) error) field.ErrorList {
 	var errs field.ErrorList
 	kind := MetricKind(m)
 	if webSources(m) != 1 {
 		return append(errs, field.Invalid(fld, m.Name, "exactly one of builtin, prometheus and web must be set"))
 	}
 	if m.Prometheus != nil {
-		if err := analysis.CheckQuery(m.Prometheus.Query); err != nil {
-			errs = append(errs, field.Invalid(fld.Child("prometheus", "query"), m.Prometheus.Query, err.Error()))
+		for _, q := range PrometheusQueries(m.Prometheus) {
+			if err := check(*q.Query); err != nil {
+				errs = append(errs, field.Invalid(fld.Child("prometheus", q.Field), *q.Query, err.Error()))
+			}
 		}
 	} else if m.Web != nil {
 		errs = append(errs, validateWeb(m.Web, fld.Child("web"))...)
@@ -169,7 +219,7 @@ func validateMetric(m *rolloutsv1alpha1.Metric, fld *field.Path) field.ErrorList
 			errs = append(errs, field.Invalid(fld.Child("maxRatio"), string(*m.MaxRatio), err.Error()))
 		}
 	}
-	if analysis.Comparative(string(m.Builtin)) {
+	if analysis.Comparative(kind) {
 		for _, mg := range []struct {
 			name string
 			v    *rolloutsv1alpha1.MarginSpec

@@ -1,11 +1,13 @@
 package resources_test
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
 
 	rolloutsv1alpha1 "github.com/rampdev/ramp/apis/rollouts/v1alpha1"
 	"github.com/rampdev/ramp/controllers/rollout/resources"
@@ -75,3 +77,110 @@ func TestValidateSpec(t *testing.T) {
 		})
 	}
 }
+
+// docsCountsTemplate is docs/analysis.md's ClusterAnalysisTemplate of
+// Prometheus counts metrics.
+func docsCountsTemplate(t *testing.T) *rolloutsv1alpha1.ClusterAnalysisTemplate {
+	t.Helper()
+	b, err := os.ReadFile("../../../docs/analysis.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	_, block, ok := strings.Cut(doc, "<!-- counts-example -->\n```yaml\n")
+	if !ok {
+		t.Fatal("docs/analysis.md has no counts example")
+	}
+	block, _, _ = strings.Cut(block, "```")
+	tmpl := &rolloutsv1alpha1.ClusterAnalysisTemplate{}
+	if err := yaml.UnmarshalStrict([]byte(block), tmpl); err != nil {
+		t.Fatalf("the docs' counts example: %v", err)
+	}
+	return tmpl
+}
+
+func TestValidateCounts(t *testing.T) {
+	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	docs := docsCountsTemplate(t)
+	if errs := resources.ValidateTemplate(&docs.Spec); len(errs) > 0 {
+		t.Fatalf("the docs' example: %v", errs)
+	}
+	counts := func(kind, requests, errs, histogram string) *rolloutsv1alpha1.PrometheusQuery {
+		return &rolloutsv1alpha1.PrometheusQuery{Kind: rolloutsv1alpha1.CountsKind(kind), Requests: requests, Errors: errs, Histogram: histogram}
+	}
+	const good = `sum(increase(x{rev="{{.Revision}}"}[{{.Window}}]))`
+	cases := map[string]struct {
+		m    rolloutsv1alpha1.Metric
+		want string
+	}{
+		"the docs' error rate": {m: docs.Spec.Metrics[0]},
+		"the docs' latency":    {m: docs.Spec.Metrics[1]},
+		"requests that are not PromQL": {m: rolloutsv1alpha1.Metric{Name: "e", Prometheus: counts("errorRate", `sum(increase(x[{{.Window}}])`, good, "")},
+			want: `spec.analysis.metrics[0].prometheus.requests: Invalid value: "sum(increase(x[{{.Window}}])": not PromQL: 1:21: parse error: unclosed left parenthesis (in the query rendered with placeholder values: ` + "`sum(increase(x[60s])`)"},
+		"errors without a range": {m: rolloutsv1alpha1.Metric{Name: "e", Prometheus: counts("errorRate", good, `sum(increase(x))`, "")},
+			want: `spec.analysis.metrics[0].prometheus.errors: Invalid value: "sum(increase(x))": not PromQL: 1:14: parse error: expected type range vector in call to function "increase", got instant vector`},
+		"a histogram with an unknown variable": {m: rolloutsv1alpha1.Metric{Name: "l", Prometheus: counts("latencyP90", "", "", `x{le="{{.Le}}"}`)},
+			want: `spec.analysis.metrics[0].prometheus.histogram: Invalid value: "x{le=\"{{.Le}}\"}": query template`},
+		"a latency margin in percent is fine, an absolute one a duration": {m: rolloutsv1alpha1.Metric{Name: "l",
+			Prometheus: counts("latencyP90", "", "", good), Margin: &rolloutsv1alpha1.MarginSpec{Relative: ptrTo("20%"), Absolute: th("5%")}},
+			want: `spec.analysis.metrics[0].margin: Invalid value: "": margin.absolute: latencyP90 threshold "5%"`},
+		"a latency max in seconds": {m: rolloutsv1alpha1.Metric{Name: "l", Prometheus: counts("latencyP99", "", "", good), Max: th("0.5")}},
+		"an error rate max of 150%": {m: rolloutsv1alpha1.Metric{Name: "e", Prometheus: counts("errorRate", good, good, ""), Max: th("150%")},
+			want: `spec.analysis.metrics[0].max: Invalid value: "150%": errorRate threshold "150%"`},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			spec := &rolloutsv1alpha1.RolloutSpec{Analysis: &rolloutsv1alpha1.Analysis{Metrics: []rolloutsv1alpha1.Metric{tc.m}}}
+			errs := resources.ValidateSpec(spec, now)
+			switch {
+			case tc.want == "" && len(errs) > 0:
+				t.Fatalf("errors %v, want none", errs)
+			case tc.want != "" && (len(errs) == 0 || !strings.Contains(errs.ToAggregate().Error(), tc.want)):
+				t.Fatalf("errors %v, want one containing %q", errs, tc.want)
+			}
+		})
+	}
+}
+
+// A template's queries are checked with placeholders for its arguments:
+// a name, a number or a duration, whichever parses.
+func TestValidateTemplateQueries(t *testing.T) {
+	tmpl := func(field, query string) *rolloutsv1alpha1.AnalysisTemplateSpec {
+		p := &rolloutsv1alpha1.PrometheusQuery{Kind: "latencyP90", Histogram: query}
+		if field == "query" {
+			p = &rolloutsv1alpha1.PrometheusQuery{Query: query}
+		}
+		five := rolloutsv1alpha1.Threshold("5")
+		return &rolloutsv1alpha1.AnalysisTemplateSpec{
+			Args:    []rolloutsv1alpha1.TemplateArg{{Name: "metric"}, {Name: "window"}, {Name: "q"}},
+			Metrics: []rolloutsv1alpha1.Metric{{Name: "m", Prometheus: p, Max: &five}},
+		}
+	}
+	cases := map[string]struct {
+		spec *rolloutsv1alpha1.AnalysisTemplateSpec
+		want string
+	}{
+		"a duration argument":    {spec: tmpl("histogram", `sum by (le) (increase(x_bucket{rev="{{.Revision}}"}[{{args.window}}]))`)},
+		"a metric name argument": {spec: tmpl("histogram", `sum by (le) (increase({{args.metric}}_bucket[{{.Window}}]))`)},
+		"a number argument":      {spec: tmpl("query", `histogram_quantile({{ args.q }}, sum by (le) (rate(x_bucket[{{.Window}}])))`)},
+		"not PromQL whatever the arguments": {spec: tmpl("histogram", `sum by (le) (increase(x_bucket[{{args.window}}])`),
+			want: `spec.metrics[0].prometheus.histogram: Invalid value: "sum by (le) (increase(x_bucket[{{args.window}}])": not PromQL: 1:`},
+		"an undeclared argument in a counts query": {spec: tmpl("histogram", `sum by (le) (increase(x_bucket{team="{{args.team}}"}[{{.Window}}]))`),
+			want: `spec.metrics[0].prometheus.histogram: Invalid value: "sum by (le) (increase(x_bucket{team=\"{{args.team}}\"}[{{.Window}}]))": uses argument team, which spec.args does not declare`},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			errs := resources.ValidateTemplate(tc.spec)
+			switch {
+			case tc.want == "" && len(errs) > 0:
+				t.Fatalf("errors %v, want none", errs)
+			case tc.want != "" && (len(errs) == 0 || !strings.Contains(errs.ToAggregate().Error(), tc.want)):
+				t.Fatalf("errors %v, want one containing %q", errs, tc.want)
+			}
+		})
+	}
+}
+
+func th(s string) *rolloutsv1alpha1.Threshold { v := rolloutsv1alpha1.Threshold(s); return &v }
+
+func ptrTo[T any](v T) *T { return &v }
