@@ -70,11 +70,11 @@ type Certs struct {
 	Clock    clock.PassiveClock
 	Log      logr.Logger
 
-	cert     atomic.Pointer[tls.Certificate]
+	cert atomic.Pointer[tls.Certificate]
 	// readySince is when the certificate was first served with its CA in
 	// the configuration (Unix nanoseconds; 0: not yet).
 	readySince atomic.Int64
-	warnOnce sync.Once
+	warnOnce   sync.Once
 }
 
 // GetCertificate serves the current certificate (tls.Config.GetCertificate).
