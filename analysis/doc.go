@@ -18,6 +18,11 @@
 //	latencyP99   99th percentile latency
 //	requestRate  requests per second
 //
+// A comparative metric (errorRate or a latency) may also be measured by
+// Prometheus from counts queries (Metric.Counts; Prometheus.SamplerFor): the
+// provider then gives the sequential judge the same counts, and the metric
+// is judged exactly as the builtin of its kind.
+//
 // A window with no canary request has no data: the metric is
 // Inconclusive, never a pass. So is a window with fewer canary requests
 // than the analysis' minimum.

@@ -520,3 +520,33 @@ func decodeValue(t *testing.T, data string) model.Value {
 	}
 	return v
 }
+
+// BenchmarkHistogramFromBuckets converts the queue-proxy's 40 buckets, as
+// every latency look does for each side.
+func BenchmarkHistogramFromBuckets(b *testing.B) {
+	var h stats.Histogram
+	h.Counts = make([]uint64, stats.NumBuckets)
+	r := newRand(1)
+	for range 10000 {
+		h.Counts[60+r.IntN(80)]++
+	}
+	points := rampBuckets(h)
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = spreadBuckets(points)
+	}
+	b.ReportMetric(float64(len(points)), "buckets")
+}
+
+// BenchmarkCheckQuery renders and parses the docs' histogram query, as
+// admission does for each query.
+func BenchmarkCheckQuery(b *testing.B) {
+	q := `sum by (le) (increase(ramp_queue_request_duration_seconds_bucket{namespace="{{.Namespace}}",revision="{{.Revision}}"}[{{.Window}}]))`
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := CheckQuery(q); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(q)), "query-bytes")
+}

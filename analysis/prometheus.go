@@ -48,10 +48,12 @@ func (p *Prometheus) IsOnline(ctx context.Context) error {
 	return nil
 }
 
-// Measure implements Provider. A stable Target without a Revision is not
-// measured (its Value is not Valid). A result that is an empty vector, NaN
-// or infinite is a Value that is not Valid; anything but a scalar or a
-// one-sample vector is an error. Requests is always -1 (unknown).
+// Measure implements Provider. A counts metric is measured from its counts
+// over the window, as the builtin provider measures its kind. For a query
+// metric, a stable Target without a Revision is not measured (its Value is
+// not Valid); a result that is an empty vector, NaN or infinite is a Value
+// that is not Valid; anything but a scalar or a one-sample vector is an
+// error; Requests is always -1 (unknown).
 func (p *Prometheus) Measure(ctx context.Context, q Query) (Measurement, error) {
 	if !q.Metric.Counts.IsZero() {
 		return p.measureCounts(ctx, q)

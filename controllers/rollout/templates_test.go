@@ -29,7 +29,9 @@ func testTemplates(t *testing.T, h *harness) {
 		Spec: rolloutsv1alpha1.AnalysisTemplateSpec{
 			Args: []rolloutsv1alpha1.TemplateArg{{Name: "service"}, {Name: "team"}, {Name: "window", Value: ptr.To("5m")}},
 			Metrics: []rolloutsv1alpha1.Metric{{Name: "queue-depth", Max: &five, Prometheus: &rolloutsv1alpha1.PrometheusQuery{
-				Query: `max_over_time(queue_depth{service="{{args.service}}",team="{{ args.team }}",rev="{{.Revision}}"}[{{args.window}}])`}}},
+				Query: `max(max_over_time(queue_depth{service="{{args.service}}",team="{{ args.team }}",rev="{{.Revision}}"}[{{args.window}}]))`}},
+				{Name: "latency", Prometheus: &rolloutsv1alpha1.PrometheusQuery{Kind: "latencyP90",
+					Histogram: `sum by (le) (increase({{args.service}}_seconds_bucket{rev="{{.Revision}}"}[{{.Window}}]))`}}},
 		}}
 	must(t, k8s.Create(ctx, local))
 	must(t, k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "owner"}, StringData: map[string]string{"team": "payments"}}))
@@ -54,16 +56,20 @@ func testTemplates(t *testing.T, h *harness) {
 	})
 	spec, ok := h.analyzer.lastSpec(ns, rev)
 	if !ok {
-		t.Fatal("the analyzer was never asked")
+		t.Fatalf("the analyzer was never asked: %+v", got.Status.Measurements)
 	}
 	var names []string
 	for _, m := range spec.Metrics {
 		names = append(names, m.Name)
 	}
-	if !slices.Equal(names, []string{"shared-errors", "queue-depth"}) {
-		t.Errorf("metrics %v, want the templates' shared-errors and queue-depth only", names)
+	if !slices.Equal(names, []string{"shared-errors", "queue-depth", "latency"}) {
+		t.Fatalf("metrics %v, want the templates' shared-errors, queue-depth and latency only", names)
 	}
-	if q := spec.Metrics[1].Query; q != `max_over_time(queue_depth{service="web",team="payments",rev="{{.Revision}}"}[5m])` {
+	if m := spec.Metrics[2]; m.Builtin != "latencyP90" || m.Provider != "prometheus" ||
+		m.Counts.Histogram != `sum by (le) (increase(web_seconds_bucket{rev="{{.Revision}}"}[{{.Window}}]))` {
+		t.Errorf("counts metric %+v: want latencyP90 from prometheus, its histogram query filled in", m)
+	}
+	if q := spec.Metrics[1].Query; q != `max(max_over_time(queue_depth{service="web",team="payments",rev="{{.Revision}}"}[5m]))` {
 		t.Errorf("query %s: want the arguments filled in and the template variables kept", q)
 	}
 	m := got.Status.Measurements[0]
