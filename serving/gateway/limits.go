@@ -1,8 +1,6 @@
 package gateway
 
 import (
-	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -73,19 +71,4 @@ func (l Limits) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfig
 		return fasthttp.RequestConfig{ReadTimeout: l.RequestTimeout}
 	}
 	return fasthttp.RequestConfig{}
-}
-
-// limitBody answers 413 to requests whose body is over max bytes, for
-// handlers that read bodies themselves or none at all; reading past max
-// fails.
-func limitBody(h http.Handler, limit int64) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > limit {
-			w.Header().Set("Connection", "close")
-			http.Error(w, fmt.Sprintf("request body over %d bytes", limit), http.StatusRequestEntityTooLarge)
-			return
-		}
-		r.Body = http.MaxBytesReader(w, r.Body, limit)
-		h.ServeHTTP(w, r)
-	})
 }

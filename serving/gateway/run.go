@@ -32,6 +32,7 @@ import (
 	servingv1 "github.com/rampdev/ramp/apis/serving/v1"
 	"github.com/rampdev/ramp/serving/apiauth"
 	"github.com/rampdev/ramp/serving/gateway/routing"
+	"github.com/rampdev/ramp/serving/proxy"
 )
 
 // Options configure a gateway process.
@@ -270,7 +271,7 @@ func addrOf(ip string, port int) string { return net.JoinHostPort(ip, strconv.It
 func newAdminServer(addr string, h http.Handler) *http.Server {
 	return &http.Server{
 		Addr:              addr,
-		Handler:           limitBody(h, adminMaxBody),
+		Handler:           proxy.LimitBody(h, adminMaxBody),
 		ReadHeaderTimeout: adminHeaderTimeout,
 		ReadTimeout:       adminReadTimeout,
 		WriteTimeout:      adminWriteTimeout,

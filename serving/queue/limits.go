@@ -1,11 +1,12 @@
 package queue
 
 import (
-	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/rampdev/ramp/serving/proxy"
 )
 
 // Limits of the queue-proxy's servers (no slowloris: a client that
@@ -66,25 +67,11 @@ func (c Config) headerReceived(*fasthttp.RequestHeader) fasthttp.RequestConfig {
 // newPortServer is the server of the admin or metrics port.
 func newPortServer(h http.Handler, writeTimeout time.Duration) *http.Server {
 	return &http.Server{
-		Handler:           limitBody(h, adminMaxBody),
+		Handler:           proxy.LimitBody(h, adminMaxBody),
 		ReadHeaderTimeout: adminHeaderTimeout,
 		ReadTimeout:       adminReadTimeout,
 		WriteTimeout:      writeTimeout,
 		IdleTimeout:       adminIdleTimeout,
 		MaxHeaderBytes:    adminMaxHeader,
 	}
-}
-
-// limitBody answers 413 to requests whose body is over limit bytes (the
-// admin and metrics endpoints read none); reading past limit fails.
-func limitBody(h http.Handler, limit int64) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > limit {
-			w.Header().Set("Connection", "close")
-			http.Error(w, fmt.Sprintf("request body over %d bytes", limit), http.StatusRequestEntityTooLarge)
-			return
-		}
-		r.Body = http.MaxBytesReader(w, r.Body, limit)
-		h.ServeHTTP(w, r)
-	})
 }
