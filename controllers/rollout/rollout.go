@@ -84,18 +84,19 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, err
 	}
 
-	// The analysis with its templates' metrics, read afresh for each look.
-	eff := *ro
-	eff.Spec.Analysis = ro.Spec.Analysis.DeepCopy()
-	templates, terr := r.resolveTemplates(ctx, ro.Namespace, eff.Spec.Analysis)
-	in := Input{Spec: &ro.Spec, Status: &ro.Status, Observed: obs, Action: PendingAction(ro), Kinds: metricKinds(&eff),
-		Templates: templates, Now: now}
+	in := Input{Spec: &ro.Spec, Status: &ro.Status, Observed: obs, Action: PendingAction(ro), Now: now}
 	if MeasurementDue(&ro.Spec, &ro.Status, now) {
+		// The analysis with its templates' metrics, read afresh for each
+		// look (and only for a look: the kinds and templates are what the
+		// measurement records).
+		eff := *ro
+		eff.Spec.Analysis = ro.Spec.Analysis.DeepCopy()
+		templates, terr := r.resolveTemplates(ctx, ro.Namespace, eff.Spec.Analysis)
 		rep := analysis.Report{Phase: analysis.Error, Message: "analysis templates: " + oneLine(terr), Time: now}
 		if terr == nil {
 			rep = r.measure(ctx, &eff, now)
 		}
-		in.Report = &rep
+		in.Report, in.Kinds, in.Templates = &rep, metricKinds(&eff), templates
 	}
 	plan := Run(in)
 	ro.Status = plan.Status
