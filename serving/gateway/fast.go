@@ -122,8 +122,12 @@ func (f *fastPath) serve(ctx *fasthttp.RequestCtx, external bool) {
 	host := string(h.Host())
 	req := routing.Request{Host: host, TagHeader: string(tag), External: external,
 		Cookie: cookieValue(h.Peek(fasthttp.HeaderCookie), routing.CookieName), Headers: fastHeaders{h}}
-	d, err := f.p.Router.Pick(req)
+	d, err := f.p.pick(nil, req)
 	switch {
+	case errors.Is(err, errNoTable):
+		ctx.Response.Header.Set("Retry-After", retryAfter)
+		f.reject(ctx, fasthttp.StatusServiceUnavailable, "no_table", "gateway: starting, no routing table yet")
+		return
 	case errors.Is(err, routing.ErrUnknownHost):
 		f.reject(ctx, fasthttp.StatusNotFound, "unknown_host", fmt.Sprintf("gateway: no route serves host %q", host))
 		return

@@ -36,8 +36,19 @@ func startGateway(t testing.TB, routes []routing.Route, eps map[routing.ServiceK
 	rec := NewRecorder(prometheus.NewRegistry())
 	router := routing.NewRouter(rec)
 	router.Update(routing.Build(routes, eps))
+	return serveRouter(t, router, rec, log, 0)
+}
+
+// serveRouter serves router (whatever it has installed, maybe nothing yet)
+// until the test ends; firstTable is the Proxy's FirstTableWait.
+func serveRouter(t testing.TB, router *routing.Router, rec *Recorder, log *zap.Logger, firstTable time.Duration) *testGateway {
+	t.Helper()
+	if log == nil {
+		log = zaptest.NewLogger(t)
+	}
 	act := routing.NewActivator(router, routing.ActivatorConfig{ActivationTimeout: 300 * time.Millisecond, MaxWaiters: 2})
 	px := NewProxy(router, act, log, rec)
+	px.FirstTableWait = firstTable
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -29,7 +29,11 @@ type Proxy struct {
 	Activator *routing.Activator
 	Log       *zap.Logger
 	Metrics   *Recorder
-	proxy     *httputil.ReverseProxy
+	// FirstTableWait bounds how long a request to an unknown host waits
+	// for the gateway's first routing table (DefaultFirstTableWait when
+	// zero); once a table is installed an unknown host is answered at once.
+	FirstTableWait time.Duration
+	proxy          *httputil.ReverseProxy
 	fast      *fastPath
 }
 
@@ -44,6 +48,37 @@ type target struct {
 	// full" answer to a bodiless request, which then goes again; queueFull
 	// says it did.
 	retryQueueFull, queueFull bool
+}
+
+// DefaultFirstTableWait is Proxy.FirstTableWait's default.
+const DefaultFirstTableWait = 10 * time.Second
+
+// errNoTable answers a request that arrived before the gateway had read
+// any route and waited FirstTableWait in vain.
+var errNoTable = errors.New("no routing table yet")
+
+// pick is Router.Pick, except that before the first table is installed an
+// unknown host waits for it (until done is closed or FirstTableWait passes):
+// a restarted gateway whose endpoint is still listed as ready must not
+// answer 404 for routes it has not read yet.
+func (p *Proxy) pick(done <-chan struct{}, req routing.Request) (routing.Decision, error) {
+	d, err := p.Router.Pick(req)
+	if !errors.Is(err, routing.ErrUnknownHost) {
+		return d, err
+	}
+	select {
+	case <-p.Router.Installed():
+		return d, err
+	default:
+	}
+	wait := p.FirstTableWait
+	if wait <= 0 {
+		wait = DefaultFirstTableWait
+	}
+	if !p.Router.WaitInstalled(done, wait) {
+		return d, errNoTable
+	}
+	return p.Router.Pick(req)
 }
 
 // errQueueFull is ModifyResponse's way of holding back a "queue full"
@@ -121,8 +156,12 @@ func (p *Proxy) Handler(external bool) http.Handler {
 		if c, err := r.Cookie(routing.CookieName); err == nil {
 			req.Cookie = c.Value
 		}
-		d, err := p.Router.Pick(req)
+		d, err := p.pick(r.Context().Done(), req)
 		switch {
+		case errors.Is(err, errNoTable):
+			w.Header().Set("Retry-After", retryAfter)
+			p.reject(w, http.StatusServiceUnavailable, "no_table", "gateway: starting, no routing table yet")
+			return
 		case errors.Is(err, routing.ErrUnknownHost):
 			p.reject(w, http.StatusNotFound, "unknown_host", fmt.Sprintf("gateway: no route serves host %q", r.Host))
 			return

@@ -3,6 +3,7 @@ package routing
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Router answers routing decisions from the installed Table. It is safe for
@@ -16,6 +17,12 @@ type Router struct {
 
 	mu   sync.Mutex          // serializes Update and guards subs
 	subs []func(s *snapshot) // called by Update, under mu, after the swap
+
+	// installed is closed by the first Update: until then the table is the
+	// empty one NewRouter starts with, which knows no host because nothing
+	// has been read yet, not because no route exists.
+	installed     chan struct{}
+	installedOnce sync.Once
 }
 
 // snapshot is a Table plus the state that must survive table swaps. The
@@ -34,7 +41,7 @@ func NewRouter(m Metrics) *Router {
 	if m == nil {
 		m = NopMetrics{}
 	}
-	r := &Router{metrics: m}
+	r := &Router{metrics: m, installed: make(chan struct{})}
 	r.bal.r = r
 	r.snap.Store(newSnapshot(Build(nil, nil), nil))
 	return r
@@ -57,6 +64,32 @@ func (r *Router) Update(t *Table) {
 	for _, fn := range r.subs {
 		fn(s)
 	}
+	r.installedOnce.Do(func() { close(r.installed) })
+}
+
+// Installed is closed once a first table has been installed with Update.
+func (r *Router) Installed() <-chan struct{} { return r.installed }
+
+// WaitInstalled waits up to d (or until done is closed) for a first table;
+// it reports whether one is installed. A gateway started a moment ago (a
+// restarted container whose endpoint is still listed as ready) uses it to
+// hold requests until it knows the routes, instead of calling every host
+// unknown.
+func (r *Router) WaitInstalled(done <-chan struct{}, d time.Duration) bool {
+	select {
+	case <-r.installed:
+		return true
+	default:
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-r.installed:
+		return true
+	case <-done:
+	case <-t.C:
+	}
+	return false
 }
 
 // subscribe registers fn to be called, serialized, after each Update.
