@@ -35,6 +35,9 @@ GOLANGCI_LINT_VERSION  := v2.15.0
 # Prometheus 3.16.0 is Go module version v0.316.0.
 PROMETHEUS_VERSION     := 3.16.0
 PROMETHEUS_MODULE      := v0.316.0
+# Knative Serving's queue-proxy, the data-plane bench's baseline. v0.51.0's
+# dependencies are not served by the Go module proxy; v0.50.0 builds.
+KNATIVE_VERSION        := v0.50.0
 
 # Release: the chart's version and appVersion (the images' tag).
 CHART_VERSION := $(shell awk '/^version:/ {gsub(/"/, "", $$2); print $$2}' charts/ramp/Chart.yaml)
@@ -65,6 +68,8 @@ HELM        := $(BIN)/helm-$(HELM_VERSION)
 CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
 GOLANGCI_LINT  := $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 PROMETHEUS_STAMP := $(BIN)/.prometheus-$(PROMETHEUS_VERSION)-r1
+# The binary's name carries the version: it is its own stamp.
+KNATIVE_QUEUE    := $(BIN)/knative-queue-$(KNATIVE_VERSION)
 # Only the kubernetes service discovery (test/e2e/prometheus uses it): the
 # tags leave out the cloud providers' SDKs, which would double the build.
 PROMETHEUS_TAGS  := remove_all_sd,enable_kubernetes_sd
@@ -173,6 +178,13 @@ _helm-build:
 _controller-gen-build:
 	@echo ">> building controller-gen $(CONTROLLER_GEN_VERSION)"
 	GOBIN=$(BIN)/.gobin-cg go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION)
+
+# The bench's baseline; `make bench` reports a failed build and goes on.
+$(KNATIVE_QUEUE): test/tools/knative/go.mod test/tools/knative/go.sum
+	@echo ">> building Knative Serving's queue-proxy $(KNATIVE_VERSION), the bench's baseline (cold: about 4 minutes on 2 cores)"
+	@mkdir -p $(BIN)
+	cd test/tools/knative && CGO_ENABLED=0 $(GO_BUILD) -o $@.tmp knative.dev/serving/cmd/queue
+	mv $@.tmp $@
 
 $(GOLANGCI_LINT):
 	@echo ">> building golangci-lint $(GOLANGCI_LINT_VERSION)"
@@ -291,13 +303,17 @@ bench-analysis: ## Measure the canary analysis on seeded simulations: power, fal
 	go run ./test/benchanalysis -runs $${RUNS:-1000} -seed $${SEED:-1} | tee _out/bench/analysis.md
 
 .PHONY: bench
-bench: build bench-analysis ## Run the benchmarks: the analysis simulation, Go micro-benchmarks, then the loopback data-plane run (results in _out/bench)
+bench: build bench-analysis ## Run the benchmarks: the analysis simulation, Go micro-benchmarks, then the loopback data-plane run beside Knative's queue-proxy (results in _out/bench)
+	@# wrk is needed; without nginx the data-plane run leaves that baseline out.
 	@command -v wrk >/dev/null && command -v nginx >/dev/null || { \
-	  echo ">> installing wrk and nginx (the baselines) with apt-get"; \
-	  $(APT) update -qq && $(APT) install -y -qq wrk nginx-light >/dev/null; }
-	@mkdir -p _out
+	  echo ">> installing wrk and nginx (a baseline) with apt-get"; \
+	  { $(APT) update -qq && $(APT) install -y -qq wrk nginx-light >/dev/null; } || command -v wrk >/dev/null; }
+	@mkdir -p _out/bench
 	go test -run '^$$' -bench . -benchmem ./serving/... | tee _out/bench-go.txt
-	test/bench/run.sh
+	@why=; if ! $(MAKE) -s --no-print-directory $(KNATIVE_QUEUE) 2>&1 | tee _out/bench/knative-queue-build.log; then \
+	  why="its build failed (_out/bench/knative-queue-build.log): $$(grep -v '^make' _out/bench/knative-queue-build.log | tail -n 1 | cut -c1-200)"; \
+	  echo ">> could not build Knative's queue-proxy $(KNATIVE_VERSION): the data-plane bench runs without that baseline"; fi; \
+	  KNATIVE_VERSION=$(KNATIVE_VERSION) KNATIVE_QUEUE=$(KNATIVE_QUEUE) KNATIVE_QUEUE_WHY="$$why" test/bench/run.sh
 
 ##@ Release
 
