@@ -126,14 +126,14 @@ func TestSplitSurvivesSwaps(t *testing.T) {
 	}
 	checkWindows(t, seq, map[string]int{"svc-1": 10, "svc-2": 90})
 
-	before := r.snap.Load().wrr[r.Table().hosts[mainHost("ns", "svc")].ord]
+	before := r.snap.Load().rules[r.Table().hosts[mainHost("ns", "svc")].ord].wrr
 	r.Update(Build([]Route{rt}, nil))
-	if after := r.snap.Load().wrr[r.Table().hosts[mainHost("ns", "svc")].ord]; after != before {
+	if after := r.snap.Load().rules[r.Table().hosts[mainHost("ns", "svc")].ord].wrr; after != before {
 		t.Error("unchanged rule got a new split state")
 	}
 	rt.Rules[0].Backends[0].Percent, rt.Rules[0].Backends[1].Percent = 20, 80
 	r.Update(Build([]Route{rt}, nil))
-	if after := r.snap.Load().wrr[r.Table().hosts[mainHost("ns", "svc")].ord]; after == before {
+	if after := r.snap.Load().rules[r.Table().hosts[mainHost("ns", "svc")].ord].wrr; after == before {
 		t.Error("changed weights kept the old split state")
 	}
 	seq = seq[:0]
