@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -31,7 +32,7 @@ func BenchmarkGatewayFastPath(b *testing.B) {
 		Hosts: []string{"hello.bench.example.com"}, Backends: []routing.Backend{{Revision: "hello-00001", Percent: 100}}}}}}
 	eps := map[routing.ServiceKey][]routing.Endpoint{{Namespace: "bench", Name: "hello-00001"}: {endpointOf(b, pod)}}
 	gw := startGateway(b, routes, eps, zap.NewNop())
-	request := []byte("GET /hello?x=1 HTTP/1.1\r\nHost: hello.bench.example.com\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n")
+	request := rawRequest
 
 	b.SetParallelism(8)
 	b.ReportAllocs()
@@ -44,12 +45,14 @@ func BenchmarkGatewayFastPath(b *testing.B) {
 		}
 		defer func() { _ = c.Close() }()
 		br := bufio.NewReaderSize(c, 4096)
+		var body []byte
+		var status int
 		for pb.Next() {
 			if _, err := c.Write(request); err != nil {
 				b.Error(err)
 				return
 			}
-			status, body, err := readRawResponse(br)
+			status, body, err = readRawResponse(br, body[:0])
 			if err != nil || status != 200 || string(body) != "hello" {
 				b.Errorf("%d %q %v", status, body, err)
 				return
@@ -63,7 +66,7 @@ func BenchmarkGatewayFastPath(b *testing.B) {
 // rawPod is a revision pod answering every request with "hello", written
 // on raw sockets: it reads a bodiless request's header and writes a fixed
 // response, so it costs next to nothing in a profile.
-func rawPod(b *testing.B) net.Addr {
+func rawPod(b testing.TB) net.Addr {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -119,8 +122,12 @@ func skipRawHeader(br *bufio.Reader) error {
 	}
 }
 
-// readRawResponse reads a response with a Content-Length body.
-func readRawResponse(br *bufio.Reader) (status int, body []byte, err error) {
+// rawRequest is the bodiless keep-alive request of the raw clients.
+var rawRequest = []byte("GET /hello?x=1 HTTP/1.1\r\nHost: hello.bench.example.com\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n")
+
+// readRawResponse reads a response with a Content-Length body, appending
+// the body to dst.
+func readRawResponse(br *bufio.Reader, dst []byte) (status int, body []byte, err error) {
 	line, err := br.ReadSlice('\n')
 	if err != nil {
 		return 0, nil, err
@@ -149,7 +156,7 @@ func readRawResponse(br *bufio.Reader) (status int, body []byte, err error) {
 	if length < 0 {
 		return 0, nil, errors.New("no Content-Length")
 	}
-	body = make([]byte, length)
-	_, err = io.ReadFull(br, body)
+	body = slices.Grow(dst, length)[:len(dst)+length]
+	_, err = io.ReadFull(br, body[len(dst):])
 	return status, body, err
 }
