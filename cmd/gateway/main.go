@@ -51,6 +51,7 @@ func run() error {
 	flag.IntVar(&o.AutoscalerPort, "autoscaler-port", 8099, "the autoscaler's port")
 	flag.StringVar(&o.AutoscalerTokenFile, "autoscaler-token-file", "/var/run/secrets/ramp.dev/autoscaler/token",
 		"file of the gateway's ServiceAccount token for the autoscaler API (audience autoscaler.ramp.dev; a projected token, re-read when it changes)")
+	flag.StringVar(&o.PprofAddr, "pprof-addr", "", "serve net/http/pprof on this loopback address, e.g. 127.0.0.1:6060 (off by default; profiling only)")
 	static := flag.String("static-config", "", "serve a fixed routing table from this JSON file instead of watching Kubernetes (benchmarks, debugging)")
 	showVersion := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
@@ -96,6 +97,10 @@ func validate(o gateway.Options) error {
 		return fmt.Errorf("-idle-timeout=%s: must be positive", o.Limits.IdleTimeout)
 	case o.Limits.RequestTimeout < 0:
 		return fmt.Errorf("-request-timeout=%s: must not be negative", o.Limits.RequestTimeout)
+	case o.PprofAddr != "":
+		if err := gateway.CheckPprofAddr(o.PprofAddr); err != nil {
+			return fmt.Errorf("-pprof-addr: %w", err)
+		}
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"time"
+	"unsafe"
 
 	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
@@ -115,12 +116,14 @@ func (f *fastPath) serveInternal(ctx *fasthttp.RequestCtx) { f.serve(ctx, false)
 
 func (f *fastPath) serve(ctx *fasthttp.RequestCtx, external bool) {
 	h := &ctx.Request.Header
-	tag := h.Peek(TagHeader)
+	tag, knTag := h.Peek(TagHeader), h.Peek(KnativeTagHeader)
 	if len(tag) == 0 {
-		tag = h.Peek(KnativeTagHeader)
+		tag = knTag
 	}
-	host := string(h.Host())
-	req := routing.Request{Host: host, TagHeader: string(tag), External: external,
+	// The host and the tag are only read while routing (Pick keeps
+	// neither), so they are views of the header's bytes, not copies.
+	host := unsafe.String(unsafe.SliceData(h.Host()), len(h.Host()))
+	req := routing.Request{Host: host, TagHeader: unsafe.String(unsafe.SliceData(tag), len(tag)), External: external,
 		Cookie: cookieValue(h.Peek(fasthttp.HeaderCookie), routing.CookieName), Headers: fastHeaders{h}}
 	d, err := f.p.pick(nil, req)
 	switch {
@@ -137,7 +140,7 @@ func (f *fastPath) serve(ctx *fasthttp.RequestCtx, external bool) {
 	}
 	// fasthttp's RequestCtx is cancelled when the server shuts down, which
 	// must not cut short the requests being drained.
-	ep, release, err := f.p.Activator.Wait(context.Background(), d)
+	lease, err := f.p.Activator.Lease(context.Background(), d)
 	switch {
 	case errors.Is(err, routing.ErrQueueFull), errors.Is(err, routing.ErrTooManyWaiting):
 		ctx.Response.Header.Set("Retry-After", retryAfter)
@@ -151,44 +154,46 @@ func (f *fastPath) serve(ctx *fasthttp.RequestCtx, external bool) {
 	if d.SetCookie != "" {
 		cookie = routing.StickyCookie(d).String()
 	}
-	h.Del(TagHeader)
-	h.Del(KnativeTagHeader)
+	if len(tag) > 0 || len(knTag) > 0 {
+		h.Del(TagHeader)
+		h.Del(KnativeTagHeader)
+	}
 	h.Set(RouteTagHeader, d.Tag)
 	proxy.SetForwarded(h, ctx.RemoteAddr())
 	if h.ConnectionUpgrade() {
-		f.serveUpgrade(ctx, d, ep, release, cookie)
+		f.serveUpgrade(ctx, d, lease, cookie)
 		return
 	}
 	proxy.PrepareRequest(&ctx.Request, "")
 	up := fasthttp.AcquireResponse()
-	err = f.do(ctx, up, ep)
+	err = f.do(ctx, up, lease.Addr)
 	if err != nil && isRefused(err) {
 		// Retry once on another pod: the connection was refused before
 		// anything was sent, so the request (and its body) is untouched.
-		release()
-		other, ok := f.p.Router.Balancer().PickExcept(d.ServiceKey(), []routing.Endpoint{ep})
+		lease.Release()
+		other, ok := f.p.Router.Balancer().LeaseExcept(d.ServiceKey(), []routing.Endpoint{lease.Endpoint})
 		if !ok {
 			fasthttp.ReleaseResponse(up)
 			f.reject(ctx, fasthttp.StatusBadGateway, "refused", "gateway: the revision refused the connection")
 			setCookie(ctx, cookie)
 			return
 		}
-		ep, release = other, f.p.Router.Balancer().Acquire(other)
-		err = f.do(ctx, up, ep)
+		lease = other
+		err = f.do(ctx, up, lease.Addr)
 	}
 	for attempt := 1; err == nil && queueFullFast(ctx, up) && attempt < proxy.QueueFullAttempts; attempt++ {
 		// The queue-proxy turned the bodiless request away before the user
 		// container saw it (other gateway replicas filled its queue too):
 		// wait for capacity again, behind the requests already waiting.
-		release()
+		lease.Release()
 		time.Sleep(proxy.QueueFullBackoff(attempt))
-		var werr error
-		if ep, release, werr = f.p.Activator.Wait(context.Background(), d); werr != nil {
-			release = func() {}
+		next, werr := f.p.Activator.Lease(context.Background(), d)
+		if werr != nil {
 			break // answer the queue-proxy's 503
 		}
+		lease = next
 		up.Reset()
-		err = f.do(ctx, up, ep)
+		err = f.do(ctx, up, lease.Addr)
 	}
 	if err == nil && up.StatusCode() < 200 {
 		// An informational answer (103 Early Hints): fasthttp takes it for
@@ -199,8 +204,8 @@ func (f *fastPath) serve(ctx *fasthttp.RequestCtx, external bool) {
 	}
 	if err != nil {
 		fasthttp.ReleaseResponse(up)
-		release()
-		f.p.Log.Info("Proxying failed", zap.String("host", host), zap.String("endpoint", ep.Address()), zap.Error(err))
+		lease.Release()
+		f.p.Log.Info("Proxying failed", zap.String("host", string(h.Host())), zap.String("endpoint", lease.Addr), zap.Error(err))
 		httpError(ctx, fasthttp.StatusBadGateway, "gateway: the revision did not answer")
 		setCookie(ctx, cookie)
 		return
@@ -209,38 +214,40 @@ func (f *fastPath) serve(ctx *fasthttp.RequestCtx, external bool) {
 	setCookie(ctx, cookie)
 	if buffered {
 		fasthttp.ReleaseResponse(up)
-		release()
+		lease.Release()
 		return
 	}
-	proxy.StreamBody(ctx, up, func(bool) { release() })
+	streamed := lease // only this copy escapes, on this path
+	proxy.StreamBody(ctx, up, func(bool) { streamed.Release() })
 }
 
-// do sends the request to ep.
-func (f *fastPath) do(ctx *fasthttp.RequestCtx, up *fasthttp.Response, ep routing.Endpoint) error {
-	ctx.Request.URI().SetHost(ep.Address()) // the client's HostClient; the Host header is kept
+// do sends the request to the endpoint at addr.
+func (f *fastPath) do(ctx *fasthttp.RequestCtx, up *fasthttp.Response, addr string) error {
+	ctx.Request.URI().SetHost(addr) // the client's HostClient; the Host header is kept
 	return f.client.Do(&ctx.Request, up)
 }
 
 // serveUpgrade relays a "Connection: Upgrade" request (WebSocket) as raw
-// TCP to ep, or to another endpoint if ep refuses the connection. The
-// tunnel counts as in flight to its endpoint for its whole life.
-func (f *fastPath) serveUpgrade(ctx *fasthttp.RequestCtx, d routing.Decision, ep routing.Endpoint, release func(), cookie string) {
-	up, err := proxy.DialUpgrade(&ctx.Request, ep.Address(), dialTimeout)
+// TCP to the leased endpoint, or to another endpoint if it refuses the
+// connection. The tunnel counts as in flight to its endpoint for its whole
+// life.
+func (f *fastPath) serveUpgrade(ctx *fasthttp.RequestCtx, d routing.Decision, lease routing.Lease, cookie string) {
+	up, err := proxy.DialUpgrade(&ctx.Request, lease.Addr, dialTimeout)
 	if err != nil && isRefused(err) {
-		release()
-		other, ok := f.p.Router.Balancer().PickExcept(d.ServiceKey(), []routing.Endpoint{ep})
+		lease.Release()
+		other, ok := f.p.Router.Balancer().LeaseExcept(d.ServiceKey(), []routing.Endpoint{lease.Endpoint})
 		if !ok {
 			f.reject(ctx, fasthttp.StatusBadGateway, "refused", "gateway: the revision refused the connection")
 			setCookie(ctx, cookie)
 			return
 		}
-		ep, release = other, f.p.Router.Balancer().Acquire(other)
-		up, err = proxy.DialUpgrade(&ctx.Request, ep.Address(), dialTimeout)
+		lease = other
+		up, err = proxy.DialUpgrade(&ctx.Request, lease.Addr, dialTimeout)
 	}
 	if err != nil {
-		release()
+		lease.Release()
 		f.p.Log.Info("Proxying failed", zap.String("host", string(ctx.Request.Header.Host())),
-			zap.String("endpoint", ep.Address()), zap.Error(err))
+			zap.String("endpoint", lease.Addr), zap.Error(err))
 		httpError(ctx, fasthttp.StatusBadGateway, "gateway: the revision did not answer")
 		setCookie(ctx, cookie)
 		return
@@ -249,7 +256,7 @@ func (f *fastPath) serveUpgrade(ctx *fasthttp.RequestCtx, d routing.Decision, ep
 	if cookie != "" {
 		extra = []byte(fasthttp.HeaderSetCookie + ": " + cookie + "\r\n")
 	}
-	f.tunnels.Hijack(ctx, up, extra, func(int) { release() })
+	f.tunnels.Hijack(ctx, up, extra, func(int) { lease.Release() })
 }
 
 func (f *fastPath) reject(ctx *fasthttp.RequestCtx, code int, reason, msg string) {

@@ -14,9 +14,19 @@ type Recorder struct {
 	routed    *prometheus.CounterVec
 	activated *prometheus.HistogramVec
 	rejected  *prometheus.CounterVec
+	// byReason holds the rejected counter of each known reason, so that a
+	// burst of rejections (a full activation queue) looks up no labels.
+	byReason map[string]prometheus.Counter
 }
 
-var _ routing.Metrics = (*Recorder)(nil)
+var (
+	_ routing.Metrics        = (*Recorder)(nil)
+	_ routing.RoutedCounters = (*Recorder)(nil)
+)
+
+// rejectReasons are the reasons the router and the proxy reject with.
+var rejectReasons = []string{routing.RejectUnknownHost, routing.RejectNoBackend, routing.RejectQueueFull,
+	routing.RejectTooManyWaiting, routing.RejectActivationTimeout, "refused"}
 
 // NewRecorder registers the gateway's metrics on reg.
 func NewRecorder(reg prometheus.Registerer) *Recorder {
@@ -33,6 +43,10 @@ func NewRecorder(reg prometheus.Registerer) *Recorder {
 		}, []string{"reason"}),
 	}
 	reg.MustRegister(r.routed, r.activated, r.rejected)
+	r.byReason = make(map[string]prometheus.Counter, len(rejectReasons))
+	for _, reason := range rejectReasons {
+		r.byReason[reason] = r.rejected.WithLabelValues(reason)
+	}
 	return r
 }
 
@@ -49,10 +63,23 @@ func (r *Recorder) Routed(ns, route, revision string) {
 	r.routed.WithLabelValues(ns, route, revision).Inc()
 }
 
+// RoutedCounter implements routing.RoutedCounters: the router increments
+// the backend's series directly. Series are never deleted, so the counter
+// stays the one the registry exports.
+func (r *Recorder) RoutedCounter(ns, route, revision string) routing.Counter {
+	return r.routed.WithLabelValues(ns, route, revision)
+}
+
 // Activated implements routing.Metrics.
 func (r *Recorder) Activated(ns, revision string, waited time.Duration) {
 	r.activated.WithLabelValues(ns, revision).Observe(waited.Seconds())
 }
 
 // Rejected implements routing.Metrics.
-func (r *Recorder) Rejected(reason string) { r.rejected.WithLabelValues(reason).Inc() }
+func (r *Recorder) Rejected(reason string) {
+	if c, ok := r.byReason[reason]; ok {
+		c.Inc()
+		return
+	}
+	r.rejected.WithLabelValues(reason).Inc()
+}

@@ -70,6 +70,10 @@ type Options struct {
 	// AutoscalerToken, when set, is used instead (tests).
 	AutoscalerTokenFile string
 	AutoscalerToken     apiauth.TokenSource
+	// PprofAddr, when set, serves net/http/pprof on this loopback address
+	// ("127.0.0.1:6060"), for profiling the proxy under load. Off by
+	// default; any other address is refused.
+	PprofAddr string
 }
 
 // Run watches routes and endpoints, serves the external, internal and admin
@@ -199,6 +203,19 @@ func serve(ctx context.Context, o Options, log *zap.Logger, st servingState) err
 		adminHandler = st.adminAuth(admin)
 	}
 	adminSrv := newAdminServer(addrOf(o.IP, AdminPort), adminHandler)
+	if o.PprofAddr != "" {
+		ps, err := newPprofServer(o.PprofAddr)
+		if err != nil {
+			return err
+		}
+		pl, err := net.Listen("tcp", ps.Addr)
+		if err != nil {
+			return fmt.Errorf("listening on %s: %w", ps.Addr, err)
+		}
+		go func() { _ = ps.Serve(pl) }()
+		defer func() { _ = ps.Close() }()
+		log.Info("Serving pprof", zap.String("addr", ps.Addr))
+	}
 	if err := st.recorder.observeHeld(st.registry, st.activator.Waiting); err != nil {
 		return err
 	}

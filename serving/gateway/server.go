@@ -34,7 +34,7 @@ type Proxy struct {
 	// zero); once a table is installed an unknown host is answered at once.
 	FirstTableWait time.Duration
 	proxy          *httputil.ReverseProxy
-	fast      *fastPath
+	fast           *fastPath
 }
 
 // target is what one attempt of a request is sent to; the ReverseProxy's

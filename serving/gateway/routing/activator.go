@@ -108,12 +108,7 @@ type waitQueue struct {
 
 type waiter struct {
 	elem  *list.Element // nil once released from the queue
-	grant chan grant    // buffered: the releaser never blocks
-}
-
-type grant struct {
-	ep      Endpoint
-	release func()
+	grant chan Lease    // buffered: the releaser never blocks
 }
 
 // NewActivator returns an Activator releasing its waiters on r's Updates.
@@ -146,21 +141,32 @@ func NewActivator(r *Router, cfg ActivatorConfig) *Activator {
 	return a
 }
 
-// Wait returns an endpoint of d's Service, already acquired on the
-// Balancer: release must be called when the request is done. When the
-// Service has endpoints it returns at once. Otherwise it signals the
-// revision's scale-up (rate-limited) and queues until an Update installs
-// endpoints for the Service. It returns ErrQueueFull when MaxWaiters
-// requests are already waiting for the Service, ErrTooManyWaiting when
-// MaxTotalWaiters are waiting for any, an error matching ErrActivationTimeout (and
+// Wait is Lease, with the lease's endpoint and a function releasing it
+// (calls after the first have no effect).
+func (a *Activator) Wait(ctx context.Context, d Decision) (Endpoint, func(), error) {
+	l, err := a.Lease(ctx, d)
+	if err != nil {
+		return Endpoint{}, nil, err
+	}
+	return l.Endpoint, l.releaseFunc(), nil
+}
+
+// Lease returns an endpoint of d's Service, leased on the Balancer: it
+// must be released when the request is done. When the Service has
+// endpoints and no request is waiting for one, it returns at once, without
+// a lock or an allocation. Otherwise it signals the revision's scale-up
+// (rate-limited) and queues until an Update installs endpoints for the
+// Service. It returns ErrQueueFull when MaxWaiters requests are already
+// waiting for the Service, ErrTooManyWaiting when MaxTotalWaiters are
+// waiting for any, an error matching ErrActivationTimeout (and
 // context.DeadlineExceeded) when ctx's deadline or ActivationTimeout passes
 // first, and context.Canceled when ctx is cancelled. A waiter that gives up
 // is removed from the queue.
-func (a *Activator) Wait(ctx context.Context, d Decision) (Endpoint, func(), error) {
+func (a *Activator) Lease(ctx context.Context, d Decision) (Lease, error) {
 	key := d.ServiceKey()
 	if a.pending.Load() == 0 { // nobody is metered out after an activation
-		if g, ok := a.acquire(a.r.snap.Load(), key); ok {
-			return g.ep, g.release, nil
+		if l, ok := a.acquire(a.r.snap.Load(), key); ok {
+			return l, nil
 		}
 	}
 	start := a.now()
@@ -170,9 +176,9 @@ func (a *Activator) Wait(ctx context.Context, d Decision) (Endpoint, func(), err
 	// Requests already waiting for this Service go first.
 	q := a.queues[key]
 	if q == nil || q.waiters.Len() == 0 {
-		if g, ok := a.acquire(a.r.snap.Load(), key); ok {
+		if l, ok := a.acquire(a.r.snap.Load(), key); ok {
 			a.mu.Unlock()
-			return g.ep, g.release, nil
+			return l, nil
 		}
 	}
 	if q == nil {
@@ -182,7 +188,7 @@ func (a *Activator) Wait(ctx context.Context, d Decision) (Endpoint, func(), err
 	if q.waiters.Len() >= a.maxWaiters {
 		a.mu.Unlock()
 		a.r.metrics.Rejected(RejectQueueFull)
-		return Endpoint{}, nil, ErrQueueFull
+		return Lease{}, ErrQueueFull
 	}
 	if a.pending.Load() >= int64(a.maxTotal) {
 		if q.waiters.Len() == 0 && q.lastSignal.IsZero() {
@@ -190,9 +196,9 @@ func (a *Activator) Wait(ctx context.Context, d Decision) (Endpoint, func(), err
 		}
 		a.mu.Unlock()
 		a.r.metrics.Rejected(RejectTooManyWaiting)
-		return Endpoint{}, nil, ErrTooManyWaiting
+		return Lease{}, ErrTooManyWaiting
 	}
-	w := &waiter{grant: make(chan grant, 1)}
+	w := &waiter{grant: make(chan Lease, 1)}
 	w.elem = q.waiters.PushBack(w)
 	a.pending.Add(1)
 	snap := a.r.snap.Load()
@@ -215,9 +221,9 @@ func (a *Activator) Wait(ctx context.Context, d Decision) (Endpoint, func(), err
 		a.queued()
 	}
 	select {
-	case g := <-w.grant:
+	case l := <-w.grant:
 		a.r.metrics.Activated(d.Namespace, d.Revision, a.now().Sub(start))
-		return g.ep, g.release, nil
+		return l, nil
 	case <-ctx.Done():
 	}
 	a.mu.Lock()
@@ -229,26 +235,27 @@ func (a *Activator) Wait(ctx context.Context, d Decision) (Endpoint, func(), err
 	}
 	a.mu.Unlock()
 	if granted { // released concurrently: give the endpoint back
-		(<-w.grant).release()
+		l := <-w.grant
+		l.Release()
 	}
 	if err := ctx.Err(); errors.Is(err, context.DeadlineExceeded) {
 		a.r.metrics.Rejected(RejectActivationTimeout)
-		return Endpoint{}, nil, fmt.Errorf("%w: %s: %w", ErrActivationTimeout, key.Namespace+"/"+d.Revision, err)
+		return Lease{}, fmt.Errorf("%w: %s: %w", ErrActivationTimeout, key.Namespace+"/"+d.Revision, err)
 	}
-	return Endpoint{}, nil, context.Cause(ctx)
+	return Lease{}, context.Cause(ctx)
 }
 
-// acquire picks and acquires an endpoint of key in s.
-func (a *Activator) acquire(s *snapshot, key ServiceKey) (grant, bool) {
+// acquire picks and leases an endpoint of key in s.
+func (a *Activator) acquire(s *snapshot, key ServiceKey) (Lease, bool) {
 	p := s.pools[key]
 	if p == nil {
-		return grant{}, false
+		return Lease{}, false
 	}
 	pd := p.choose(nil)
 	if pd == nil {
-		return grant{}, false
+		return Lease{}, false
 	}
-	return grant{ep: pd.ep, release: pd.acquire()}, true
+	return pd.lease(), true
 }
 
 // wake runs after each Router.Update: it releases, in FIFO order, the
@@ -290,8 +297,9 @@ func (a *Activator) releaseLocked(s *snapshot, key ServiceKey, q *waitQueue) {
 		w := q.waiters.Remove(e).(*waiter)
 		w.elem = nil
 		a.pending.Add(-1)
-		rel := pd.acquire()
-		w.grant <- grant{ep: pd.ep, release: func() { rel(); a.drain(key) }}
+		l := pd.lease()
+		l.after = func() { a.drain(key) }
+		w.grant <- l
 	}
 }
 

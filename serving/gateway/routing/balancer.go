@@ -26,7 +26,56 @@ type pool struct {
 // where the endpoint is present.
 type pod struct {
 	ep       Endpoint
+	addr     string // ep.Address(), formatted once
 	inflight atomic.Int64
+}
+
+// Lease is an endpoint acquired for one request: the request counts as in
+// flight to it until Release. Get one from Activator.Lease or
+// Balancer.LeaseExcept; unlike the release functions of Acquire and
+// Activator.Wait, taking one allocates nothing.
+type Lease struct {
+	// Endpoint is the pod the request goes to.
+	Endpoint Endpoint
+	// Addr is Endpoint.Address().
+	Addr string
+	pd   *pod
+	// after runs on Release: an Activator meters out its next waiters.
+	after func()
+}
+
+// Release ends the lease. Only the first call on a Lease has an effect;
+// release it through one variable (a copy would release it again).
+func (l *Lease) Release() {
+	pd := l.pd
+	if pd == nil {
+		return
+	}
+	l.pd = nil
+	pd.inflight.Add(-1)
+	if l.after != nil {
+		l.after()
+	}
+}
+
+// releaseFunc returns a function that releases l once, however often it
+// is called (the release functions of Acquire and Activator.Wait).
+func (l Lease) releaseFunc() func() {
+	if l.pd == nil {
+		return func() {}
+	}
+	var done atomic.Bool
+	return func() {
+		if done.CompareAndSwap(false, true) {
+			l.Release()
+		}
+	}
+}
+
+// lease acquires pd.
+func (pd *pod) lease() Lease {
+	pd.inflight.Add(1)
+	return Lease{Endpoint: pd.ep, Addr: pd.addr, pd: pd}
 }
 
 // buildPools makes the pools of t's endpoints, reusing the counters of old.
@@ -41,7 +90,7 @@ func buildPools(t *Table, old *snapshot) (map[ServiceKey]*pool, map[Endpoint]*po
 				pd = old.pods[ep]
 			}
 			if pd == nil {
-				pd = &pod{ep: ep}
+				pd = &pod{ep: ep, addr: ep.Address()}
 			}
 			p.pods[i], pods[ep] = pd, pd
 		}
@@ -71,6 +120,20 @@ func (b *Balancer) PickExcept(svc ServiceKey, tried []Endpoint) (Endpoint, bool)
 	return pd.ep, true
 }
 
+// LeaseExcept is PickExcept and Acquire in one: it leases an endpoint of
+// svc that is not in tried. False when no endpoint is left.
+func (b *Balancer) LeaseExcept(svc ServiceKey, tried []Endpoint) (Lease, bool) {
+	p := b.r.snap.Load().pools[svc]
+	if p == nil {
+		return Lease{}, false
+	}
+	pd := p.choose(tried)
+	if pd == nil {
+		return Lease{}, false
+	}
+	return pd.lease(), true
+}
+
 // Acquire counts a request in flight to ep until release is called (at most
 // once has an effect). Acquiring an endpoint that is not installed is
 // allowed and counts nothing.
@@ -79,7 +142,7 @@ func (b *Balancer) Acquire(ep Endpoint) (release func()) {
 	if pd == nil {
 		return func() {}
 	}
-	return pd.acquire()
+	return pd.lease().releaseFunc()
 }
 
 // InFlight returns the number of requests in flight to ep.
@@ -88,16 +151,6 @@ func (b *Balancer) InFlight(ep Endpoint) int {
 		return int(pd.inflight.Load())
 	}
 	return 0
-}
-
-func (pd *pod) acquire() func() {
-	pd.inflight.Add(1)
-	var done atomic.Bool
-	return func() {
-		if done.CompareAndSwap(false, true) {
-			pd.inflight.Add(-1)
-		}
-	}
 }
 
 // leastLoaded returns the pod with the fewest requests in flight, or nil.

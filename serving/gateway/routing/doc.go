@@ -19,10 +19,15 @@
 //	d, err := router.Pick(routing.Request{Host: r.Host, TagHeader: tag, Cookie: c, External: ext})
 //	// ErrUnknownHost -> 404, ErrNoBackend -> 503
 //	if c := routing.StickyCookie(d); c != nil { http.SetCookie(w, c) }
-//	ep, release, err := activator.Wait(ctx, d) // immediate when the revision has pods
-//	defer release()
-//	// proxy to ep.Address(); if the connection was refused before anything
-//	// was sent: ep2, ok := router.Balancer().PickExcept(d.ServiceKey(), []Endpoint{ep})
+//	l, err := activator.Lease(ctx, d) // immediate when the revision has pods
+//	defer l.Release()
+//	// proxy to l.Addr; if the connection was refused before anything was
+//	// sent: l2, ok := router.Balancer().LeaseExcept(d.ServiceKey(), []Endpoint{l.Endpoint})
+//
+// Pick, Lease and Release allocate nothing and take no lock when the
+// revision has endpoints (TestHotPathAllocatesNothing): the routed counter
+// of each backend is looked up once per table (RoutedCounters), and each
+// endpoint's address is formatted once.
 //
 // # Tag header
 //

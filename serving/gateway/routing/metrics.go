@@ -19,6 +19,8 @@ const (
 
 // Metrics receives the routing core's observations. Implementations must
 // be safe for concurrent use and cheap: they are called on every request.
+// A Metrics that also implements RoutedCounters is asked for each backend's
+// counter when a table is installed, and Routed is not called.
 type Metrics interface {
 	// Routed is called for every successful Router.Pick.
 	Routed(namespace, route, revision string)
@@ -41,3 +43,41 @@ func (NopMetrics) Activated(string, string, time.Duration) {}
 
 // Rejected does nothing.
 func (NopMetrics) Rejected(string) {}
+
+// RoutedCounter returns a counter that counts nothing.
+func (NopMetrics) RoutedCounter(string, string, string) Counter { return nopCounter{} }
+
+type nopCounter struct{}
+
+func (nopCounter) Inc() {}
+
+// Counter is a count that only goes up (a prometheus.Counter is one).
+type Counter interface {
+	Inc()
+}
+
+// RoutedCounters is implemented by a Metrics that hands out the counter of
+// one backend's routed requests: the Router asks for it once per backend
+// when it installs a table, so that a request only increments it (a
+// Prometheus label lookup hashes and compares the label values on every
+// call). The counter must stay valid for as long as the Router uses it.
+type RoutedCounters interface {
+	RoutedCounter(namespace, route, revision string) Counter
+}
+
+// routedCounter returns m's counter for a backend, or one that calls
+// m.Routed when m hands out none.
+func routedCounter(m Metrics, namespace, route, revision string) Counter {
+	if rc, ok := m.(RoutedCounters); ok {
+		return rc.RoutedCounter(namespace, route, revision)
+	}
+	return &routedFunc{m: m, namespace: namespace, route: route, revision: revision}
+}
+
+// routedFunc counts through Metrics.Routed.
+type routedFunc struct {
+	m                          Metrics
+	namespace, route, revision string
+}
+
+func (r *routedFunc) Inc() { r.m.Routed(r.namespace, r.route, r.revision) }

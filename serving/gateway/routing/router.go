@@ -29,11 +29,19 @@ type Router struct {
 // Table is the atomically swapped routing state: everything a request reads
 // comes from one snapshot.
 type snapshot struct {
-	table    *Table
-	wrr      []*wrr          // by rule.ord
-	wrrByKey map[string]*wrr // by rule.key, to carry state over
-	pools    map[ServiceKey]*pool
-	pods     map[Endpoint]*pod // in-flight counters, by address
+	table     *Table
+	rules     []*ruleState          // by rule.ord
+	ruleByKey map[string]*ruleState // by rule.key, to carry state over
+	pools     map[ServiceKey]*pool
+	pods      map[Endpoint]*pod // in-flight counters, by address
+}
+
+// ruleState is what a rule's requests update: its weighted round-robin
+// position and the routed counter of each backend, looked up once per
+// table rather than once per request.
+type ruleState struct {
+	wrr    *wrr
+	routed []Counter // by backend index
 }
 
 // NewRouter returns a Router with an empty table. A nil m means NopMetrics.
@@ -43,7 +51,7 @@ func NewRouter(m Metrics) *Router {
 	}
 	r := &Router{metrics: m, installed: make(chan struct{})}
 	r.bal.r = r
-	r.snap.Store(newSnapshot(Build(nil, nil), nil))
+	r.snap.Store(newSnapshot(Build(nil, nil), nil, m))
 	return r
 }
 
@@ -59,7 +67,7 @@ func (r *Router) Update(t *Table) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	s := newSnapshot(t, r.snap.Load())
+	s := newSnapshot(t, r.snap.Load(), r.metrics)
 	r.snap.Store(s)
 	for _, fn := range r.subs {
 		fn(s)
@@ -99,21 +107,24 @@ func (r *Router) subscribe(fn func(s *snapshot)) {
 	r.subs = append(r.subs, fn)
 }
 
-func newSnapshot(t *Table, old *snapshot) *snapshot {
+func newSnapshot(t *Table, old *snapshot, m Metrics) *snapshot {
 	s := &snapshot{
-		table:    t,
-		wrr:      make([]*wrr, len(t.rules)),
-		wrrByKey: make(map[string]*wrr, len(t.rules)),
+		table:     t,
+		rules:     make([]*ruleState, len(t.rules)),
+		ruleByKey: make(map[string]*ruleState, len(t.rules)),
 	}
 	for i, rl := range t.rules {
-		w := s.wrrByKey[rl.key]
-		if w == nil && old != nil {
-			w = old.wrrByKey[rl.key]
+		st := s.ruleByKey[rl.key]
+		if st == nil && old != nil {
+			st = old.ruleByKey[rl.key]
 		}
-		if w == nil {
-			w = newWRR(rl.backends)
+		if st == nil {
+			st = &ruleState{wrr: newWRR(rl.backends), routed: make([]Counter, len(rl.backends))}
+			for j, b := range rl.backends {
+				st.routed[j] = routedCounter(m, rl.route.namespace, rl.route.name, b.Revision)
+			}
 		}
-		s.wrr[i], s.wrrByKey[rl.key] = w, w
+		s.rules[i], s.ruleByKey[rl.key] = st, st
 	}
 	s.pools, s.pods = buildPools(t, old)
 	return s
@@ -164,9 +175,10 @@ func (r *Router) Pick(req Request) (Decision, error) {
 		rl = rt.selectOnMain(rl, req)
 	}
 	d := Decision{Namespace: rt.namespace, Route: rt.name, Tag: rl.tag, CookieMaxAge: rt.stickyMaxAge()}
+	st := s.rules[rl.ord]
 	i := rl.stickyBackend(req.Cookie)
 	if i < 0 {
-		if i = s.wrr[rl.ord].next(); i < 0 {
+		if i = st.wrr.next(); i < 0 {
 			r.metrics.Rejected(RejectNoBackend)
 			return Decision{}, ErrNoBackend
 		}
@@ -176,7 +188,7 @@ func (r *Router) Pick(req Request) (Decision, error) {
 	}
 	b := rl.backends[i]
 	d.Revision, d.Service = b.Revision, b.Service
-	r.metrics.Routed(d.Namespace, d.Route, d.Revision)
+	st.routed[i].Inc()
 	return d, nil
 }
 

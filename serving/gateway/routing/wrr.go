@@ -1,6 +1,9 @@
 package routing
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // wrr is the smooth weighted round-robin state of one rule (nginx's
 // algorithm): on each pick every backend's current value grows by its
@@ -8,13 +11,24 @@ import "sync"
 // has period total and each backend wins exactly weight times per period;
 // with percents summing to 100, any 100 consecutive picks are a rotation of
 // one period, so every backend gets exactly its percent of them.
+//
+// The period is computed once, when the rule is installed, and a pick is
+// one atomic increment into it: no lock on the request path. A period
+// longer than maxSchedule (weights that do not sum to 100 and are large)
+// is run step by step under a mutex instead.
 type wrr struct {
 	weights []int // immutable
 	total   int   // immutable
 
-	mu      sync.Mutex
+	schedule []int // one period of picks; nil when total > maxSchedule
+	pos      atomic.Uint64
+
+	mu      sync.Mutex // guards current, without a schedule
 	current []int
 }
+
+// maxSchedule bounds the period precomputed for a rule (an int per pick).
+const maxSchedule = 10_000
 
 func newWRR(backends []Backend) *wrr {
 	w := &wrr{weights: make([]int, len(backends)), current: make([]int, len(backends))}
@@ -22,6 +36,12 @@ func newWRR(backends []Backend) *wrr {
 		if b.Percent > 0 { // Build drops the others; stay defensive
 			w.weights[i] = b.Percent
 			w.total += b.Percent
+		}
+	}
+	if w.total > 0 && w.total <= maxSchedule && len(w.weights) > 1 {
+		w.schedule = make([]int, w.total)
+		for i := range w.schedule {
+			w.schedule[i] = w.step()
 		}
 	}
 	return w
@@ -35,9 +55,17 @@ func (w *wrr) next() int {
 		return -1
 	case len(w.weights) == 1:
 		return 0 // the only backend with a positive weight: no state needed
+	case w.schedule != nil:
+		return w.schedule[(w.pos.Add(1)-1)%uint64(len(w.schedule))]
 	}
-	best := -1
 	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.step()
+}
+
+// step runs one pick of the algorithm on current.
+func (w *wrr) step() int {
+	best := -1
 	for i, wt := range w.weights {
 		if wt <= 0 {
 			continue
@@ -48,6 +76,5 @@ func (w *wrr) next() int {
 		}
 	}
 	w.current[best] -= w.total
-	w.mu.Unlock()
 	return best
 }

@@ -126,14 +126,14 @@ func TestSplitSurvivesSwaps(t *testing.T) {
 	}
 	checkWindows(t, seq, map[string]int{"svc-1": 10, "svc-2": 90})
 
-	before := r.snap.Load().wrr[r.Table().hosts[mainHost("ns", "svc")].ord]
+	before := r.snap.Load().rules[r.Table().hosts[mainHost("ns", "svc")].ord].wrr
 	r.Update(Build([]Route{rt}, nil))
-	if after := r.snap.Load().wrr[r.Table().hosts[mainHost("ns", "svc")].ord]; after != before {
+	if after := r.snap.Load().rules[r.Table().hosts[mainHost("ns", "svc")].ord].wrr; after != before {
 		t.Error("unchanged rule got a new split state")
 	}
 	rt.Rules[0].Backends[0].Percent, rt.Rules[0].Backends[1].Percent = 20, 80
 	r.Update(Build([]Route{rt}, nil))
-	if after := r.snap.Load().wrr[r.Table().hosts[mainHost("ns", "svc")].ord]; after == before {
+	if after := r.snap.Load().rules[r.Table().hosts[mainHost("ns", "svc")].ord].wrr; after == before {
 		t.Error("changed weights kept the old split state")
 	}
 	seq = seq[:0]
@@ -141,4 +141,36 @@ func TestSplitSurvivesSwaps(t *testing.T) {
 		seq = append(seq, mustPick(t, r, Request{Host: mainHost("ns", "svc")}).Revision)
 	}
 	checkWindows(t, seq, map[string]int{"svc-1": 20, "svc-2": 80})
+}
+
+// The precomputed period and the step-by-step algorithm (weights too large
+// to precompute) pick the same sequence.
+func TestScheduleMatchesSteps(t *testing.T) {
+	for _, pcts := range [][]int{{33, 33, 34}, {1, 99}, {10, 20, 30, 40}, {50, 50}, {7, 0, 93}} {
+		var backends []Backend
+		for i, p := range pcts {
+			backends = append(backends, Backend{Revision: string(rune('a' + i)), Percent: p})
+		}
+		fast, slow := newWRR(backends), newWRR(backends)
+		if fast.schedule == nil {
+			t.Fatalf("%v: no schedule precomputed", pcts)
+		}
+		slow.schedule = nil
+		for i := range 250 {
+			if f, s := fast.next(), slow.next(); f != s {
+				t.Fatalf("%v: pick %d is %d from the schedule, %d step by step", pcts, i, f, s)
+			}
+		}
+	}
+	big := newWRR([]Backend{{Revision: "a", Percent: maxSchedule}, {Revision: "b", Percent: 1}})
+	if big.schedule != nil {
+		t.Errorf("a period of %d picks was precomputed, want step by step past %d", big.total, maxSchedule)
+	}
+	got := map[int]int{}
+	for range big.total {
+		got[big.next()]++
+	}
+	if got[0] != maxSchedule || got[1] != 1 {
+		t.Errorf("one period of %d picks: %v, want the weights", big.total, got)
+	}
 }
