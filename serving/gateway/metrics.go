@@ -14,6 +14,8 @@ type Recorder struct {
 	routed    *prometheus.CounterVec
 	activated *prometheus.HistogramVec
 	rejected  *prometheus.CounterVec
+	stages    *prometheus.HistogramVec
+	stageAt   *prometheus.GaugeVec
 }
 
 var _ routing.Metrics = (*Recorder)(nil)
@@ -31,8 +33,20 @@ func NewRecorder(reg prometheus.Registerer) *Recorder {
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ramp_gateway_rejected_requests_total", Help: "Requests the gateway answered itself, by reason.",
 		}, []string{"reason"}),
+		// Milliseconds matter here: what the gateway adds to a scale from
+		// zero (the signal, noticing the endpoint) should be a few of
+		// them, against the pod's start of about a second.
+		stages: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "ramp_gateway_activation_stage_seconds",
+			Help:    "Time from a scale from zero's first held request to each stage (signalled: the autoscaler took the signal; released: the revision got an endpoint).",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 15),
+		}, []string{"stage"}),
+		stageAt: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "ramp_gateway_activation_stage_timestamp_seconds",
+			Help: "Unix time of the latest scale from zero's stages (held, signalled, released), per revision.",
+		}, []string{"namespace", "revision", "stage"}),
 	}
-	reg.MustRegister(r.routed, r.activated, r.rejected)
+	reg.MustRegister(r.routed, r.activated, r.rejected, r.stages, r.stageAt)
 	return r
 }
 
@@ -52,6 +66,14 @@ func (r *Recorder) Routed(ns, route, revision string) {
 // Activated implements routing.Metrics.
 func (r *Recorder) Activated(ns, revision string, waited time.Duration) {
 	r.activated.WithLabelValues(ns, revision).Observe(waited.Seconds())
+}
+
+// ActivationStage implements routing.Metrics.
+func (r *Recorder) ActivationStage(ns, revision, stage string, at time.Time, sinceHeld time.Duration) {
+	if stage != routing.StageHeld {
+		r.stages.WithLabelValues(stage).Observe(sinceHeld.Seconds())
+	}
+	r.stageAt.WithLabelValues(ns, revision, stage).Set(float64(at.UnixNano()) / 1e9)
 }
 
 // Rejected implements routing.Metrics.

@@ -136,6 +136,13 @@ func TestActivatorScaleFromZero(t *testing.T) {
 	if a.waiting(svcKey) != 0 || m.activated != 100 {
 		t.Errorf("waiting = %d, activated = %d; want 0, 100", a.waiting(svcKey), m.activated)
 	}
+	// One scale from zero, measured once: the first request held, the
+	// signal taken, the endpoint seen.
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if diff := cmp.Diff([]string{StageHeld, StageSignalled, StageReleased}, m.stages); diff != "" {
+		t.Errorf("activation stages (-want +got):\n%s", diff)
+	}
 }
 
 func TestActivatorSpreadsOverNewPods(t *testing.T) {

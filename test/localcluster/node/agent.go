@@ -255,6 +255,7 @@ func (a *Agent) bind(ctx context.Context, pod *corev1.Pod) error {
 		}
 		return fmt.Errorf("binding pod %s/%s: %w", pod.Namespace, pod.Name, err)
 	}
+	a.recordStage(pod, StageBound, time.Now())
 	a.event(pod, corev1.EventTypeNormal, "Scheduled", "Successfully assigned %s/%s to %s", pod.Namespace, pod.Name, a.opts.NodeName)
 	return nil
 }
@@ -332,7 +333,20 @@ func (a *Agent) writeStatus(ctx context.Context, pod *corev1.Pod, rt *podRuntime
 		}
 		return fmt.Errorf("updating status of pod %s/%s: %w", pod.Namespace, pod.Name, err)
 	}
+	if podReady(&pod.Status) && !podReady(&orig.Status) {
+		a.recordStage(pod, StageReadyWritten, time.Now())
+	}
 	return nil
+}
+
+// podReady reports whether a status has condition Ready=True.
+func podReady(s *corev1.PodStatus) bool {
+	for _, c := range s.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
 }
 
 // stopAll stops every pod when the agent shuts down; pods stay bound and

@@ -40,7 +40,7 @@ func (c *container) probe(ctx context.Context) {
 		c.setState(func() { c.started = true })
 	}
 	if s.ReadinessProbe == nil {
-		c.setState(func() { c.ready = true })
+		c.setReady(true)
 	} else {
 		go c.readinessLoop(ctx)
 	}
@@ -113,6 +113,9 @@ func (c *container) setReady(ready bool) {
 	}
 	c.pod.mu.Unlock()
 	if changed {
+		if ready {
+			c.pod.agent.recordStage(c.pod.spec, StageContainerReady+":"+c.spec.Name, time.Now())
+		}
 		c.pod.changed()
 	}
 }
