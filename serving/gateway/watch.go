@@ -33,6 +33,9 @@ type Syncer struct {
 	mu      sync.Mutex
 	hashes  map[string]string // "<ns>/<name>" -> applied hash
 	applied bool
+	// changedAt is when the first change not yet read by a Reconcile
+	// arrived, zero when none waits.
+	changedAt time.Time
 }
 
 var worldKey = reconcile.Request{NamespacedName: types.NamespacedName{Name: "routing-table"}}
@@ -43,22 +46,38 @@ var worldKey = reconcile.Request{NamespacedName: types.NamespacedName{Name: "rou
 // Reconcile implements reconcile.Reconciler.
 func (s *Syncer) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result, error) {
 	start := time.Now()
+	s.mu.Lock()
+	seen := s.changedAt // what this table applies arrived then (or later)
+	s.changedAt = time.Time{}
+	s.mu.Unlock()
 	var routes servingv1.RouteList
 	if err := s.Client.List(ctx, &routes); err != nil {
+		s.unread(seen)
 		return ctrl.Result{}, fmt.Errorf("listing routes: %w", err)
 	}
 	var slices discoveryv1.EndpointSliceList
 	if err := s.Client.List(ctx, &slices, client.HasLabels{servingv1.LabelRevision}); err != nil {
+		s.unread(seen)
 		return ctrl.Result{}, fmt.Errorf("listing endpoint slices: %w", err)
 	}
 	in, hashes := convertRoutes(routes.Items)
-	table := routing.Build(in, convertEndpoints(slices.Items))
+	table := routing.Build(in, convertEndpoints(slices.Items)).SetObserved(seen)
 	s.Router.Update(table)
 	s.mu.Lock()
 	s.hashes, s.applied = hashes, true
 	s.mu.Unlock()
 	ctrl.LoggerFrom(ctx).V(1).Info("Applied routing table", "routes", len(in), "slices", len(slices.Items), "took", time.Since(start))
 	return ctrl.Result{}, nil
+}
+
+// unread puts back the arrival time of a change that a failed Reconcile
+// took but did not apply.
+func (s *Syncer) unread(seen time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.changedAt.IsZero() || (!seen.IsZero() && seen.Before(s.changedAt)) {
+		s.changedAt = seen
+	}
 }
 
 // Hashes returns the routing-table hash applied for each route.
@@ -82,6 +101,11 @@ func (s *Syncer) Synced() bool {
 // SetupWithManager watches Routes and revision EndpointSlices.
 func (s *Syncer) SetupWithManager(mgr ctrl.Manager) error {
 	world := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
+		s.mu.Lock()
+		if s.changedAt.IsZero() {
+			s.changedAt = time.Now()
+		}
+		s.mu.Unlock()
 		return []reconcile.Request{worldKey}
 	})
 	return ctrl.NewControllerManagedBy(mgr).

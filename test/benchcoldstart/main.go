@@ -6,14 +6,14 @@
 // response's latency into stages, from millisecond timestamps that the
 // components record themselves (the API's are whole seconds):
 //
-//   - the gateway: request held, signal accepted, endpoint seen
-//     (ramp_gateway_activation_stage_timestamp_seconds);
+//   - the gateway: request held, signal accepted, EndpointSlice arrived,
+//     requests released (ramp_gateway_activation_stage_timestamp_seconds);
 //   - the autoscaler: signal received, scale decided
 //     (ramp_revision_activation_timestamp_seconds);
 //   - the node agent: pod bound, processes started, containers ready,
 //     Ready written (the pod sandbox's timeline.jsonl);
-//   - this program's watches: Deployment scaled, pod created, EndpointSlice
-//     ready; and its clients: first byte.
+//   - this program's watches: Deployment scaled, pod created; and its
+//     clients: first byte.
 //
 // It prints a table of each stage's median and p99 and what Ramp adds
 // beyond the pod's own start against the goal, and checks that every

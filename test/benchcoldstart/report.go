@@ -29,8 +29,8 @@ var stages = []stage{
 	{"process started", tBound, tStarted, "node agent: sandbox, credentials, fork/exec"},
 	{"pod Ready", tStarted, tReady, "node agent: readiness probes (app start-up)"},
 	{"Ready written", tReady, tReadyWritten, "node agent: status patch"},
-	{"EndpointSlice ready", tReadyWritten, tEndpoints, "kube-controller-manager"},
-	{"endpoints seen by the gateway", tEndpoints, tReleased, "Ramp: gateway watch, table, release"},
+	{"endpoints seen by the gateway", tReadyWritten, tEndpoints, "kube-controller-manager: EndpointSlice; its watch"},
+	{"requests released", tEndpoints, tReleased, "Ramp: gateway table rebuilt, waiters released"},
 	{"first byte", tReleased, tFirstByte, "Ramp: gateway, queue-proxy; the app"},
 }
 
@@ -43,7 +43,7 @@ type sum struct {
 var (
 	total      = sum{"total: sent to first byte", [][2]string{{tSent, tFirstByte}}}
 	rampAdded  = sum{"Ramp-added: (sent to decision) + (Ready to first byte)", [][2]string{{tSent, tDecided}, {tReady, tFirstByte}}}
-	rampOwn    = sum{"  of which Ramp's own code: (sent to decision) + (EndpointSlice to first byte)", [][2]string{{tSent, tDecided}, {tEndpoints, tFirstByte}}}
+	rampOwn    = sum{"  of which Ramp's own code: (sent to decision) + (endpoints seen to first byte)", [][2]string{{tSent, tDecided}, {tEndpoints, tFirstByte}}}
 	nodeShare  = sum{"node agent: pod created to Ready written", [][2]string{{tCreated, tReadyWritten}}}
 	rampScaled = sum{"Ramp, decision to Deployment scaled (outside the goal's formula)", [][2]string{{tDecided, tScaled}}}
 	lastByte   = sum{"last response's first byte", [][2]string{{tSent, tLastByte}}}

@@ -73,7 +73,7 @@ func (b *bench) coldStart(ctx context.Context, p planned) (runResult, error) {
 	r.at[tSent], r.at[tFirstByte], r.at[tLastByte] = t0, first, last
 
 	seen := b.w.since(rev, t0)
-	r.at[tScaled], r.at[tCreated], r.at[tEndpoints] = seen.scaled, seen.podCreated, seen.endpointsReady
+	r.at[tScaled], r.at[tCreated] = seen.scaled, seen.podCreated
 	gw, err := stageTimes(ctx, gatewayMetricsURL(b.gatewayIP), metricGateway, rev)
 	if err != nil {
 		return r, err
@@ -82,7 +82,7 @@ func (b *bench) coldStart(ctx context.Context, p planned) (runResult, error) {
 	if err != nil {
 		return r, err
 	}
-	r.at[tHeld], r.at[tSignalled], r.at[tReleased] = gw["held"], gw["signalled"], gw["released"]
+	r.at[tHeld], r.at[tSignalled], r.at[tEndpoints], r.at[tReleased] = gw["held"], gw["signalled"], gw["endpoints"], gw["released"]
 	r.at[tReceived], r.at[tDecided] = as["received"], as["decided"]
 	if seen.pod != nil {
 		b.nodeTimes(ctx, seen, &r)

@@ -281,6 +281,9 @@ func (a *Activator) wake(s *snapshot) {
 	for key, q := range a.queues {
 		if _, ready := s.pools[key]; ready {
 			if !q.heldAt.IsZero() {
+				if seen := s.table.observed; !seen.IsZero() && !seen.Before(q.heldAt) {
+					a.r.metrics.ActivationStage(q.namespace, q.revision, StageEndpointsSeen, seen, seen.Sub(q.heldAt))
+				}
 				a.r.metrics.ActivationStage(q.namespace, q.revision, StageReleased, now, now.Sub(q.heldAt))
 				q.heldAt = time.Time{}
 			}

@@ -41,6 +41,11 @@ const (
 	StageHeld = "held"
 	// StageSignalled: the autoscaler accepted the scale-up signal.
 	StageSignalled = "signalled"
+	// StageEndpointsSeen: the change that gave the revision a ready
+	// endpoint reached the gateway (reported when the table that applies
+	// it is installed, with the time it arrived; only for tables that know
+	// it, Table.SetObserved).
+	StageEndpointsSeen = "endpoints"
 	// StageReleased: a routing table gave the revision a ready endpoint
 	// and its held requests were released to it.
 	StageReleased = "released"
