@@ -302,8 +302,13 @@ bench-analysis: ## Measure the canary analysis on seeded simulations: power, fal
 	@mkdir -p _out/bench
 	go run ./test/benchanalysis -runs $${RUNS:-1000} -seed $${SEED:-1} | tee _out/bench/analysis.md
 
+.PHONY: bench-coldstart
+bench-coldstart: tools build $(HELM) ## Measure scale from zero on a local cluster: cold starts of 20 and of 100 concurrent requests, each broken into stages (_out/bench/coldstart.md)
+	@mkdir -p _out/bench
+	RAMP_BIN_DIR=$(BIN) go run ./test/benchcoldstart -runs20 $${RUNS20:-20} -runs100 $${RUNS100:-10} -out _out/bench/coldstart.md
+
 .PHONY: bench
-bench: build bench-analysis ## Run the benchmarks: the analysis simulation, Go micro-benchmarks, then the loopback data-plane run beside Knative's queue-proxy (results in _out/bench)
+bench: build bench-analysis bench-coldstart ## Run the benchmarks: the analysis simulation, the scale from zero, Go micro-benchmarks, then the loopback data-plane run beside Knative's queue-proxy (results in _out/bench)
 	@# wrk is needed; without nginx the data-plane run leaves that baseline out.
 	@command -v wrk >/dev/null && command -v nginx >/dev/null || { \
 	  echo ">> installing wrk and nginx (a baseline) with apt-get"; \

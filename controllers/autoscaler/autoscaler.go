@@ -318,6 +318,7 @@ var ErrUnknownRevision = fmt.Errorf("unknown revision")
 // decisions. Scale up from there follows the concurrency the queue-proxies
 // report.
 func (a *Autoscaler) Activate(ctx context.Context, namespace, name string) error {
+	received := time.Now()
 	rev := &servingv1.Revision{}
 	if err := a.client.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, rev); err != nil {
 		return fmt.Errorf("%w %s/%s: %w", ErrUnknownRevision, namespace, name, err)
@@ -331,6 +332,11 @@ func (a *Autoscaler) Activate(ctx context.Context, namespace, name string) error
 		return nil
 	}
 	a.decide(now, rev, key, true)
+	if n, ok := a.Desired(namespace, name); ok && n > 0 {
+		// Wall-clock times (not a.clock's), to line up with the
+		// gateway's and the node's in a benchmark.
+		a.metrics.observeActivation(key, received, time.Now())
+	}
 	return nil
 }
 

@@ -20,6 +20,8 @@ type Recorder struct {
 	scrapes                                   *prometheus.CounterVec
 	scrapeSeconds                             prometheus.Histogram
 	activations                               prometheus.Counter
+	decision                                  prometheus.Histogram
+	activationAt                              *prometheus.GaugeVec
 }
 
 // NewRecorder creates the metrics and registers them on reg; registering
@@ -44,9 +46,14 @@ func NewRecorder(reg prometheus.Registerer) (*Recorder, error) {
 			Help: "Time to scrape every pod once.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 12)}),
 		activations: prometheus.NewCounter(prometheus.CounterOpts{Name: "ramp_autoscaler_activations_total",
 			Help: "Scale-from-zero signals received from the gateway."}),
+		decision: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ramp_autoscaler_activation_decision_seconds",
+			Help:    "Time from receiving the signal of a revision at zero to deciding its scale from zero.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 14)}),
+		activationAt: g("ramp_revision_activation_timestamp_seconds",
+			"Unix time of the latest scale from zero's stages (received: the gateway's signal; decided: one pod or more asked for).", "stage"),
 	}
 	var err error
-	for _, v := range []**prometheus.GaugeVec{&r.desired, &r.ready, &r.stable, &r.panicC, &r.panicking, &r.rps, &r.errRatio, &r.latency} {
+	for _, v := range []**prometheus.GaugeVec{&r.desired, &r.ready, &r.stable, &r.panicC, &r.panicking, &r.rps, &r.errRatio, &r.latency, &r.activationAt} {
 		if *v, err = promreg.Register(reg, *v); err != nil {
 			return nil, fmt.Errorf("registering autoscaler metrics: %w", err)
 		}
@@ -58,6 +65,9 @@ func NewRecorder(reg prometheus.Registerer) (*Recorder, error) {
 		return nil, fmt.Errorf("registering autoscaler metrics: %w", err)
 	}
 	if r.activations, err = promreg.Register(reg, r.activations); err != nil {
+		return nil, fmt.Errorf("registering autoscaler metrics: %w", err)
+	}
+	if r.decision, err = promreg.Register(reg, r.decision); err != nil {
 		return nil, fmt.Errorf("registering autoscaler metrics: %w", err)
 	}
 	return r, nil
@@ -100,9 +110,17 @@ func (r *Recorder) observeRevision(k autoscaler.RevisionKey, d autoscaler.Decisi
 	}
 }
 
+// observeActivation records a scale from zero: the signal received at
+// received, the decision to run pods taken at decided.
+func (r *Recorder) observeActivation(k autoscaler.RevisionKey, received, decided time.Time) {
+	r.decision.Observe(decided.Sub(received).Seconds())
+	r.activationAt.WithLabelValues(k.Namespace, k.Name, "received").Set(float64(received.UnixNano()) / 1e9)
+	r.activationAt.WithLabelValues(k.Namespace, k.Name, "decided").Set(float64(decided.UnixNano()) / 1e9)
+}
+
 func (r *Recorder) forget(k autoscaler.RevisionKey) {
 	l := prometheus.Labels{"namespace": k.Namespace, "revision": k.Name}
-	for _, v := range []*prometheus.GaugeVec{r.desired, r.ready, r.stable, r.panicC, r.panicking, r.rps, r.errRatio, r.latency} {
+	for _, v := range []*prometheus.GaugeVec{r.desired, r.ready, r.stable, r.panicC, r.panicking, r.rps, r.errRatio, r.latency, r.activationAt} {
 		v.DeletePartialMatch(l)
 	}
 }

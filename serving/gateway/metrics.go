@@ -17,6 +17,8 @@ type Recorder struct {
 	// byReason holds the rejected counter of each known reason, so that a
 	// burst of rejections (a full activation queue) looks up no labels.
 	byReason map[string]prometheus.Counter
+	stages    *prometheus.HistogramVec
+	stageAt   *prometheus.GaugeVec
 }
 
 var (
@@ -41,8 +43,20 @@ func NewRecorder(reg prometheus.Registerer) *Recorder {
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ramp_gateway_rejected_requests_total", Help: "Requests the gateway answered itself, by reason.",
 		}, []string{"reason"}),
+		// Milliseconds matter here: what the gateway adds to a scale from
+		// zero (the signal, noticing the endpoint) should be a few of
+		// them, against the pod's start of about a second.
+		stages: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "ramp_gateway_activation_stage_seconds",
+			Help:    "Time from a scale from zero's first held request to each stage (signalled: the autoscaler took the signal; released: the revision got an endpoint).",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 15),
+		}, []string{"stage"}),
+		stageAt: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "ramp_gateway_activation_stage_timestamp_seconds",
+			Help: "Unix time of the latest scale from zero's stages (held, signalled, released), per revision.",
+		}, []string{"namespace", "revision", "stage"}),
 	}
-	reg.MustRegister(r.routed, r.activated, r.rejected)
+	reg.MustRegister(r.routed, r.activated, r.rejected, r.stages, r.stageAt)
 	r.byReason = make(map[string]prometheus.Counter, len(rejectReasons))
 	for _, reason := range rejectReasons {
 		r.byReason[reason] = r.rejected.WithLabelValues(reason)
@@ -73,6 +87,14 @@ func (r *Recorder) RoutedCounter(ns, route, revision string) routing.Counter {
 // Activated implements routing.Metrics.
 func (r *Recorder) Activated(ns, revision string, waited time.Duration) {
 	r.activated.WithLabelValues(ns, revision).Observe(waited.Seconds())
+}
+
+// ActivationStage implements routing.Metrics.
+func (r *Recorder) ActivationStage(ns, revision, stage string, at time.Time, sinceHeld time.Duration) {
+	if stage != routing.StageHeld {
+		r.stages.WithLabelValues(stage).Observe(sinceHeld.Seconds())
+	}
+	r.stageAt.WithLabelValues(ns, revision, stage).Set(float64(at.UnixNano()) / 1e9)
 }
 
 // Rejected implements routing.Metrics.

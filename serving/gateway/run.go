@@ -132,6 +132,8 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, log *zap.Logger) erro
 		return err
 	}
 	syncer := &Syncer{Client: mgr.GetClient(), Router: router}
+	syncer.ProbeStarting()
+	defer syncer.Stop()
 	if err := syncer.SetupWithManager(mgr); err != nil {
 		return err
 	}

@@ -42,25 +42,51 @@ func (s StaticResolver) Resolve(context.Context) ([]string, error) { return s, n
 // ServiceResolver finds the autoscaler through its Service's ready
 // EndpointSlice addresses (there is no cluster DNS or kube-proxy on the
 // local cluster, and only the leader answers). It reads the API directly,
-// caching the answer for TTL.
+// caching the answer for TTL. An answer older than TTL is still used while
+// a fresh one is read in the background: reading the API first would put
+// a round trip to it in front of every scale from zero more than TTL after
+// the last. A signal that fails drops the cache (forget), so the next one
+// reads the API before posting.
 type ServiceResolver struct {
 	Reader  client.Reader
 	Service types.NamespacedName
 	Port    int
 	TTL     time.Duration
 
-	mu      sync.Mutex
-	urls    []string
-	fetched time.Time
+	mu         sync.Mutex
+	urls       []string
+	fetched    time.Time
+	refreshing bool
 }
 
 // Resolve implements Resolver.
 func (r *ServiceResolver) Resolve(ctx context.Context) ([]string, error) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.urls) > 0 && time.Since(r.fetched) < r.TTL {
-		return r.urls, nil
+	if len(r.urls) > 0 {
+		urls := r.urls
+		if time.Since(r.fetched) >= r.TTL && !r.refreshing {
+			r.refreshing = true
+			go r.refresh()
+		}
+		r.mu.Unlock()
+		return urls, nil
 	}
+	r.mu.Unlock()
+	return r.fetch(ctx)
+}
+
+// refresh reads the addresses again in the background; on failure the
+// old ones stay until a signal fails.
+func (r *ServiceResolver) refresh() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, _ = r.fetch(ctx)
+	r.mu.Lock()
+	r.refreshing = false
+	r.mu.Unlock()
+}
+
+func (r *ServiceResolver) fetch(ctx context.Context) ([]string, error) {
 	ips, err := ReadyAddresses(ctx, r.Reader, r.Service)
 	if err != nil {
 		return nil, err
@@ -72,7 +98,9 @@ func (r *ServiceResolver) Resolve(ctx context.Context) ([]string, error) {
 	if len(urls) == 0 {
 		return nil, fmt.Errorf("no ready endpoint of autoscaler service %s", r.Service)
 	}
+	r.mu.Lock()
 	r.urls, r.fetched = urls, time.Now()
+	r.mu.Unlock()
 	return urls, nil
 }
 

@@ -11,16 +11,22 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	servingv1 "github.com/rampdev/ramp/apis/serving/v1"
 	"github.com/rampdev/ramp/serving/gateway/routing"
 )
 
 // queueProxyPortName is the revision Service port whose EndpointSlice port
-// carries traffic (the queue-proxy's serving port).
-const queueProxyPortName = "http"
+// carries traffic (the queue-proxy's serving port); queueAdminPortName
+// the one of its readiness endpoint (starting.go).
+const (
+	queueProxyPortName = "http"
+	queueAdminPortName = "admin"
+)
 
 // Syncer rebuilds the routing table from Routes and revision EndpointSlices
 // whenever either changes, and swaps it into the Router atomically. Changes
@@ -29,10 +35,18 @@ const queueProxyPortName = "http"
 type Syncer struct {
 	Client client.Client
 	Router *routing.Router
+	// starting probes the pods the slices list as starting; nil routes to
+	// ready endpoints only.
+	starting *startingProber
+	// kick asks for a rebuild when a starting pod's verdict flips.
+	kick chan event.GenericEvent
 
 	mu      sync.Mutex
 	hashes  map[string]string // "<ns>/<name>" -> applied hash
 	applied bool
+	// changedAt is when the first change not yet read by a Reconcile
+	// arrived, zero when none waits.
+	changedAt time.Time
 }
 
 var worldKey = reconcile.Request{NamespacedName: types.NamespacedName{Name: "routing-table"}}
@@ -43,22 +57,45 @@ var worldKey = reconcile.Request{NamespacedName: types.NamespacedName{Name: "rou
 // Reconcile implements reconcile.Reconciler.
 func (s *Syncer) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result, error) {
 	start := time.Now()
+	s.mu.Lock()
+	seen := s.changedAt // what this table applies arrived then (or later)
+	s.changedAt = time.Time{}
+	s.mu.Unlock()
 	var routes servingv1.RouteList
 	if err := s.Client.List(ctx, &routes); err != nil {
+		s.unread(seen)
 		return ctrl.Result{}, fmt.Errorf("listing routes: %w", err)
 	}
 	var slices discoveryv1.EndpointSliceList
 	if err := s.Client.List(ctx, &slices, client.HasLabels{servingv1.LabelRevision}); err != nil {
+		s.unread(seen)
 		return ctrl.Result{}, fmt.Errorf("listing endpoint slices: %w", err)
 	}
 	in, hashes := convertRoutes(routes.Items)
-	table := routing.Build(in, convertEndpoints(slices.Items))
+	ready, starting := convertEndpoints(slices.Items)
+	if s.starting != nil {
+		s.starting.Track(starting)
+		for svc, eps := range s.starting.Ready() {
+			ready[svc] = sortEndpoints(append(ready[svc], eps...))
+		}
+	}
+	table := routing.Build(in, ready).SetObserved(seen)
 	s.Router.Update(table)
 	s.mu.Lock()
 	s.hashes, s.applied = hashes, true
 	s.mu.Unlock()
 	ctrl.LoggerFrom(ctx).V(1).Info("Applied routing table", "routes", len(in), "slices", len(slices.Items), "took", time.Since(start))
 	return ctrl.Result{}, nil
+}
+
+// unread puts back the arrival time of a change that a failed Reconcile
+// took but did not apply.
+func (s *Syncer) unread(seen time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.changedAt.IsZero() || (!seen.IsZero() && seen.Before(s.changedAt)) {
+		s.changedAt = seen
+	}
 }
 
 // Hashes returns the routing-table hash applied for each route.
@@ -79,16 +116,44 @@ func (s *Syncer) Synced() bool {
 	return s.applied
 }
 
+// ProbeStarting makes the Syncer probe the pods that EndpointSlices list
+// as starting and route to each once its queue-proxy is ready
+// (starting.go). Call it before SetupWithManager.
+func (s *Syncer) ProbeStarting() {
+	s.kick = make(chan event.GenericEvent, 1)
+	s.starting = newStartingProber(func() {
+		select {
+		case s.kick <- event.GenericEvent{Object: &discoveryv1.EndpointSlice{}}:
+		default: // a rebuild is due already
+		}
+	})
+}
+
+// Stop stops probing starting pods.
+func (s *Syncer) Stop() {
+	if s.starting != nil {
+		s.starting.Stop()
+	}
+}
+
 // SetupWithManager watches Routes and revision EndpointSlices.
 func (s *Syncer) SetupWithManager(mgr ctrl.Manager) error {
 	world := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
+		s.mu.Lock()
+		if s.changedAt.IsZero() {
+			s.changedAt = time.Now()
+		}
+		s.mu.Unlock()
 		return []reconcile.Request{worldKey}
 	})
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		Named("gateway-routing").
 		Watches(&servingv1.Route{}, world).
-		Watches(&discoveryv1.EndpointSlice{}, world).
-		Complete(s)
+		Watches(&discoveryv1.EndpointSlice{}, world)
+	if s.kick != nil {
+		b = b.WatchesRawSource(source.Channel(s.kick, world))
+	}
+	return b.Complete(s)
 }
 
 // convertRoutes turns published routing tables into the router's input.
@@ -124,18 +189,25 @@ func convertRoutes(routes []servingv1.Route) ([]routing.Route, map[string]string
 }
 
 // convertEndpoints collects each revision Service's ready, non-terminating
-// pod addresses on the queue-proxy port.
-func convertEndpoints(slices []discoveryv1.EndpointSlice) map[routing.ServiceKey][]routing.Endpoint {
+// pod addresses on the queue-proxy port, and the pods listed as neither
+// ready nor terminating (starting, for the starting prober).
+func convertEndpoints(slices []discoveryv1.EndpointSlice) (map[routing.ServiceKey][]routing.Endpoint, []startingEndpoint) {
 	out := map[routing.ServiceKey][]routing.Endpoint{}
+	var starting []startingEndpoint
 	for _, s := range slices {
 		svc := s.Labels[discoveryv1.LabelServiceName]
 		if svc == "" {
 			continue
 		}
-		port := 0
+		port, admin := 0, 0
 		for _, p := range s.Ports {
-			if p.Name != nil && *p.Name == queueProxyPortName && p.Port != nil {
-				port = int(*p.Port)
+			if p.Name != nil && p.Port != nil {
+				switch *p.Name {
+				case queueProxyPortName:
+					port = int(*p.Port)
+				case queueAdminPortName:
+					admin = int(*p.Port)
+				}
 			}
 		}
 		if port == 0 {
@@ -145,16 +217,27 @@ func convertEndpoints(slices []discoveryv1.EndpointSlice) map[routing.ServiceKey
 		for _, ep := range s.Endpoints {
 			ready := ep.Conditions.Ready == nil || *ep.Conditions.Ready
 			terminating := ep.Conditions.Terminating != nil && *ep.Conditions.Terminating
-			if !ready || terminating {
+			if terminating {
 				continue
 			}
 			for _, ip := range ep.Addresses {
-				out[key] = append(out[key], routing.Endpoint{IP: ip, Port: port})
+				e := routing.Endpoint{IP: ip, Port: port}
+				switch {
+				case ready:
+					out[key] = append(out[key], e)
+				case admin != 0:
+					starting = append(starting, startingEndpoint{svc: key, ep: e, admin: adminAddr(ip, admin)})
+				}
 			}
 		}
 	}
 	for k := range out {
-		sort.Slice(out[k], func(i, j int) bool { return out[k][i].Address() < out[k][j].Address() })
+		out[k] = sortEndpoints(out[k])
 	}
-	return out
+	return out, starting
+}
+
+func sortEndpoints(eps []routing.Endpoint) []routing.Endpoint {
+	sort.Slice(eps, func(i, j int) bool { return eps[i].Address() < eps[j].Address() })
+	return eps
 }

@@ -104,6 +104,12 @@ type Activator struct {
 type waitQueue struct {
 	waiters    list.List // of *waiter
 	lastSignal time.Time
+	// heldAt is when the first of the waiters arrived without an
+	// endpoint to go to; zero once they are released.
+	heldAt time.Time
+	// revision is the revision whose scale from zero is measured from
+	// heldAt.
+	namespace, revision string
 }
 
 type waiter struct {
@@ -207,15 +213,26 @@ func (a *Activator) Lease(ctx context.Context, d Decision) (Lease, error) {
 	if signal {
 		q.lastSignal = start
 	}
+	held := !hasEndpoints && q.heldAt.IsZero()
+	if held {
+		q.heldAt, q.namespace, q.revision = start, d.Namespace, d.Revision
+	}
 	if hasEndpoints {
 		a.releaseLocked(snap, key, q) // behind others being metered out
 	}
 	a.mu.Unlock()
 
+	if held {
+		a.r.metrics.ActivationStage(d.Namespace, d.Revision, StageHeld, start, 0)
+	}
 	ctx, cancel := context.WithTimeout(ctx, a.timeout)
 	defer cancel()
 	if signal {
-		_ = a.signaller.Signal(ctx, d.Namespace, d.Revision) // see ScaleSignaller
+		// The error is not acted upon: see ScaleSignaller.
+		if a.signaller.Signal(ctx, d.Namespace, d.Revision) == nil && held {
+			now := a.now()
+			a.r.metrics.ActivationStage(d.Namespace, d.Revision, StageSignalled, now, now.Sub(start))
+		}
 	}
 	if a.queued != nil {
 		a.queued()
@@ -232,6 +249,9 @@ func (a *Activator) Lease(ctx context.Context, d Decision) (Lease, error) {
 		q.waiters.Remove(w.elem)
 		w.elem = nil
 		a.pending.Add(-1)
+		if q.waiters.Len() == 0 {
+			q.heldAt = time.Time{} // nobody waits any more: no scale from zero to measure
+		}
 	}
 	a.mu.Unlock()
 	if granted { // released concurrently: give the endpoint back
@@ -267,6 +287,13 @@ func (a *Activator) wake(s *snapshot) {
 	defer a.mu.Unlock()
 	for key, q := range a.queues {
 		if _, ready := s.pools[key]; ready {
+			if !q.heldAt.IsZero() {
+				if seen := s.table.observed; !seen.IsZero() && !seen.Before(q.heldAt) {
+					a.r.metrics.ActivationStage(q.namespace, q.revision, StageEndpointsSeen, seen, seen.Sub(q.heldAt))
+				}
+				a.r.metrics.ActivationStage(q.namespace, q.revision, StageReleased, now, now.Sub(q.heldAt))
+				q.heldAt = time.Time{}
+			}
 			a.releaseLocked(s, key, q)
 			if q.waiters.Len() == 0 {
 				delete(a.queues, key)

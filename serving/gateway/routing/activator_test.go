@@ -109,7 +109,7 @@ func TestActivatorScaleFromZero(t *testing.T) {
 	if n := a.waiting(svcKey); n != 100 {
 		t.Fatalf("waiting = %d, want 100", n)
 	}
-	r.Update(warm(ep1))
+	r.Update(warm(ep1).SetObserved(time.Now()))
 	// The new pod gets at most ActivationBurstPerPod at once; the others
 	// go as those finish.
 	for i := range 100 {
@@ -135,6 +135,13 @@ func TestActivatorScaleFromZero(t *testing.T) {
 	}
 	if a.waiting(svcKey) != 0 || m.activated != 100 {
 		t.Errorf("waiting = %d, activated = %d; want 0, 100", a.waiting(svcKey), m.activated)
+	}
+	// One scale from zero, measured once: the first request held, the
+	// signal taken, the endpoint seen, the requests released.
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if diff := cmp.Diff([]string{StageHeld, StageSignalled, StageEndpointsSeen, StageReleased}, m.stages); diff != "" {
+		t.Errorf("activation stages (-want +got):\n%s", diff)
 	}
 }
 

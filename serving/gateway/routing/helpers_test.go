@@ -75,6 +75,7 @@ type recordingMetrics struct {
 	routed    map[string]int // "ns/route/revision"
 	activated int
 	rejected  map[string]int
+	stages    []string // ActivationStage's, in order
 }
 
 func newRecordingMetrics() *recordingMetrics {
@@ -91,6 +92,12 @@ func (m *recordingMetrics) Activated(string, string, time.Duration) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.activated++
+}
+
+func (m *recordingMetrics) ActivationStage(_, _, stage string, _ time.Time, _ time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.stages = append(m.stages, stage)
 }
 
 func (m *recordingMetrics) Rejected(reason string) {

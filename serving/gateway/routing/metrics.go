@@ -30,7 +30,28 @@ type Metrics interface {
 	// Rejected is called when a request cannot be served; reason is one of
 	// the Reject* constants.
 	Rejected(reason string)
+	// ActivationStage is called when a scale from zero of a revision
+	// reaches a stage (one of the Stage* constants): at is when, and
+	// sinceHeld how long after its first request was held.
+	ActivationStage(namespace, revision, stage string, at time.Time, sinceHeld time.Duration)
 }
+
+// Stages of a scale from zero passed to Metrics.ActivationStage.
+const (
+	// StageHeld: the first request for a revision without endpoints is
+	// held.
+	StageHeld = "held"
+	// StageSignalled: the autoscaler accepted the scale-up signal.
+	StageSignalled = "signalled"
+	// StageEndpointsSeen: the change that gave the revision a ready
+	// endpoint reached the gateway (reported when the table that applies
+	// it is installed, with the time it arrived; only for tables that know
+	// it, Table.SetObserved).
+	StageEndpointsSeen = "endpoints"
+	// StageReleased: a routing table gave the revision a ready endpoint
+	// and its held requests were released to it.
+	StageReleased = "released"
+)
 
 // NopMetrics discards every observation.
 type NopMetrics struct{}
@@ -81,3 +102,5 @@ type routedFunc struct {
 }
 
 func (r *routedFunc) Inc() { r.m.Routed(r.namespace, r.route, r.revision) }
+// ActivationStage does nothing.
+func (NopMetrics) ActivationStage(string, string, string, time.Time, time.Duration) {}

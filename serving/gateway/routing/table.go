@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Table is an immutable routing snapshot: the routes by host and the ready
@@ -17,6 +18,18 @@ type Table struct {
 	rules     []*rule // in a deterministic order; rule.ord indexes it
 	endpoints map[ServiceKey][]Endpoint
 	conflicts []Conflict
+	// observed is when the change this table applies was first seen (a
+	// watch event), zero when unknown.
+	observed time.Time
+}
+
+// SetObserved records when the change that this table applies was first
+// seen; call it before the table is installed (Router.Update), after
+// which a table is not changed. It lets a scale from zero tell the endpoint's arrival from its
+// release (Metrics.ActivationStage). It returns t.
+func (t *Table) SetObserved(at time.Time) *Table {
+	t.observed = at
+	return t
 }
 
 // Conflict records a host claimed by more than one rule. The rule of a main

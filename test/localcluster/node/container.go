@@ -159,6 +159,7 @@ func (c *container) runOnce(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("%w: %w", errNotStarted, err)
 	}
 	pid := cmd.Process.Pid
+	c.pod.agent.recordStage(c.pod.spec, StageStarted+":"+c.spec.Name, time.Now())
 	_ = os.WriteFile(c.pidPath(), []byte(strconv.Itoa(pid)+"\n"+img.binary+"\n"), 0o644)
 	startedAt := metav1.NewTime(time.Now().Truncate(time.Second))
 	done := make(chan struct{})

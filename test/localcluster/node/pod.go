@@ -143,6 +143,7 @@ func (p *podRuntime) prepareSandbox(ctx context.Context) bool {
 		}
 		p.mu.Unlock()
 		if err == nil {
+			p.agent.recordStage(p.spec, StageSandbox, time.Now())
 			return true
 		}
 		p.changed()

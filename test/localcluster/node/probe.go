@@ -40,7 +40,7 @@ func (c *container) probe(ctx context.Context) {
 		c.setState(func() { c.started = true })
 	}
 	if s.ReadinessProbe == nil {
-		c.setState(func() { c.ready = true })
+		c.setReady(true)
 	} else {
 		go c.readinessLoop(ctx)
 	}
@@ -77,12 +77,27 @@ func (c *container) probeUntil(ctx context.Context, p *corev1.Probe, wantSuccess
 	}
 }
 
+// Until a container is first ready, the agent probes it every
+// startupProbeInterval rather than every periodSeconds, for at most
+// startupProbeWindow after its start. A kubelet probes on the period from
+// the start: the first probe usually finds the process not listening
+// yet, and the pod is Ready up to a whole period (a second, commonly)
+// after it could be, which on the local node was most of a scale from
+// zero (docs/performance.md). A failed probe of a process that is still
+// starting costs a refused connection; a container that never becomes
+// ready falls back to the period after the window.
+const (
+	startupProbeInterval = 10 * time.Millisecond
+	startupProbeWindow   = 10 * time.Second
+)
+
 func (c *container) readinessLoop(ctx context.Context) {
 	p := c.spec.ReadinessProbe
 	if !sleepCtx(ctx, time.Duration(p.InitialDelaySeconds)*time.Second) {
 		return
 	}
-	successes, failures := 0, 0
+	fastUntil := time.Now().Add(startupProbeWindow)
+	successes, failures, everReady := 0, 0, false
 	for {
 		err := c.pod.runProbe(ctx, &c.spec, p)
 		if ctx.Err() != nil {
@@ -92,6 +107,7 @@ func (c *container) readinessLoop(ctx context.Context) {
 			successes, failures = successes+1, 0
 			if successes >= threshold(p.SuccessThreshold, 1) {
 				c.setReady(true)
+				everReady = true
 			}
 		} else {
 			successes, failures = 0, failures+1
@@ -99,7 +115,11 @@ func (c *container) readinessLoop(ctx context.Context) {
 				c.setReady(false)
 			}
 		}
-		if !sleepCtx(ctx, period(p)) {
+		wait := period(p)
+		if !everReady && err != nil && time.Now().Before(fastUntil) {
+			wait = startupProbeInterval
+		}
+		if !sleepCtx(ctx, wait) {
 			return
 		}
 	}
@@ -113,6 +133,9 @@ func (c *container) setReady(ready bool) {
 	}
 	c.pod.mu.Unlock()
 	if changed {
+		if ready {
+			c.pod.agent.recordStage(c.pod.spec, StageContainerReady+":"+c.spec.Name, time.Now())
+		}
 		c.pod.changed()
 	}
 }
