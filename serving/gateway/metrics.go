@@ -17,8 +17,8 @@ type Recorder struct {
 	// byReason holds the rejected counter of each known reason, so that a
 	// burst of rejections (a full activation queue) looks up no labels.
 	byReason map[string]prometheus.Counter
-	stages    *prometheus.HistogramVec
-	stageAt   *prometheus.GaugeVec
+	stages   *prometheus.HistogramVec
+	stageAt  *prometheus.GaugeVec
 }
 
 var (

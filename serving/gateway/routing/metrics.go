@@ -102,5 +102,6 @@ type routedFunc struct {
 }
 
 func (r *routedFunc) Inc() { r.m.Routed(r.namespace, r.route, r.revision) }
+
 // ActivationStage does nothing.
 func (NopMetrics) ActivationStage(string, string, string, time.Time, time.Duration) {}
