@@ -20,7 +20,7 @@ import (
 // Scraper defaults.
 const (
 	DefaultStatsPort     = 8022
-	DefaultScrapeWorkers = 64
+	DefaultScrapeWorkers = 256
 	DefaultScrapeTimeout = 800 * time.Millisecond
 	// maxStatsBytes bounds a /stats body.
 	maxStatsBytes = 1 << 20
