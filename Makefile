@@ -196,7 +196,7 @@ test-flakes: tools tools-node build oci-runtime node-packages prometheus ## Repe
 
 # Fuzz targets (package:target); `make test` runs their seed corpora.
 FUZZ_TARGETS := ./analysis:FuzzParseThreshold ./analysis:FuzzParseRatio ./analysis:FuzzReadTrace \
-  ./serving/gateway/routing:FuzzBuildAndPick ./serving/queue/stats:FuzzParse ./serving/proxy:FuzzParseStatus \
+  ./serving/gateway/routing:FuzzBuildAndPick ./serving/queue/stats:FuzzParse ./serving/queue/stats:FuzzScanHistogram ./serving/proxy:FuzzParseStatus \
   ./controllers/notify:FuzzParseButtonValue ./controllers/notify:FuzzParseTarget ./controllers/rollout:FuzzPromotionWindows \
   ./controllers/servingconfig:FuzzParse ./controllers/autoscaler:FuzzParseConfig
 

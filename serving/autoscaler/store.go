@@ -57,6 +57,10 @@ type Store struct {
 	mu     sync.RWMutex
 	series map[seriesKey]*series
 	tags   map[RevisionKey]int // series per revision besides AllTags
+	// late and lateSlot hold a closed second reopened for a late report
+	// (see Store.second) while it is being added to.
+	late     second
+	lateSlot *slot
 }
 
 type seriesKey struct {
@@ -64,16 +68,17 @@ type seriesKey struct {
 	tag string
 }
 
+// slot is a closed second of a series, encoded (second.appendEncoded).
 type slot struct {
-	sec       int64
-	requests  uint64
-	errors5xx uint64
-	pods      int32
-	latency   sparseHistogram
+	sec  int64
+	data []byte
 }
 
+// series is a ring of closed seconds plus the latest second, open while
+// reports for it arrive (a tick records every pod at the same second).
 type series struct {
 	slots []slot
+	open  second
 	last  int64
 }
 
@@ -96,9 +101,10 @@ func (s *Store) Record(now time.Time, rev RevisionKey, delta *stats.Stats) {
 	sec := now.Unix()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if sl := s.slot(seriesKey{rev, AllTags}, sec); sl != nil {
-		sl.pods++
-		sl.add(delta.RequestCount, delta.ByClass[stats.Class5xx], delta.Latency)
+	if sc := s.second(seriesKey{rev, AllTags}, sec); sc != nil {
+		sc.pods++
+		sc.add(delta.RequestCount, delta.ByClass[stats.Class5xx], delta.Latency)
+		s.closeLate()
 	}
 	for tag, ts := range delta.ByTag {
 		if ts.Requests == 0 && ts.Errors5xx == 0 {
@@ -108,13 +114,19 @@ func (s *Store) Record(now time.Time, rev RevisionKey, delta *stats.Stats) {
 		if s.series[k] == nil && s.tags[rev] >= stats.MaxTags {
 			k.tag = stats.OtherTag // more tags than a queue-proxy reports
 		}
-		if sl := s.slot(k, sec); sl != nil {
-			sl.add(ts.Requests, ts.Errors5xx, ts.Latency)
+		if sc := s.second(k, sec); sc != nil {
+			sc.add(ts.Requests, ts.Errors5xx, ts.Latency)
+			s.closeLate()
 		}
 	}
 }
 
-func (s *Store) slot(k seriesKey, sec int64) *slot {
+// second returns series k's second sec to add to, or nil when sec is
+// older than the retention. A later second closes the open one into the
+// ring; an earlier one (a late report) is reopened from the ring into
+// s.late, which the caller encodes back with closeLate once it has added
+// the report, before asking for another second.
+func (s *Store) second(k seriesKey, sec int64) *second {
 	se := s.series[k]
 	if se == nil {
 		se = &series{slots: make([]slot, s.size)}
@@ -124,22 +136,49 @@ func (s *Store) slot(k seriesKey, sec int64) *slot {
 		}
 	}
 	se.last = max(se.last, sec)
-	sl := &se.slots[sec%s.size]
-	if sl.sec > sec {
+	switch o := &se.open; {
+	case sec == o.sec:
+		return o
+	case sec > o.sec:
+		se.close()
+		o.latency.reset()
+		*o = second{sec: sec, latency: o.latency}
+		return o
+	case o.sec-sec >= s.size:
 		return nil // older than the retention
 	}
-	if sl.sec != sec {
-		lat := sl.latency
-		lat.reset()
-		*sl = slot{sec: sec, latency: lat}
+	sl := &se.slots[sec%s.size]
+	if sl.sec > sec {
+		return nil // overwritten by a newer second
 	}
-	return sl
+	late := &s.late
+	late.sec = sec
+	if sl.sec == sec {
+		late.decode(sl.data)
+	} else {
+		late.latency.reset()
+		*late = second{sec: sec, latency: late.latency}
+	}
+	s.lateSlot = sl
+	return late
 }
 
-func (sl *slot) add(requests, errors5xx uint64, h stats.Histogram) {
-	sl.requests += requests
-	sl.errors5xx += errors5xx
-	sl.latency.add(h)
+// close encodes the open second into the ring.
+func (se *series) close() {
+	if se.open.sec == 0 {
+		return
+	}
+	sl := &se.slots[se.open.sec%int64(len(se.slots))]
+	sl.sec, sl.data = se.open.sec, se.open.appendEncoded(sl.data[:0])
+}
+
+// closeLate encodes a reopened second back into its slot.
+func (s *Store) closeLate() {
+	if s.lateSlot == nil {
+		return
+	}
+	s.lateSlot.sec, s.lateSlot.data = s.late.sec, s.late.appendEncoded(s.lateSlot.data[:0])
+	s.lateSlot = nil
 }
 
 // Window implements Telemetry: it sums the seconds that overlap
@@ -164,14 +203,16 @@ func (s *Store) Window(ctx context.Context, namespace, revision, tag string, fro
 		end = min(to.Unix(), se.last) // to inside a second: include it
 	}
 	for sec := start; sec <= end; sec++ {
-		sl := &se.slots[sec%s.size]
-		if sl.sec != sec {
+		if o := &se.open; o.sec == sec {
+			sum.Requests += int64(o.requests)
+			sum.Errors5xx += int64(o.errors5xx)
+			sum.Pods = max(sum.Pods, int(o.pods))
+			o.latency.addTo(&sum.Latency)
 			continue
 		}
-		sum.Requests += int64(sl.requests)
-		sum.Errors5xx += int64(sl.errors5xx)
-		sum.Pods = max(sum.Pods, int(sl.pods))
-		sl.latency.addTo(&sum.Latency)
+		if sl := &se.slots[sec%s.size]; sl.sec == sec {
+			addEncodedTo(sl.data, &sum)
+		}
 	}
 	return sum, nil
 }
