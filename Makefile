@@ -211,8 +211,13 @@ bench-analysis: ## Measure the canary analysis on seeded simulations: power, fal
 	@mkdir -p _out/bench
 	go run ./test/benchanalysis -runs $${RUNS:-1000} -seed $${SEED:-1} | tee _out/bench/analysis.md
 
+.PHONY: bench-autoscaler
+bench-autoscaler: ## Measure the production autoscaler scraping 200 to 2,000 simulated queue-proxies on loopback (127.1.0.0/16) every second: CPU, RSS, tick and decision latency (_out/bench/autoscaler.md)
+	@mkdir -p _out/bench
+	go run ./test/benchautoscaler -pods $${PODS:-200,500,1000,2000} -duration $${DURATION:-20s} -fill $${FILL:-900} -out _out/bench/autoscaler.md
+
 .PHONY: bench
-bench: build bench-analysis ## Run the benchmarks: the analysis simulation, Go micro-benchmarks, then the loopback data-plane run (results in _out/bench)
+bench: build bench-analysis bench-autoscaler ## Run the benchmarks: the analysis simulation, Go micro-benchmarks, then the loopback data-plane run (results in _out/bench)
 	@command -v wrk >/dev/null && command -v nginx >/dev/null || { \
 	  echo ">> installing wrk and nginx (the baselines) with apt-get"; \
 	  apt-get update -qq && apt-get install -y -qq wrk nginx-light >/dev/null; }

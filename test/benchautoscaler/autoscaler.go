@@ -52,6 +52,13 @@ type Result struct {
 	// after each measured tick, and VmHWM (peak over the process's life).
 	RSSEnd, RSSMax, HWM uint64
 	HeapInuse           uint64
+	// LoadAvg is the machine's 1-minute load average at the start and the
+	// end of the measured phase: other processes' demand for the CPUs,
+	// which the simulator and the autoscaler share with them.
+	LoadAvg [2]string
+	// Connections is how many connections the simulated pods accepted
+	// over the whole run (the bench fills it in from the simulator).
+	Connections int
 }
 
 // runAutoscaler runs the production autoscaler (controllers/autoscaler:
@@ -128,6 +135,7 @@ func runAutoscaler(pods, podsPerRev, fill int, duration time.Duration, cpuProfil
 		return err
 	}
 	wall0 := time.Now()
+	res.LoadAvg[0] = loadAvg()
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	var prevStart time.Time
@@ -161,6 +169,7 @@ func runAutoscaler(pods, podsPerRev, fill int, duration time.Duration, cpuProfil
 		return err
 	}
 	res.CPU, res.Wall = cpu1-cpu0, time.Since(wall0)
+	res.LoadAvg[1] = loadAvg()
 	if res.RSSEnd, res.HWM, err = memory(); err != nil {
 		return err
 	}

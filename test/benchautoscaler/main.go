@@ -160,8 +160,9 @@ func measure(self string, o options, n int, stderr io.Writer) (Result, error) {
 		}
 	}()
 	ready := make(chan error, 1)
+	simLines := bufio.NewReader(simOut)
 	go func() {
-		line, err := bufio.NewReader(simOut).ReadString('\n')
+		line, err := simLines.ReadString('\n')
 		if err == nil && !strings.HasPrefix(line, "ready ") {
 			err = fmt.Errorf("simulator said %q", line)
 		}
@@ -190,6 +191,11 @@ func measure(self string, o options, n int, stderr io.Writer) (Result, error) {
 	var r Result
 	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
 		return Result{}, fmt.Errorf("reading the autoscaler's result: %w", err)
+	}
+	_ = stdin.Close()
+	line, err := simLines.ReadString('\n')
+	if _, err2 := fmt.Sscanf(line, "connections %d", &r.Connections); err != nil || err2 != nil {
+		return Result{}, fmt.Errorf("reading the simulator's connection count from %q: %w", line, errors.Join(err, err2))
 	}
 	return r, nil
 }

@@ -92,3 +92,17 @@ func noFileNow() uint64 {
 	}
 	return lim.Cur
 }
+
+// loadAvg is the 1-minute load average, from /proc/loadavg ("?" if
+// unreadable).
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return "?"
+	}
+	return f[0]
+}

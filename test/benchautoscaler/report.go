@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"io"
+	"runtime"
 	"slices"
 	"time"
 )
@@ -62,21 +63,27 @@ func report(w io.Writer, o options, rs []Result) {
 	fmt.Fprintf(w, "Production autoscaler (controllers/autoscaler) scraping simulated queue-proxies on loopback, "+
 		"%d pods per revision, one tick a second for %s after %d fill ticks; measured %s.\n\n",
 		o.podsPerRev, o.duration, o.fill, time.Now().UTC().Format("2006-01-02 15:04 MST"))
-	fmt.Fprintln(w, "| pods | revisions | scraped per tick min / median | failed scrapes | tick p50 / p99 / max | scrape phase p50 / p99 | tick gap max | CPU cores | RSS end / peak (VmHWM) | Go heap in use | decision latency p50 / p99 | decisions per tick min |")
-	fmt.Fprintln(w, "|---:|---:|---|---:|---|---|---:|---:|---|---:|---|---:|")
+	fmt.Fprintln(w, "| pods | revisions | scraped per tick min / median | failed scrapes | tick p50 / p99 / max | scrape phase p50 / p99 | tick gap max | CPU cores | RSS end / peak (VmHWM) | Go heap in use | decision latency p50 / p99 | decisions per tick min | connections per pod |")
+	fmt.Fprintln(w, "|---:|---:|---|---:|---|---|---:|---:|---|---:|---|---:|---:|")
 	for _, r := range rs {
 		gap := time.Duration(0)
 		if len(r.TickGap) > 0 {
 			gap = slices.Max(r.TickGap)
 		}
-		fmt.Fprintf(w, "| %d | %d | %d / %d | %d | %s / %s / %s | %s / %s | %s | %.3f | %s / %s | %s | %s / %s | %d |\n",
+		fmt.Fprintf(w, "| %d | %d | %d / %d | %d | %s / %s / %s | %s / %s | %s | %.3f | %s / %s | %s | %s / %s | %d | %.2f |\n",
 			r.Pods, r.Revisions, slices.Min(r.Scraped), quantile(r.Scraped, 0.5), sum(r.Failed),
 			ms(quantile(r.TickTook, 0.5)), ms(quantile(r.TickTook, 0.99)), ms(slices.Max(r.TickTook)),
 			ms(quantile(r.ScrapeTook, 0.5)), ms(quantile(r.ScrapeTook, 0.99)), ms(gap), r.cores(),
 			mib(r.RSSEnd), mib(r.peakRSS()), mib(r.HeapInuse),
-			ms(quantile(r.DecisionDelay, 0.5)), ms(quantile(r.DecisionDelay, 0.99)), slices.Min(r.Decisions))
+			ms(quantile(r.DecisionDelay, 0.5)), ms(quantile(r.DecisionDelay, 0.99)), slices.Min(r.Decisions),
+			float64(r.Connections)/float64(r.Pods))
 	}
 	fmt.Fprintln(w)
+	fmt.Fprintf(w, "- Machine: %d CPUs, shared; 1-minute load average at the start / end of each measured phase:", runtime.NumCPU())
+	for _, r := range rs {
+		fmt.Fprintf(w, " %d pods %s / %s;", r.Pods, r.LoadAvg[0], r.LoadAvg[1])
+	}
+	fmt.Fprintln(w, " open-files limit", rs[len(rs)-1].NoFile, "(soft, raised to the hard limit).")
 	for _, r := range rs {
 		if r.NoFileNote != "" {
 			fmt.Fprintf(w, "- %d pods: open-files limit: %s\n", r.Pods, r.NoFileNote)

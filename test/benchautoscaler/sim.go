@@ -13,6 +13,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -89,6 +90,7 @@ func runSim(pods, podsPerRev int, seed uint64, maxRun time.Duration) error {
 		}
 	}()
 	var profiles []*profile
+	var conns atomic.Int64 // connections accepted, over every pod
 	for i := range pods {
 		rev := i / podsPerRev
 		if rev == len(profiles) {
@@ -112,6 +114,11 @@ func runSim(pods, podsPerRev int, seed uint64, maxRun time.Duration) error {
 			return fmt.Errorf("simulated pod %d: %w", i, err)
 		}
 		hs := adminServer(srv.AdminHandler())
+		hs.ConnState = func(_ net.Conn, s http.ConnState) {
+			if s == http.StateNew {
+				conns.Add(1)
+			}
+		}
 		servers = append(servers, hs)
 		go func() {
 			if err := hs.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -137,7 +144,10 @@ func runSim(pods, podsPerRev int, seed uint64, maxRun time.Duration) error {
 	}
 	<-ctx.Done()
 	wg.Wait()
-	return nil
+	// The bench reads this after the autoscaler is done: with keep-alive
+	// working it is one connection per pod.
+	fmt.Fprintf(w, "connections %d\n", conns.Load())
+	return w.Flush()
 }
 
 // adminServer serves the queue-proxy's admin handler with the timeouts
