@@ -9,6 +9,23 @@ K8S_BIN   := $(BIN)/k8s
 LOCAL_DIR = $(CURDIR)/.ramp/$(if $(filter real,$(NODE)),real,local)
 KUBECTL    = $(K8S_BIN)/kubectl --kubeconfig $(LOCAL_DIR)/kubeconfig
 
+# Stage timing (test/tools/stage.sh): make demo and make test print where
+# their time went.
+STAGE := $(CURDIR)/test/tools/stage.sh
+RAMP_STAGES ?= $(CURDIR)/_out/stages
+export RAMP_STAGES
+# apt-get runs from several targets under make -j: one at a time.
+APT := flock /tmp/ramp-apt.lock env DEBIAN_FRONTEND=noninteractive apt-get
+
+# Built tools are cached machine-wide by version and recipe
+# (test/tools/toolcache.sh): a fresh clone copies them. RAMP_TOOL_CACHE=
+# (empty) always builds.
+RAMP_TOOL_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/ramp-tools
+export RAMP_TOOL_CACHE
+TOOLCACHE := $(CURDIR)/test/tools/toolcache.sh
+# inputs_hash FILES: a short hash of a recipe's input files (its cache key).
+inputs_hash = $(shell cat $(1) | sha256sum | cut -c1-12)
+
 # Tool versions; changing one rebuilds only that tool.
 K8S_VERSION            := v1.36.3
 ETCD_VERSION           := v3.6.16
@@ -37,7 +54,8 @@ TEST_FLAGS ?= -race -count=1 -timeout 30m
 IMAGES := sampleapp apicheck
 
 # The -r suffix is the build recipe's revision: bump it when the recipe changes.
-K8S_STAMP   := $(K8S_BIN)/.k8s-$(K8S_VERSION)-r2
+K8S_RECIPE  := r2
+K8S_STAMP   := $(K8S_BIN)/.k8s-$(K8S_VERSION)-$(K8S_RECIPE)
 K8S_NODE_STAMP := $(K8S_BIN)/.k8s-node-$(K8S_VERSION)-r1
 # The local cluster's node: process (the default node agent) or real
 # (kubelet, containerd, runc and a bridge CNI in a network namespace).
@@ -58,42 +76,75 @@ help: ## List the targets
 ##@ Tools
 
 .PHONY: tools
-tools: $(K8S_STAMP) $(ETCD_STAMP) $(HELM) $(CONTROLLER_GEN) ## Build etcd, kube-apiserver, kube-controller-manager, kubectl, helm, controller-gen into bin/
+tools: tools-cluster $(CONTROLLER_GEN) ## Build etcd, kube-apiserver, kube-controller-manager, kubectl, helm, controller-gen into bin/
 
-$(K8S_STAMP): test/tools/k8s/go.mod test/tools/k8s/go.sum test/tools/k8s/prepare.sh
-	@echo ">> building kube-apiserver, kube-controller-manager and kubectl $(K8S_VERSION) (cold: about 8 minutes on 2 cores)"
+.PHONY: tools-cluster
+tools-cluster: $(K8S_STAMP) $(ETCD_STAMP) $(HELM) ## Build what the local cluster needs (tools without controller-gen)
+
+K8S_INPUTS := test/tools/k8s/go.mod test/tools/k8s/go.sum test/tools/k8s/prepare.sh test/tools/k8s/tools.go
+K8S_KEY = $(K8S_VERSION)-$(K8S_RECIPE)-$(call inputs_hash,$(K8S_INPUTS))
+
+$(K8S_STAMP): $(K8S_INPUTS)
 	@mkdir -p $(K8S_BIN)
+	@$(STAGE) begin "Kubernetes build"
+	@$(TOOLCACHE) kubernetes@$(K8S_KEY) $(K8S_BIN) kube-apiserver kube-controller-manager kubectl -- \
+	  $(MAKE) --no-print-directory _k8s-build
+	@rm -f $(K8S_BIN)/.k8s-* && touch $@
+	@$(STAGE) end "Kubernetes build"
+
+.PHONY: _k8s-build
+_k8s-build:
+	@echo ">> building kube-apiserver, kube-controller-manager and kubectl $(K8S_VERSION) (cold: about 8 minutes on 2 cores)"
+	@$(STAGE) begin "Kubernetes module download"
 	cd test/tools/k8s && go mod download k8s.io/kubernetes
+	@$(STAGE) end "Kubernetes module download"
 	dir=$$(cd test/tools/k8s && ./prepare.sh $(BIN)/.build) && cd "$$dir" && \
 	  GOFLAGS=-mod=mod go build -trimpath -ldflags='$(K8S_LDFLAGS)' -o $(K8S_BIN)/ \
 	    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kubectl
-	@rm -f $(K8S_BIN)/.k8s-* && touch $@
 
 $(K8S_NODE_STAMP): $(K8S_STAMP)
+	@$(STAGE) begin "Kubernetes node build"
+	@$(TOOLCACHE) kubernetes-node@$(K8S_KEY) $(K8S_BIN) kubelet kube-proxy kube-scheduler -- \
+	  $(MAKE) --no-print-directory _k8s-node-build
+	@rm -f $(K8S_BIN)/.k8s-node-* && touch $@
+	@$(STAGE) end "Kubernetes node build"
+
+.PHONY: _k8s-node-build
+_k8s-node-build:
 	@echo ">> building kubelet, kube-proxy and kube-scheduler $(K8S_VERSION) for the real node (cold: about 4 minutes on 2 cores)"
 	dir=$$(cd test/tools/k8s && ./prepare.sh $(BIN)/.build) && cd "$$dir" && \
 	  GOFLAGS=-mod=mod go build -trimpath -ldflags='$(K8S_LDFLAGS)' -o $(K8S_BIN)/ \
 	    k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy k8s.io/kubernetes/cmd/kube-scheduler
-	@rm -f $(K8S_BIN)/.k8s-node-* && touch $@
 
 .PHONY: tools-node
 tools-node: tools $(K8S_NODE_STAMP) ## Build kubelet, kube-proxy and kube-scheduler into bin/k8s (the real node)
 
 $(ETCD_STAMP): test/tools/etcd/go.mod test/tools/etcd/go.sum
-	@echo ">> building etcd $(ETCD_VERSION)"
 	@mkdir -p $(K8S_BIN)
-	cd test/tools/etcd && $(GO_BUILD) -o $(K8S_BIN)/etcd go.etcd.io/etcd/server/v3
+	@$(STAGE) begin "etcd build"
+	@$(TOOLCACHE) etcd@$(ETCD_VERSION)-$(call inputs_hash,test/tools/etcd/go.mod test/tools/etcd/go.sum) $(K8S_BIN) etcd -- \
+	  $(MAKE) --no-print-directory _etcd-build
 	@rm -f $(K8S_BIN)/.etcd-* && touch $@
+	@$(STAGE) end "etcd build"
+
+.PHONY: _etcd-build
+_etcd-build:
+	@echo ">> building etcd $(ETCD_VERSION)"
+	cd test/tools/etcd && $(GO_BUILD) -o $(K8S_BIN)/etcd go.etcd.io/etcd/server/v3
 
 $(BIN)/%-$(HELM_VERSION):
-	@echo ">> building helm $(HELM_VERSION)"
-	GOBIN=$(BIN)/.gobin-helm go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+	@$(STAGE) begin "helm build"
+	@$(TOOLCACHE) helm@$(HELM_VERSION) $(BIN)/.gobin-helm helm -- \
+	  $(MAKE) --no-print-directory _helm-build
 	mv $(BIN)/.gobin-helm/helm $@ && ln -sf $(notdir $@) $(BIN)/helm
+	@$(STAGE) end "helm build"
 
 $(CONTROLLER_GEN):
-	@echo ">> building controller-gen $(CONTROLLER_GEN_VERSION)"
-	GOBIN=$(BIN)/.gobin-cg go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION)
+	@$(STAGE) begin "controller-gen build"
+	@$(TOOLCACHE) controller-gen@$(CONTROLLER_GEN_VERSION) $(BIN)/.gobin-cg controller-gen -- \
+	  $(MAKE) --no-print-directory _controller-gen-build
 	mv $(BIN)/.gobin-cg/controller-gen $@ && ln -sf $(notdir $@) $(BIN)/controller-gen
+	@$(STAGE) end "controller-gen build"
 
 # Prometheus for test/e2e/prometheus (README: Development). It never fails:
 # without a build and without Debian's package the test skips.
@@ -101,7 +152,7 @@ $(CONTROLLER_GEN):
 prometheus: ## Build Prometheus into bin/ for the Prometheus e2e test (cold: about 4 minutes on 2 cores); else Debian's package; else the test skips
 	@if [ -x $(BIN)/prometheus ] && [ -f $(PROMETHEUS_STAMP) ]; then :; \
 	else echo ">> building prometheus $(PROMETHEUS_VERSION) (kubernetes discovery only)"; \
-	  mkdir -p $(BIN); \
+	  mkdir -p $(BIN); $(STAGE) begin "Prometheus build"; \
 	  if GOBIN=$(BIN)/.gobin-prometheus go install -trimpath -tags $(PROMETHEUS_TAGS) \
 	       -ldflags '-s -w -X github.com/prometheus/common/version.Version=$(PROMETHEUS_VERSION)' \
 	       github.com/prometheus/prometheus/cmd/prometheus@$(PROMETHEUS_MODULE); then \
@@ -110,9 +161,18 @@ prometheus: ## Build Prometheus into bin/ for the Prometheus e2e test (cold: abo
 	    echo ">> could not build Prometheus: the Prometheus e2e test uses $$(command -v prometheus)"; \
 	  elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo ">> could not build Prometheus: installing Debian's prometheus with apt-get"; \
-	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; } \
+	    { $(APT) update -qq && $(APT) install -y -qq --no-install-recommends prometheus >/dev/null; } \
 	      || echo ">> could not install prometheus either: the Prometheus e2e test will be skipped"; \
-	  else echo ">> could not build Prometheus and this is not root: the Prometheus e2e test will be skipped"; fi; fi
+	  else echo ">> could not build Prometheus and this is not root: the Prometheus e2e test will be skipped"; fi; \
+	  $(STAGE) end "Prometheus build"; fi
+
+.PHONY: _helm-build _controller-gen-build
+_helm-build:
+	@echo ">> building helm $(HELM_VERSION)"
+	GOBIN=$(BIN)/.gobin-helm go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+_controller-gen-build:
+	@echo ">> building controller-gen $(CONTROLLER_GEN_VERSION)"
+	GOBIN=$(BIN)/.gobin-cg go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION)
 
 $(GOLANGCI_LINT):
 	@echo ">> building golangci-lint $(GOLANGCI_LINT_VERSION)"
@@ -133,14 +193,24 @@ manifests: $(CONTROLLER_GEN) ## Generate CRDs and RBAC into charts/ramp/template
 	$(CONTROLLER_GEN) rbac:roleName=ramp-controller paths=./controllers/... output:rbac:dir=charts/ramp/templates/rbac
 	$(CONTROLLER_GEN) rbac:roleName=ramp-gateway paths=./serving/gateway/... output:rbac:dir=charts/ramp/templates/rbac/gateway
 
+# Ramp's main packages but the queue-proxy, and the image binaries.
+RAMP_MAINS := $(filter-out ./cmd/queue,$(patsubst %/main.go,./%,$(wildcard cmd/*/main.go))) $(addprefix ./test/,$(IMAGES))
+
 .PHONY: build
 build: ## Build ramp, ramp-node and the image binaries into bin/
 	@mkdir -p $(BIN)
-	$(GO_BUILD) -o $(BIN)/ ./cmd/...
-	@# The queue-proxy runs in every pod: no cgo keeps its RSS down.
-	CGO_ENABLED=0 $(GO_BUILD) -o $(BIN)/queue ./cmd/queue
-	@for img in $(IMAGES); do $(GO_BUILD) -o $(BIN)/$$img ./test/$$img; done
+	@$(STAGE) begin "Ramp module download"
+	go mod download
+	@$(STAGE) end "Ramp module download"
+	@$(STAGE) begin "Ramp build"
+	@# One go build for every binary but the queue-proxy, and the queue-proxy
+	@# (no cgo keeps its RSS down: it runs in every pod) at the same time, so
+	@# that their links overlap.
+	@rc=0; CGO_ENABLED=0 $(GO_BUILD) -o $(BIN)/queue ./cmd/queue & qpid=$$!; \
+	  echo "$(GO_BUILD) -o $(BIN)/ $(RAMP_MAINS)"; $(GO_BUILD) -o $(BIN)/ $(RAMP_MAINS) || rc=$$?; \
+	  wait $$qpid || rc=$$?; exit $$rc
 	@ln -sf ramp $(BIN)/kubectl-ramp
+	@$(STAGE) end "Ramp build"
 
 .PHONY: fmt
 fmt: ## Format the code
@@ -164,7 +234,7 @@ oci-runtime: ## Install podman and runc with apt-get if missing (the image e2e t
 	@if command -v podman >/dev/null && command -v runc >/dev/null; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  echo ">> installing podman and runc with apt-get (the image e2e test runs Ramp's images with them)"; \
-	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends podman runc >/dev/null; } \
+	  { $(APT) update -qq && $(APT) install -y -qq --no-install-recommends podman runc >/dev/null; } \
 	    || echo ">> could not install podman and runc: the image e2e test will be skipped"; \
 	else echo ">> podman or runc is missing and this is not root: the image e2e test will be skipped"; fi
 
@@ -178,7 +248,7 @@ node-packages: ## Install the real node's Debian packages with apt-get if missin
 	    command -v iptables >/dev/null && [ -x /usr/lib/cni/bridge ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  echo ">> installing the real node's packages with apt-get: $(NODE_PACKAGES)"; \
-	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(NODE_PACKAGES) >/dev/null; } \
+	  { $(APT) update -qq && $(APT) install -y -qq --no-install-recommends $(NODE_PACKAGES) >/dev/null; } \
 	    || echo ">> could not install $(NODE_PACKAGES): the real-node e2e test will be skipped"; \
 	else echo ">> the real node's packages are missing and this is not root: the real-node e2e test will be skipped"; fi
 
@@ -186,9 +256,18 @@ node-packages: ## Install the real node's Debian packages with apt-get if missin
 test-real: tools-node build node-packages ## The real-node e2e tier alone (root): Ramp's images on a real kubelet, containerd and CNI
 	KUBEBUILDER_ASSETS=$(K8S_BIN) RAMP_BIN_DIR=$(BIN) go test $(TEST_FLAGS) -v ./test/e2e/realnode/
 
+TEST_DEPS := tools tools-node build oci-runtime node-packages prometheus
+TEST_STAGES := "Kubernetes module download" "Kubernetes build" "Kubernetes node build" "etcd build" "helm build" \
+  "controller-gen build" "Prometheus build" "Ramp module download" "Ramp build" "go test ./..."
+
 .PHONY: test
-test: tools tools-node build oci-runtime node-packages prometheus ## Run every test: unit, envtest integration, e2e on a local cluster, Ramp's images under podman and on a real node (where the host can)
-	KUBEBUILDER_ASSETS=$(K8S_BIN) RAMP_BIN_DIR=$(BIN) go test $(TEST_FLAGS) ./...
+test: ## Run every test: unit, envtest integration, e2e on a local cluster, Ramp's images under podman and on a real node (where the host can)
+	@$(STAGE) reset
+	@$(MAKE) --no-print-directory -j2 $(TEST_DEPS)
+	@rc=0; $(STAGE) begin "go test ./..."; \
+	  KUBEBUILDER_ASSETS=$(K8S_BIN) RAMP_BIN_DIR=$(BIN) go test $(TEST_FLAGS) ./... || rc=$$?; \
+	  if [ $$rc = 0 ]; then $(STAGE) end "go test ./..."; fi; \
+	  $(STAGE) report "make test" $(TEST_STAGES); exit $$rc
 
 .PHONY: test-flakes
 test-flakes: tools tools-node build oci-runtime node-packages prometheus ## Repeat the whole suite N times (default 3) and print a table of every test that failed at least once (not in CI)
@@ -220,7 +299,7 @@ bench-autoscaler: ## Measure the production autoscaler scraping 200 to 2,000 sim
 bench: build bench-analysis bench-autoscaler ## Run the benchmarks: the analysis simulation, Go micro-benchmarks, then the loopback data-plane run (results in _out/bench)
 	@command -v wrk >/dev/null && command -v nginx >/dev/null || { \
 	  echo ">> installing wrk and nginx (the baselines) with apt-get"; \
-	  apt-get update -qq && apt-get install -y -qq wrk nginx-light >/dev/null; }
+	  $(APT) update -qq && $(APT) install -y -qq wrk nginx-light >/dev/null; }
 	@mkdir -p _out
 	go test -run '^$$' -bench . -benchmem ./serving/... | tee _out/bench-go.txt
 	test/bench/run.sh
@@ -250,14 +329,24 @@ images-node: ## Build the images for this machine's platform, with the real node
 	go run ./cmd/ramp-images build --out _out/node-images --version $(APP_VERSION) \
 	  --platforms linux/$$(go env GOARCH) --only controller,gateway,queue,sampleapp,pause
 
+# What the local cluster needs built (make demo builds it with make -j2).
+UP_DEPS = tools-cluster build $(if $(filter real,$(NODE)),node-packages tools-node images-node)
+
 .PHONY: up
-up: tools build $(if $(filter real,$(NODE)),node-packages tools-node images-node) ## Start the local cluster (NODE=real: a real kubelet, containerd and CNI) and install Ramp with its Helm chart
+up: $(UP_DEPS) ## Start the local cluster (NODE=real: a real kubelet, containerd and CNI) and install Ramp with its Helm chart
+	@$(MAKE) --no-print-directory cluster-start
+
+# cluster-start is up without its builds.
+.PHONY: cluster-start
+cluster-start:
+	@$(STAGE) begin "cluster start and Helm install"
 	$(BIN)/ramp local up --dir $(LOCAL_DIR) --node $(NODE) $(if $(filter real,$(NODE)),--images $(CURDIR)/_out/node-images)
 	@echo ">> installing Ramp (charts/ramp) into namespace ramp-system"
 	$(HELM) upgrade --install ramp charts/ramp --namespace ramp-system --create-namespace \
 	  --kubeconfig $(LOCAL_DIR)/kubeconfig --set gateway.hostPort=8080 --set gateway.service.type=ClusterIP \
 	  $(if $(filter real,$(NODE)),--set image.pullPolicy=Never) --wait --timeout 3m
 	@$(KUBECTL) -n ramp-system get pods -o wide
+	@$(STAGE) end "cluster start and Helm install"
 
 .PHONY: down
 down: ## Stop the local cluster (both the process node's and the real node's, if running)
@@ -265,9 +354,17 @@ down: ## Stop the local cluster (both the process node's and the real node's, if
 	  for d in $(CURDIR)/.ramp/local $(CURDIR)/.ramp/real; do \
 	    if [ -f $$d/cluster.json ]; then $(BIN)/ramp local down --dir $$d; fi; done
 
+DEMO_STAGES := "Kubernetes module download" "Kubernetes build" "etcd build" "helm build" "Ramp module download" \
+  "Ramp build" $(if $(filter real,$(NODE)),"Kubernetes node build") "cluster start and Helm install" "demo story"
+
 .PHONY: demo
-demo: up ## Bring up the local cluster, deploy the sample app and show it serving
-	RAMP_LOCAL_DIR=$(LOCAL_DIR) test/demo/demo.sh
+demo: ## Bring up the local cluster, deploy the sample app and show it serving
+	@$(STAGE) reset
+	@$(MAKE) --no-print-directory -j2 $(UP_DEPS)
+	@$(MAKE) --no-print-directory cluster-start
+	@rc=0; $(STAGE) begin "demo story"; RAMP_LOCAL_DIR=$(LOCAL_DIR) test/demo/demo.sh || rc=$$?; \
+	  if [ $$rc = 0 ]; then $(STAGE) end "demo story"; fi; \
+	  $(STAGE) report "make demo" $(DEMO_STAGES); exit $$rc
 
 .PHONY: clean
 clean: down ## Remove build output (keeps the tool cache in bin/k8s)
