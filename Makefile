@@ -287,7 +287,7 @@ test-flakes: tools tools-node build oci-runtime node-packages prometheus ## Repe
 
 # Fuzz targets (package:target); `make test` runs their seed corpora.
 FUZZ_TARGETS := ./analysis:FuzzParseThreshold ./analysis:FuzzParseRatio ./analysis:FuzzReadTrace \
-  ./serving/gateway/routing:FuzzBuildAndPick ./serving/queue/stats:FuzzParse ./serving/proxy:FuzzParseStatus \
+  ./serving/gateway/routing:FuzzBuildAndPick ./serving/queue/stats:FuzzParse ./serving/queue/stats:FuzzScanHistogram ./serving/proxy:FuzzParseStatus \
   ./controllers/notify:FuzzParseButtonValue ./controllers/notify:FuzzParseTarget ./controllers/rollout:FuzzPromotionWindows \
   ./controllers/servingconfig:FuzzParse ./controllers/autoscaler:FuzzParseConfig
 
@@ -302,13 +302,18 @@ bench-analysis: ## Measure the canary analysis on seeded simulations: power, fal
 	@mkdir -p _out/bench
 	go run ./test/benchanalysis -runs $${RUNS:-1000} -seed $${SEED:-1} | tee _out/bench/analysis.md
 
+.PHONY: bench-autoscaler
+bench-autoscaler: ## Measure the production autoscaler scraping 200 to 2,000 simulated queue-proxies on loopback (127.1.0.0/16) every second: CPU, RSS, tick and decision latency (_out/bench/autoscaler.md)
+	@mkdir -p _out/bench
+	go run ./test/benchautoscaler -pods $${PODS:-200,500,1000,2000} -duration $${DURATION:-20s} -fill $${FILL:-900} -out _out/bench/autoscaler.md
+
 .PHONY: bench-coldstart
 bench-coldstart: tools build $(HELM) ## Measure scale from zero on a local cluster: cold starts of 20 and of 100 concurrent requests, each broken into stages (_out/bench/coldstart.md)
 	@mkdir -p _out/bench
 	RAMP_BIN_DIR=$(BIN) go run ./test/benchcoldstart -runs20 $${RUNS20:-20} -runs100 $${RUNS100:-10} -out _out/bench/coldstart.md
 
 .PHONY: bench
-bench: build bench-analysis bench-coldstart ## Run the benchmarks: the analysis simulation, the scale from zero, Go micro-benchmarks, then the loopback data-plane run beside Knative's queue-proxy (results in _out/bench)
+bench: build bench-analysis bench-coldstart bench-autoscaler ## Run the benchmarks: the analysis simulation, the scale from zero, the autoscaler at 2,000 pods, Go micro-benchmarks, then the loopback data-plane run beside Knative's queue-proxy (results in _out/bench)
 	@# wrk is needed; without nginx the data-plane run leaves that baseline out.
 	@command -v wrk >/dev/null && command -v nginx >/dev/null || { \
 	  echo ">> installing wrk and nginx (a baseline) with apt-get"; \

@@ -44,6 +44,10 @@ type Options struct {
 	// ActivationHold is how long a scale-from-zero signal keeps a revision
 	// at one pod while none is ready yet (default 2 min).
 	ActivationHold time.Duration
+	// Decided, when set, is told of every decision as it is made, on the
+	// deciding goroutine, so it must return at once; benchmarks use it to
+	// time decisions.
+	Decided func(key autoscaler.RevisionKey, d autoscaler.Decision)
 }
 
 // Autoscaler is the controller's autoscaler. Create it with New.
@@ -265,6 +269,9 @@ func (a *Autoscaler) decide(now time.Time, rev *servingv1.Revision, key autoscal
 		a.log.V(1).Info("Activation: a request waits for the revision", "revision", key)
 	}
 	a.metrics.observeRevision(key, d, in, m)
+	if a.opts.Decided != nil {
+		a.opts.Decided(key, d)
+	}
 	if changed {
 		if prev != d.DesiredScale {
 			a.log.V(1).Info("Scaling revision", "revision", key, "from", prev, "to", d.DesiredScale, "reason", d.Reason)

@@ -53,9 +53,11 @@ func (c AggregatorConfig) withDefaults() AggregatorConfig {
 // pod's previous report (so a gap does not read as idle), while its
 // request, 5xx and latency counts are attributed to the current second.
 //
-// Memory: StableWindow+2 buckets per revision (62 by default) of 64 bytes
-// plus a 1.5 KB latency histogram for each second with requests, so at
-// most about 100 KB per revision, plus each pod's previous report.
+// Memory: StableWindow+2 buckets per revision (62 by default; the
+// controller keeps 302, for windows up to 5 minutes) of 72 bytes plus the
+// non-zero range of that second's latency histogram at 4 bytes a bucket
+// (typically 80 to 160 bytes, at most 772), so about 50 KB per revision
+// with 302 buckets, plus each pod's previous report (about 5 KB).
 type Aggregator struct {
 	cfg  AggregatorConfig
 	size int64 // buckets kept per revision
@@ -69,7 +71,7 @@ type bucket struct {
 	concurrency float64
 	requests    uint64
 	errors5xx   uint64
-	latency     stats.Histogram
+	latency     sparseHistogram
 }
 
 type podState struct {
@@ -155,7 +157,7 @@ func (a *Aggregator) Record(now time.Time, rev RevisionKey, pod string, s *stats
 	if b := r.at(sec); b != nil && d != nil {
 		b.requests += d.RequestCount
 		b.errors5xx += d.ByClass[stats.Class5xx]
-		b.latency.Add(d.Latency)
+		b.latency.add(d.Latency)
 	}
 	if avg > 0 || d != nil && d.RequestCount > 0 || s.InFlight > 0 {
 		r.lastNonZero = now
@@ -171,7 +173,9 @@ func (r *revAgg) at(sec int64) *bucket {
 		return nil
 	}
 	if b.sec != sec {
-		*b = bucket{sec: sec}
+		lat := b.latency
+		lat.reset()
+		*b = bucket{sec: sec, latency: lat}
 	}
 	return b
 }
@@ -237,7 +241,7 @@ func (r *revAgg) average(end int64, w time.Duration, m *Metrics) float64 {
 		if m != nil {
 			m.Requests += b.requests
 			m.Errors5xx += b.errors5xx
-			m.Latency.Add(b.latency)
+			b.latency.addTo(&m.Latency)
 		}
 	}
 	return sum / float64(end-start+1)

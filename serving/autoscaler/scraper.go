@@ -19,8 +19,14 @@ import (
 
 // Scraper defaults.
 const (
-	DefaultStatsPort     = 8022
-	DefaultScrapeWorkers = 64
+	DefaultStatsPort = 8022
+	// DefaultScrapeWorkers is sized so that pods that hang until the
+	// scrape timeout cannot starve the others: at 2,000 pods a tick must
+	// average 8 pods per second per worker, and 100 hanging pods hold 256
+	// workers for 0.3 s of the 1 s tick, where they would hold 64 for
+	// 1.25 s and make the tick miss the healthy pods queued behind them.
+	// A worker is a goroutine; the connections are one per pod either way.
+	DefaultScrapeWorkers = 256
 	DefaultScrapeTimeout = 800 * time.Millisecond
 	// maxStatsBytes bounds a /stats body.
 	maxStatsBytes = 1 << 20
@@ -47,7 +53,7 @@ type Pods interface {
 
 // ScraperConfig configures a Scraper. Zero fields take defaults.
 type ScraperConfig struct {
-	// Workers bounds the concurrent scrapes (default 64).
+	// Workers bounds the concurrent scrapes (default 256).
 	Workers int
 	// Timeout bounds one scrape (default 800 ms).
 	Timeout time.Duration
@@ -65,12 +71,18 @@ type ScraperConfig struct {
 // Scraper scrapes the queue-proxies' /stats every tick and feeds the
 // reports to an Aggregator and, optionally, a Store.
 type Scraper struct {
-	pods   Pods
-	agg    *Aggregator
-	store  *Store
-	cfg    ScraperConfig
-	mu     sync.Mutex
-	errors map[string]uint64 // by Pod.key
+	pods  Pods
+	agg   *Aggregator
+	store *Store
+	cfg   ScraperConfig
+	// sem holds a token per scrape running, across ticks: a scrape still
+	// running when its tick ends keeps its worker until it finishes.
+	sem chan struct{}
+
+	mu       sync.Mutex
+	errors   map[string]uint64   // by Pod.key
+	inFlight map[string]struct{} // pods being scraped, by Pod.key
+	cursor   int                 // where the next tick starts in the pod list
 }
 
 // TickResult counts the outcome of one tick.
@@ -97,12 +109,19 @@ func NewScraper(pods Pods, agg *Aggregator, store *Store, cfg ScraperConfig) *Sc
 			MaxIdleConnsPerHost: 2,
 			IdleConnTimeout:     30 * time.Second,
 			DisableCompression:  true,
+			// One connection per pod stays open between ticks, each with
+			// these buffers: a scrape's request is about 100 bytes, its
+			// answer 1 to 3 KB (the default is 4 KB each, 16 MB at 2,000
+			// pods).
+			WriteBufferSize: 512,
+			ReadBufferSize:  4 << 10,
 		}}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
-	return &Scraper{pods: pods, agg: agg, store: store, cfg: cfg, errors: map[string]uint64{}}
+	return &Scraper{pods: pods, agg: agg, store: store, cfg: cfg, sem: make(chan struct{}, cfg.Workers),
+		errors: map[string]uint64{}, inFlight: map[string]struct{}{}}
 }
 
 // Run calls Tick for every time received from ticks (e.g. a
@@ -128,48 +147,124 @@ func (s *Scraper) Run(ctx context.Context, ticks <-chan time.Time) {
 // Tick scrapes every ready pod once, concurrently on at most Workers
 // goroutines, and records the reports at now. A failed scrape only
 // increments the pod's error count.
+//
+// At TickTimeout the tick stops starting scrapes and returns; the pods
+// it did not start, and those still being scraped, count as failed in
+// its result. A scrape still running is not cancelled (only its own
+// Timeout does that): cancelling a request closes its keep-alive
+// connection, and when ticks overrun (a CPU-starved controller) every
+// tick would then dial again the connections the previous one
+// cancelled, overrunning further. Its report is recorded when it arrives,
+// and its pod is skipped by the next tick if it is still running then.
+// Each tick starts where the previous one stopped starting scrapes, so
+// that an overloaded scraper skips different pods each second rather
+// than the same ones every time.
 func (s *Scraper) Tick(ctx context.Context, now time.Time) (TickResult, error) {
 	pods, err := s.pods.ReadyPods(ctx)
 	if err != nil {
 		return TickResult{}, fmt.Errorf("listing ready pods: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.TickTimeout)
+	// The tick's deadline; the scrapes themselves run on ctx.
+	tickCtx, cancel := context.WithTimeout(ctx, s.cfg.TickTimeout)
 	defer cancel()
-	var (
-		res TickResult
-		mu  sync.Mutex
-		wg  sync.WaitGroup
-	)
-	jobs := make(chan Pod)
-	for range min(s.cfg.Workers, len(pods)) {
-		wg.Go(func() {
-			for p := range jobs {
-				err := s.scrape(ctx, now, p)
-				mu.Lock()
-				if err != nil {
-					res.Failed++
-				} else {
-					res.Scraped++
-				}
-				mu.Unlock()
-			}
-		})
+	var res TickResult
+	done := make(chan error, len(pods)) // buffered: late scrapes never block
+	started := 0
+	s.mu.Lock()
+	first := s.cursor % max(len(pods), 1)
+	s.mu.Unlock()
+	n := 0
+dispatch:
+	for ; n < len(pods) && tickCtx.Err() == nil; n++ {
+		p := pods[(first+n)%len(pods)]
+		if !s.claim(p) {
+			s.countError(p)
+			res.Failed++ // its previous scrape is still running
+			continue
+		}
+		select {
+		case s.sem <- struct{}{}:
+		case <-tickCtx.Done():
+			s.unclaim(p)
+			break dispatch
+		}
+		started++
+		go func() {
+			defer func() {
+				<-s.sem
+				s.unclaim(p)
+			}()
+			done <- s.scrape(ctx, now, p)
+		}()
 	}
-	for _, p := range pods {
-		jobs <- p
+	for i := n; i < len(pods); i++ {
+		s.countError(pods[(first+i)%len(pods)])
+		res.Failed++ // not started in time
 	}
-	close(jobs)
-	wg.Wait()
+	s.mu.Lock()
+	s.cursor = first + n
+	s.mu.Unlock()
+	collected := 0
+	count := func(err error) {
+		collected++
+		if err != nil {
+			res.Failed++
+		} else {
+			res.Scraped++
+		}
+	}
+collect:
+	for collected < started {
+		select {
+		case err := <-done:
+			count(err)
+		case <-tickCtx.Done():
+			break collect
+		}
+	}
+	// The select above picks at random between the deadline and a
+	// result, so take the results that are in before giving up on the rest.
+drain:
+	for collected < started {
+		select {
+		case err := <-done:
+			count(err)
+		default:
+			break drain
+		}
+	}
+	res.Failed += started - collected // still running: not in time for this tick
 	s.forgetErrors(pods)
 	return res, nil
+}
+
+// claim marks p as being scraped, unless it already is.
+func (s *Scraper) claim(p Pod) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, busy := s.inFlight[p.key()]; busy {
+		return false
+	}
+	s.inFlight[p.key()] = struct{}{}
+	return true
+}
+
+func (s *Scraper) unclaim(p Pod) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.inFlight, p.key())
+}
+
+func (s *Scraper) countError(p Pod) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.errors[p.key()]++
 }
 
 func (s *Scraper) scrape(ctx context.Context, now time.Time, p Pod) error {
 	st, err := s.fetch(ctx, p)
 	if err != nil {
-		s.mu.Lock()
-		s.errors[p.key()]++
-		s.mu.Unlock()
+		s.countError(p)
 		s.cfg.Logger.Debug("scraping queue-proxy stats failed",
 			zap.String("pod", p.Name), zap.String("ip", p.IP), zap.Error(err))
 		return err

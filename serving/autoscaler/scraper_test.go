@@ -171,3 +171,80 @@ func TestScraperTickTimeout(t *testing.T) {
 		t.Errorf("tick (-want +got):\n%s", diff)
 	}
 }
+
+// TestScraperLateScrapeKeepsItsConnection: a scrape still running when
+// its tick ends counts as failed for that tick but is not cancelled: its
+// report is recorded when it arrives, the next tick skips the pod while it
+// runs, and the pod's keep-alive connection survives (cancelling would
+// close it, and an overrunning scraper would redial every pod it was late
+// for).
+func TestScraperLateScrapeKeepsItsConnection(t *testing.T) {
+	var (
+		mu       sync.Mutex
+		fp       = newFakePod("slow", t0)
+		requests int
+		conns    int
+	)
+	release := make(chan struct{})
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		requests++
+		first := requests == 1
+		mu.Unlock()
+		if first {
+			<-release // the first scrape outlives its tick
+		}
+		serveStats(fp, &mu, 2)(w, r)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			mu.Lock()
+			conns++
+			mu.Unlock()
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	addr := srv.Listener.Addr().(*net.TCPAddr)
+	pod := Pod{Revision: rev, Name: "slow", IP: addr.IP.String(), Port: addr.Port}
+	agg := NewAggregator(AggregatorConfig{})
+	s := NewScraper(staticPods{pods: []Pod{pod}}, agg, nil,
+		ScraperConfig{Timeout: time.Minute, TickTimeout: 100 * time.Millisecond})
+	ctx := context.Background()
+
+	res, err := s.Tick(ctx, t0)
+	if err != nil || res != (TickResult{Failed: 1}) {
+		t.Fatalf("tick 1 = %+v, %v; want 1 failed (late)", res, err)
+	}
+	res, err = s.Tick(ctx, t0.Add(time.Second))
+	if err != nil || res != (TickResult{Failed: 1}) {
+		t.Fatalf("tick 2 = %+v, %v; want 1 failed (still running)", res, err)
+	}
+	close(release)
+	deadline := time.Now().Add(10 * time.Second)
+	for agg.Metrics(t0, rev).Pods == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the late report was never recorded")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// The claim is released just after the report is recorded.
+	for {
+		res, err = s.Tick(ctx, t0.Add(2*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Scraped == 1 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if res != (TickResult{Scraped: 1}) {
+		t.Fatalf("tick 3 = %+v; want 1 scraped", res)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if conns != 1 {
+		t.Errorf("connections = %d, want 1 (the late scrape's, kept alive)", conns)
+	}
+}

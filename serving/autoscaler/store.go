@@ -45,18 +45,22 @@ type Telemetry interface {
 //
 // Memory: a series (one revision, or one of its tags; at most
 // stats.MaxTags+1 per revision plus the total) holds Retention slots of
-// about 64 bytes plus the non-zero range of that second's latency
-// histogram at 4 bytes a bucket. At 1 s resolution over 15 minutes that is
-// 58 KB per series with no traffic, about 130 KB with latencies spread
-// over 20 buckets, and at most 750 KB (all 193 buckets every second); a
-// revision with untagged traffic and one tag (three series: total, "",
-// the tag) typically needs about 400 KB.
+// 72 bytes plus the non-zero range of that second's latency histogram at
+// 4 bytes a bucket (sparseHistogram). At 1 s resolution over 15 minutes
+// that is 65 KB per series with no traffic, about 140 KB with latencies
+// spread over 20 buckets, and at most 870 KB (all 193 buckets every
+// second); a revision with untagged traffic and one tag (three series:
+// total, "", the tag) typically needs about 420 KB.
 type Store struct {
 	size int64
 
 	mu     sync.RWMutex
 	series map[seriesKey]*series
 	tags   map[RevisionKey]int // series per revision besides AllTags
+	// late and lateSlot hold a closed second reopened for a late report
+	// (see Store.second) while it is being added to.
+	late     second
+	lateSlot *slot
 }
 
 type seriesKey struct {
@@ -64,18 +68,17 @@ type seriesKey struct {
 	tag string
 }
 
+// slot is a closed second of a series, encoded (second.appendEncoded).
 type slot struct {
-	sec       int64
-	requests  uint64
-	errors5xx uint64
-	pods      int32
-	latOffset int32
-	latCounts []uint32 // buckets latOffset.. of this second
-	latSum    uint64
+	sec  int64
+	data []byte
 }
 
+// series is a ring of closed seconds plus the latest second, open while
+// reports for it arrive (a tick records every pod at the same second).
 type series struct {
 	slots []slot
+	open  second
 	last  int64
 }
 
@@ -98,9 +101,10 @@ func (s *Store) Record(now time.Time, rev RevisionKey, delta *stats.Stats) {
 	sec := now.Unix()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if sl := s.slot(seriesKey{rev, AllTags}, sec); sl != nil {
-		sl.pods++
-		sl.add(delta.RequestCount, delta.ByClass[stats.Class5xx], delta.Latency)
+	if sc := s.second(seriesKey{rev, AllTags}, sec); sc != nil {
+		sc.pods++
+		sc.add(delta.RequestCount, delta.ByClass[stats.Class5xx], delta.Latency)
+		s.closeLate()
 	}
 	for tag, ts := range delta.ByTag {
 		if ts.Requests == 0 && ts.Errors5xx == 0 {
@@ -110,13 +114,19 @@ func (s *Store) Record(now time.Time, rev RevisionKey, delta *stats.Stats) {
 		if s.series[k] == nil && s.tags[rev] >= stats.MaxTags {
 			k.tag = stats.OtherTag // more tags than a queue-proxy reports
 		}
-		if sl := s.slot(k, sec); sl != nil {
-			sl.add(ts.Requests, ts.Errors5xx, ts.Latency)
+		if sc := s.second(k, sec); sc != nil {
+			sc.add(ts.Requests, ts.Errors5xx, ts.Latency)
+			s.closeLate()
 		}
 	}
 }
 
-func (s *Store) slot(k seriesKey, sec int64) *slot {
+// second returns series k's second sec to add to, or nil when sec is
+// older than the retention. A later second closes the open one into the
+// ring; an earlier one (a late report) is reopened from the ring into
+// s.late, which the caller encodes back with closeLate once it has added
+// the report, before asking for another second.
+func (s *Store) second(k seriesKey, sec int64) *second {
 	se := s.series[k]
 	if se == nil {
 		se = &series{slots: make([]slot, s.size)}
@@ -126,48 +136,49 @@ func (s *Store) slot(k seriesKey, sec int64) *slot {
 		}
 	}
 	se.last = max(se.last, sec)
-	sl := &se.slots[sec%s.size]
-	if sl.sec > sec {
+	switch o := &se.open; {
+	case sec == o.sec:
+		return o
+	case sec > o.sec:
+		se.close()
+		o.latency.reset()
+		*o = second{sec: sec, latency: o.latency}
+		return o
+	case o.sec-sec >= s.size:
 		return nil // older than the retention
 	}
-	if sl.sec != sec {
-		*sl = slot{sec: sec, latCounts: sl.latCounts[:0]}
+	sl := &se.slots[sec%s.size]
+	if sl.sec > sec {
+		return nil // overwritten by a newer second
 	}
-	return sl
+	late := &s.late
+	late.sec = sec
+	if sl.sec == sec {
+		late.decode(sl.data)
+	} else {
+		late.latency.reset()
+		*late = second{sec: sec, latency: late.latency}
+	}
+	s.lateSlot = sl
+	return late
 }
 
-func (sl *slot) add(requests, errors5xx uint64, h stats.Histogram) {
-	sl.requests += requests
-	sl.errors5xx += errors5xx
-	sl.latSum += h.SumMicros
-	first, last := -1, -1
-	for i, c := range h.Counts {
-		if c != 0 {
-			if first < 0 {
-				first = i
-			}
-			last = i
-		}
-	}
-	if first < 0 {
+// close encodes the open second into the ring.
+func (se *series) close() {
+	if se.open.sec == 0 {
 		return
 	}
-	if len(sl.latCounts) == 0 {
-		sl.latOffset = int32(first)
-		if n := last - first + 1; cap(sl.latCounts) >= n {
-			sl.latCounts = sl.latCounts[:n]
-			clear(sl.latCounts)
-		}
+	sl := &se.slots[se.open.sec%int64(len(se.slots))]
+	sl.sec, sl.data = se.open.sec, se.open.appendEncoded(sl.data[:0])
+}
+
+// closeLate encodes a reopened second back into its slot.
+func (s *Store) closeLate() {
+	if s.lateSlot == nil {
+		return
 	}
-	lo, hi := min(int(sl.latOffset), first), max(int(sl.latOffset)+len(sl.latCounts)-1, last)
-	if lo != int(sl.latOffset) || hi-lo+1 != len(sl.latCounts) {
-		grown := make([]uint32, hi-lo+1)
-		copy(grown[int(sl.latOffset)-lo:], sl.latCounts)
-		sl.latCounts, sl.latOffset = grown, int32(lo)
-	}
-	for i := first; i <= last; i++ {
-		sl.latCounts[i-lo] += uint32(min(h.Counts[i], math.MaxUint32))
-	}
+	s.lateSlot.sec, s.lateSlot.data = s.late.sec, s.late.appendEncoded(s.lateSlot.data[:0])
+	s.lateSlot = nil
 }
 
 // Window implements Telemetry: it sums the seconds that overlap
@@ -192,20 +203,16 @@ func (s *Store) Window(ctx context.Context, namespace, revision, tag string, fro
 		end = min(to.Unix(), se.last) // to inside a second: include it
 	}
 	for sec := start; sec <= end; sec++ {
-		sl := &se.slots[sec%s.size]
-		if sl.sec != sec {
+		if o := &se.open; o.sec == sec {
+			sum.Requests += int64(o.requests)
+			sum.Errors5xx += int64(o.errors5xx)
+			sum.Pods = max(sum.Pods, int(o.pods))
+			o.latency.addTo(&sum.Latency)
 			continue
 		}
-		sum.Requests += int64(sl.requests)
-		sum.Errors5xx += int64(sl.errors5xx)
-		sum.Pods = max(sum.Pods, int(sl.pods))
-		if len(sl.latCounts) > 0 && sum.Latency.Counts == nil {
-			sum.Latency.Counts = make([]uint64, stats.NumBuckets)
+		if sl := &se.slots[sec%s.size]; sl.sec == sec {
+			addEncodedTo(sl.data, &sum)
 		}
-		for i, c := range sl.latCounts {
-			sum.Latency.Counts[int(sl.latOffset)+i] += uint64(c)
-		}
-		sum.Latency.SumMicros += sl.latSum
 	}
 	return sum, nil
 }

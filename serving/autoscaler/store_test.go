@@ -138,3 +138,78 @@ func keys(m map[string]stats.TagStats) []string {
 	}
 	return out
 }
+
+// TestStoreLateReports: reports for seconds already closed (a late tick)
+// are added to them, for the total and for each tag; reports older than
+// the retention are dropped.
+func TestStoreLateReports(t *testing.T) {
+	ctx := context.Background()
+	s := NewStore(time.Minute)
+	byTag := func(n uint64, d time.Duration) map[string]stats.TagStats {
+		return map[string]stats.TagStats{"": {Requests: n, Latency: latHist(n, d)}, "canary": {Requests: n, Errors5xx: 1, Latency: latHist(n, d)}}
+	}
+	rec := func(at time.Duration, n uint64, d time.Duration) {
+		var all stats.Histogram
+		all.Add(latHist(2*n, d))
+		s.Record(t0.Add(at), rev, tagDelta(2*n, 1, byTag(n, d), all))
+	}
+	rec(0, 5, 10*time.Millisecond)
+	rec(time.Second, 7, 20*time.Millisecond)
+	rec(2*time.Second, 1, time.Second)
+	rec(0, 3, 500*time.Millisecond)            // late, into a closed second
+	rec(time.Second, 1, 10*time.Millisecond)   // late again
+	rec(-2*time.Minute, 100, time.Millisecond) // older than the retention
+	type out struct {
+		Requests, Errors5xx int64
+		Pods                int
+		Count               uint64
+		Max                 time.Duration
+	}
+	for name, tc := range map[string]struct {
+		tag      string
+		from, to time.Duration
+		want     out
+	}{
+		"second 0, all":      {AllTags, 0, time.Second, out{16, 2, 2, 16, 500 * time.Millisecond}},
+		"second 0, canary":   {"canary", 0, time.Second, out{8, 2, 0, 8, 500 * time.Millisecond}},
+		"second 1, untagged": {"", time.Second, 2 * time.Second, out{8, 0, 0, 8, 20 * time.Millisecond}},
+		"all three, all":     {AllTags, 0, 3 * time.Second, out{34, 5, 2, 34, time.Second}},
+		"open second":        {AllTags, 2 * time.Second, 3 * time.Second, out{2, 1, 1, 2, time.Second}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			sum, err := s.Window(ctx, rev.Namespace, rev.Name, tc.tag, t0.Add(tc.from), t0.Add(tc.to))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := out{sum.Requests, sum.Errors5xx, sum.Pods, sum.Latency.Count(), sum.Latency.Quantile(1).Truncate(time.Millisecond)}
+			// Quantile(1) is the top of the highest bucket: compare buckets.
+			got.Max = stats.BucketLowerBound(stats.BucketIndex(got.Max))
+			tc.want.Max = stats.BucketLowerBound(stats.BucketIndex(tc.want.Max))
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("-want +got:\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestSecondEncoding: a closed second reads back as it was added.
+func TestSecondEncoding(t *testing.T) {
+	var sc second
+	h := stats.Histogram{Counts: make([]uint64, stats.NumBuckets), SumMicros: 1 << 40}
+	h.Counts[3], h.Counts[100], h.Counts[stats.OverflowBucket] = 1, 300, 1<<31
+	sc.add(1<<33, 12, h)
+	sc.pods = 7
+	var got Summary
+	addEncodedTo(sc.appendEncoded(nil), &got)
+	want := Summary{Requests: 1 << 33, Errors5xx: 12, Pods: 7, Latency: h}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("-want +got:\n%s", diff)
+	}
+	var back second
+	back.decode(sc.appendEncoded(nil))
+	var again Summary
+	addEncodedTo(back.appendEncoded(nil), &again)
+	if diff := cmp.Diff(want, again); diff != "" {
+		t.Errorf("decode, re-encode: -want +got:\n%s", diff)
+	}
+}

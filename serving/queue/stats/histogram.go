@@ -219,15 +219,25 @@ func (h Histogram) MarshalJSON() ([]byte, error) {
 	return append(b, '}'), nil
 }
 
-// UnmarshalJSON decodes the form MarshalJSON writes.
+// wireHistogram is the JSON form of a Histogram.
+type wireHistogram struct {
+	Offset    int      `json:"offset"`
+	Counts    []uint64 `json:"counts"`
+	SumMicros uint64   `json:"sumMicros"`
+}
+
+// UnmarshalJSON decodes the form MarshalJSON writes. That form is read by
+// a scanner of its own (the autoscaler decodes three histograms per pod
+// every second, and encoding/json re-validates and reflects over each);
+// anything else it leaves to encoding/json, so both accept and refuse the
+// same documents.
 func (h *Histogram) UnmarshalJSON(data []byte) error {
-	var w struct {
-		Offset    int      `json:"offset"`
-		Counts    []uint64 `json:"counts"`
-		SumMicros uint64   `json:"sumMicros"`
-	}
-	if err := json.Unmarshal(data, &w); err != nil {
-		return fmt.Errorf("decoding latency histogram: %w", err)
+	w, ok := scanHistogram(data)
+	if !ok {
+		w = wireHistogram{}
+		if err := json.Unmarshal(data, &w); err != nil {
+			return fmt.Errorf("decoding latency histogram: %w", err)
+		}
 	}
 	if w.Offset < 0 || w.Offset+len(w.Counts) > NumBuckets {
 		return fmt.Errorf("latency histogram: buckets %d..%d outside 0..%d",
