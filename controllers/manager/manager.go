@@ -175,7 +175,7 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		func() error {
 			return (&revision.Reconciler{Client: c, Clock: clock.RealClock{}, ScaleEvents: scaler.Events(), Opts: revision.Options{
 				QueueImage: o.QueueImage, ProgressDeadline: o.ProgressDeadline, ScaleToZeroGrace: o.ScaleToZeroGrace,
-				Scaler: scaler,
+				Scaler: scaler, InitialScale: scaler.InitialScale,
 			}}).SetupWithManager(mgr)
 		},
 		func() error {
