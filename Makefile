@@ -211,8 +211,13 @@ bench-analysis: ## Measure the canary analysis on seeded simulations: power, fal
 	@mkdir -p _out/bench
 	go run ./test/benchanalysis -runs $${RUNS:-1000} -seed $${SEED:-1} | tee _out/bench/analysis.md
 
+.PHONY: bench-controller
+bench-controller: tools build $(HELM) ## Measure the controller at 500 Rollouts on a local cluster: time to each first step after updating them all, peak RSS, reconcile p99 and errors (_out/bench/controller.md; about 5 minutes)
+	@mkdir -p _out/bench
+	KUBEBUILDER_ASSETS=$(K8S_BIN) RAMP_BIN_DIR=$(BIN) go run ./test/benchcontroller -rollouts $${ROLLOUTS:-500} -out _out/bench/controller.md
+
 .PHONY: bench
-bench: build bench-analysis ## Run the benchmarks: the analysis simulation, Go micro-benchmarks, then the loopback data-plane run (results in _out/bench)
+bench: build bench-analysis bench-controller ## Run the benchmarks: the analysis simulation, the controller at 500 Rollouts, Go micro-benchmarks, then the loopback data-plane run (results in _out/bench)
 	@command -v wrk >/dev/null && command -v nginx >/dev/null || { \
 	  echo ">> installing wrk and nginx (the baselines) with apt-get"; \
 	  apt-get update -qq && apt-get install -y -qq wrk nginx-light >/dev/null; }
