@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	servingv1 "github.com/rampdev/ramp/apis/serving/v1"
+	"github.com/rampdev/ramp/controllers/internal/index"
 	"github.com/rampdev/ramp/controllers/revision/resources"
 )
 
@@ -142,11 +143,11 @@ func (r *Reconciler) markChildError(rev *servingv1.Revision, err error) error {
 // isRouted reports whether any Route in the namespace sends traffic to (or
 // tags) the Revision.
 func (r *Reconciler) isRouted(ctx context.Context, rev *servingv1.Revision) (bool, error) {
-	var routes servingv1.RouteList
-	if err := r.Client.List(ctx, &routes, client.InNamespace(rev.Namespace)); err != nil {
-		return false, fmt.Errorf("listing routes: %w", err)
+	routes, err := index.Routes(ctx, r.Client, rev.Namespace, index.Revision(rev.Name))
+	if err != nil {
+		return false, err
 	}
-	for _, rt := range routes.Items {
+	for _, rt := range routes {
 		for _, t := range rt.Status.Traffic {
 			if t.RevisionName == rev.Name {
 				return true, nil
