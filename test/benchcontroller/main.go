@@ -153,6 +153,10 @@ func run(parent context.Context, o options, stdout io.Writer) (bool, error) {
 		return false, aborted(err)
 	}
 
+	w := newStepWatch()
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go w.run(watchCtx, cl)
 	ph.set("creating %d Rollouts in %d namespaces", o.rollouts, o.namespaces)
 	ros, err := create(ctx, cl, o)
 	if err != nil {
@@ -161,7 +165,7 @@ func run(parent context.Context, o options, stdout io.Writer) (bool, error) {
 	r.created = time.Now()
 
 	ph.set("waiting until every Rollout is Healthy (at its first revision)")
-	if err := settle(ctx, cl, o.rollouts); err != nil {
+	if err := settle(ctx, w, o.rollouts); err != nil {
 		return false, aborted(err)
 	}
 	r.settled = time.Now()
@@ -172,10 +176,6 @@ func run(parent context.Context, o options, stdout io.Writer) (bool, error) {
 		return false, aborted(err)
 	}
 
-	w := newStepWatch()
-	watchCtx, stopWatch := context.WithCancel(ctx)
-	defer stopWatch()
-	go w.run(watchCtx, cl)
 	ph.set("updating every template at once (%d workers)", o.workers)
 	r.updateStart = time.Now()
 	r.updatedAt = make([]time.Time, len(ros))
@@ -263,20 +263,12 @@ func create(ctx context.Context, cl client.Client, o options) ([]*rolloutsv1alph
 }
 
 // settle waits until all n Rollouts are Healthy at their current
-// generation, printing the count every few seconds.
-func settle(ctx context.Context, cl client.Client, n int) error {
+// generation (as the watch sees them), printing the count every few
+// seconds.
+func settle(ctx context.Context, w *stepWatch, n int) error {
 	last := time.Time{}
-	return framework.Poll(ctx, time.Hour, 2*time.Second, func(ctx context.Context) error {
-		var list rolloutsv1alpha1.RolloutList
-		if err := cl.List(ctx, &list, client.MatchingLabels{runLabel: "controller"}); err != nil {
-			return err
-		}
-		healthy := 0
-		for _, ro := range list.Items {
-			if ro.Status.ObservedGeneration == ro.Generation && ro.Status.Phase == rolloutsv1alpha1.PhaseHealthy && ro.Status.StableRevision != "" {
-				healthy++
-			}
-		}
+	return framework.Poll(ctx, time.Hour, time.Second, func(ctx context.Context) error {
+		healthy := w.healthyCount()
 		if time.Since(last) >= 10*time.Second || healthy == n {
 			fmt.Printf("   healthy %d/%d\n", healthy, n)
 			last = time.Now()

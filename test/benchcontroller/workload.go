@@ -101,14 +101,34 @@ type firstStep struct {
 
 // stepWatch watches the bench's Rollouts and records, for each one
 // updated to generation gen[key], when its first step started.
+//
+// It also keeps which Rollouts are Healthy at their current generation,
+// so the bench never lists hundreds of Rollouts in a loop: on a loaded
+// API server such a list takes seconds, and the bench would be measuring
+// its own load.
 type stepWatch struct {
-	mu   sync.Mutex
-	gen  map[types.NamespacedName]int64
-	seen map[types.NamespacedName]*firstStep
+	mu      sync.Mutex
+	gen     map[types.NamespacedName]int64
+	seen    map[types.NamespacedName]*firstStep
+	healthy map[types.NamespacedName]bool
 }
 
 func newStepWatch() *stepWatch {
-	return &stepWatch{gen: map[types.NamespacedName]int64{}, seen: map[types.NamespacedName]*firstStep{}}
+	return &stepWatch{gen: map[types.NamespacedName]int64{}, seen: map[types.NamespacedName]*firstStep{},
+		healthy: map[types.NamespacedName]bool{}}
+}
+
+// healthyCount is how many Rollouts are Healthy at their generation.
+func (w *stepWatch) healthyCount() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, h := range w.healthy {
+		if h {
+			n++
+		}
+	}
+	return n
 }
 
 // expect records that key was updated to generation gen.
@@ -123,8 +143,9 @@ func (w *stepWatch) observe(ro *rolloutsv1alpha1.Rollout, now time.Time) {
 	key := client.ObjectKeyFromObject(ro)
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	gen, ok := w.gen[key]
 	st := &ro.Status
+	w.healthy[key] = st.ObservedGeneration == ro.Generation && st.Phase == rolloutsv1alpha1.PhaseHealthy && st.StableRevision != ""
+	gen, ok := w.gen[key]
 	if !ok || st.ObservedGeneration < gen || st.Phase != rolloutsv1alpha1.PhaseProgressing ||
 		st.CanaryRevision == "" || st.CanaryRevision == st.StableRevision || ptr.Deref(st.CurrentStepIndex, -1) != 0 {
 		return
