@@ -302,6 +302,11 @@ bench-analysis: ## Measure the canary analysis on seeded simulations: power, fal
 	@mkdir -p _out/bench
 	go run ./test/benchanalysis -runs $${RUNS:-1000} -seed $${SEED:-1} | tee _out/bench/analysis.md
 
+.PHONY: bench-controller
+bench-controller: tools build $(HELM) ## Measure the controller at 500 Rollouts on a local cluster: time to each first step after updating them all, peak RSS, reconcile p99 and errors (_out/bench/controller.md; about 5 minutes)
+	@mkdir -p _out/bench
+	KUBEBUILDER_ASSETS=$(K8S_BIN) RAMP_BIN_DIR=$(BIN) go run ./test/benchcontroller -rollouts $${ROLLOUTS:-500} -out _out/bench/controller.md
+
 .PHONY: bench-autoscaler
 bench-autoscaler: ## Measure the production autoscaler scraping 200 to 2,000 simulated queue-proxies on loopback (127.1.0.0/16) every second: CPU, RSS, tick and decision latency (_out/bench/autoscaler.md)
 	@mkdir -p _out/bench
@@ -313,7 +318,7 @@ bench-coldstart: tools build $(HELM) ## Measure scale from zero on a local clust
 	RAMP_BIN_DIR=$(BIN) go run ./test/benchcoldstart -runs20 $${RUNS20:-20} -runs100 $${RUNS100:-10} -out _out/bench/coldstart.md
 
 .PHONY: bench
-bench: build bench-analysis bench-coldstart bench-autoscaler ## Run the benchmarks: the analysis simulation, the scale from zero, the autoscaler at 2,000 pods, Go micro-benchmarks, then the loopback data-plane run beside Knative's queue-proxy (results in _out/bench)
+bench: build bench-analysis bench-coldstart bench-autoscaler bench-controller ## Run the benchmarks: the analysis simulation, the scale from zero, the autoscaler at 2,000 pods, the controller at 500 Rollouts, Go micro-benchmarks, then the loopback data-plane run beside Knative's queue-proxy (results in _out/bench)
 	@# wrk is needed; without nginx the data-plane run leaves that baseline out.
 	@command -v wrk >/dev/null && command -v nginx >/dev/null || { \
 	  echo ">> installing wrk and nginx (a baseline) with apt-get"; \

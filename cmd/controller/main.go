@@ -48,6 +48,7 @@ func run() error {
 	flag.StringVar(&o.MetricsAddr, "metrics-bind-address", net.JoinHostPort(podIP, "9090"), "metrics address; 0 disables")
 	flag.StringVar(&o.HealthAddr, "health-probe-bind-address", net.JoinHostPort(podIP, "8081"), "health probe address; 0 disables")
 	flag.BoolVar(&o.LeaderElection, "leader-elect", true, "use leader election, so replicas can run side by side")
+	flag.IntVar(&o.MaxConcurrentReconciles, "max-concurrent-reconciles", 4, "objects each reconciler works on at once")
 	flag.StringVar(&o.QueueImage, "queue-image", version.Image("queue"), "image of the queue-proxy sidecar")
 	flag.DurationVar(&o.ProgressDeadline, "progress-deadline", 600*time.Second, "default time a revision has to become ready")
 	flag.DurationVar(&o.ScaleToZeroGrace, "scale-to-zero-grace", 30*time.Second, "how long an unrouted revision keeps its pods")

@@ -65,10 +65,15 @@ type Autoscaler struct {
 	enqueue  chan event.GenericEvent
 	decideMu sync.Mutex // one decision pass at a time
 
-	mu       sync.Mutex
-	state    map[autoscaler.RevisionKey]*revState
-	config   Config
-	cfgRV    string // resourceVersion of the ConfigMap last parsed
+	mu     sync.Mutex
+	state  map[autoscaler.RevisionKey]*revState
+	config Config
+	cfgRV  string // resourceVersion of the ConfigMap last parsed
+	loaded bool   // a configuration (or the defaults, for none) was read
+	// resync asks the next decision pass to enqueue every revision: a
+	// new initial scale changes what unrouted ones run and whether one
+	// with none is Ready.
+	resync   bool
 	lastTick time.Time
 }
 
@@ -183,7 +188,9 @@ func (a *Autoscaler) reloadConfig(ctx context.Context) {
 		a.log.Info("Loaded autoscaler configuration", "configmap", ConfigMapName, "resourceVersion", rv)
 	}
 	a.mu.Lock()
-	a.config, a.cfgRV = cfg, rv
+	a.resync = a.resync || cfg.AllowZeroInitialScale != a.config.AllowZeroInitialScale ||
+		cfg.Defaults.InitialScale != a.config.Defaults.InitialScale
+	a.config, a.cfgRV, a.loaded = cfg, rv, true
 	a.mu.Unlock()
 }
 
@@ -201,6 +208,10 @@ func (a *Autoscaler) decideAll(ctx context.Context, now time.Time) error {
 	}
 	a.decideMu.Lock()
 	defer a.decideMu.Unlock()
+	a.mu.Lock()
+	resync := a.resync
+	a.resync = false
+	a.mu.Unlock()
 	live := make(map[autoscaler.RevisionKey]bool, len(revs.Items))
 	for i := range revs.Items {
 		rev := &revs.Items[i]
@@ -209,7 +220,9 @@ func (a *Autoscaler) decideAll(ctx context.Context, now time.Time) error {
 		}
 		key := autoscaler.RevisionKey{Namespace: rev.Namespace, Name: rev.Name}
 		live[key] = true
-		a.decide(now, rev, key, false)
+		if !a.decide(now, rev, key, false) && resync {
+			a.notify(rev)
+		}
 	}
 	a.mu.Lock()
 	for key := range a.state {
@@ -223,13 +236,14 @@ func (a *Autoscaler) decideAll(ctx context.Context, now time.Time) error {
 }
 
 // decide runs Scale for one revision and enqueues it when the desired
-// scale changed; activated records that a request waits for a pod of it
-// (and counts as traffic). Callers hold decideMu.
-func (a *Autoscaler) decide(now time.Time, rev *servingv1.Revision, key autoscaler.RevisionKey, activated bool) {
+// scale changed, reporting whether it did; activated records that a
+// request waits for a pod of it (and counts as traffic). Callers hold
+// decideMu.
+func (a *Autoscaler) decide(now time.Time, rev *servingv1.Revision, key autoscaler.RevisionKey, activated bool) bool {
 	cfg, err := revisionConfig(a.Config(), rev)
 	if err != nil {
 		a.log.V(1).Info("Keeping the scale of a revision with bad autoscaling annotations", "revision", key, "error", err.Error())
-		return
+		return false
 	}
 	m := a.agg.MetricsWindows(now, key, cfg.StableWindow, cfg.PanicWindow())
 	ready := a.pods.Ready(key)
@@ -278,6 +292,7 @@ func (a *Autoscaler) decide(now time.Time, rev *servingv1.Revision, key autoscal
 		}
 		a.notify(rev)
 	}
+	return changed
 }
 
 // currentReplicas is where a revision first seen by this autoscaler
@@ -298,6 +313,27 @@ func (a *Autoscaler) notify(rev *servingv1.Revision) {
 		// and the next change pick it up.
 		a.log.V(1).Info("Revision event queue full", "revision", rev.Name)
 	}
+}
+
+// InitialScale is the pods a revision starts with under the configuration
+// in force: its initial-scale annotation, else the cluster's; 0 only with
+// allow-zero-initial-scale. A revision with bad annotations starts with 1.
+//
+// Before the first tick it reads the ConfigMap itself: a revision created
+// while the controller starts must not get a pod the configuration says
+// it should not have.
+func (a *Autoscaler) InitialScale(ctx context.Context, rev *servingv1.Revision) int32 {
+	a.mu.Lock()
+	loaded := a.loaded
+	a.mu.Unlock()
+	if !loaded {
+		a.reloadConfig(ctx)
+	}
+	cfg, err := revisionConfig(a.Config(), rev)
+	if err != nil {
+		return 1
+	}
+	return cfg.InitialScale
 }
 
 // Desired returns the scale decided for a revision, and whether one was.

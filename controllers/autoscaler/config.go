@@ -27,6 +27,12 @@ type Config struct {
 	// EnableScaleToZero lets idle revisions go to zero pods; when false
 	// every revision keeps at least one.
 	EnableScaleToZero bool
+	// AllowZeroInitialScale lets a revision start with no pod (initial
+	// scale 0, Knative's allow-zero-initial-scale): it is Ready without
+	// ever running one, and its first pod comes with its first request.
+	// When false an initial scale of 0 counts as 1, as a revision must
+	// show a ready pod to become Ready.
+	AllowZeroInitialScale bool
 }
 
 // DefaultConfig is the configuration with an empty ConfigMap.
@@ -126,6 +132,13 @@ func ParseConfig(data map[string]string) (Config, error) {
 				continue
 			}
 			c.EnableScaleToZero = b
+		case "allow-zero-initial-scale":
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				bad(key, v, "must be true or false")
+				continue
+			}
+			c.AllowZeroInitialScale = b
 		case "min-scale", "max-scale", "initial-scale":
 			n, err := strconv.ParseInt(v, 10, 32)
 			if err != nil || n < 0 {
@@ -216,6 +229,9 @@ func revisionConfig(c Config, rev *servingv1.Revision) (autoscaler.Config, error
 	}
 	if !c.EnableScaleToZero && out.MinScale < 1 {
 		out.MinScale = 1
+	}
+	if !c.AllowZeroInitialScale && out.InitialScale < 1 {
+		out.InitialScale = 1
 	}
 	if out.MaxScale > 0 && out.MinScale > out.MaxScale {
 		out.MinScale = out.MaxScale

@@ -26,7 +26,7 @@ func TestParseConfig(t *testing.T) {
 				"max-scale-up-rate": "10", "max-scale-down-rate": "4", "stable-window": "6s",
 				"panic-window-percentage": "20", "panic-threshold-percentage": "300",
 				"scale-to-zero-grace-period": "0s", "enable-scale-to-zero": "false",
-				"min-scale": "1", "max-scale": "9", "initial-scale": "2",
+				"min-scale": "1", "max-scale": "9", "initial-scale": "2", "allow-zero-initial-scale": "true",
 			},
 			want: func(c *Config) {
 				c.UnlimitedTarget, c.Defaults.TargetUtilization = 50, 0.8
@@ -34,14 +34,15 @@ func TestParseConfig(t *testing.T) {
 				c.Defaults.StableWindow, c.Defaults.PanicWindowPercent, c.Defaults.PanicThresholdPercent = 6*time.Second, 20, 300
 				c.Defaults.ScaleToZeroGracePeriod, c.EnableScaleToZero = time.Nanosecond, false
 				c.Defaults.MinScale, c.Defaults.MaxScale, c.Defaults.InitialScale = 1, 9, 2
+				c.AllowZeroInitialScale = true
 			},
 		},
 		"every problem is reported by key": {
 			data: map[string]string{
-				"stable-window": "2s", "max-scale-down-rate": "1", "enable-scale-to-zero": "maybe",
+				"stable-window": "2s", "max-scale-down-rate": "1", "enable-scale-to-zero": "maybe", "allow-zero-initial-scale": "yes please",
 				"container-concurrency-target-percentage": "0", "stabel-window": "60s",
 			},
-			wantErrs: []string{`stable-window "2s"`, `max-scale-down-rate "1"`, `enable-scale-to-zero "maybe"`,
+			wantErrs: []string{`stable-window "2s"`, `max-scale-down-rate "1"`, `enable-scale-to-zero "maybe"`, `allow-zero-initial-scale "yes please"`,
 				`container-concurrency-target-percentage "0"`, `unknown key "stabel-window"`},
 		},
 		"min above max": {
@@ -85,6 +86,8 @@ func TestRevisionConfig(t *testing.T) {
 	}
 	noZero := DefaultConfig()
 	noZero.EnableScaleToZero = false
+	zeroStart := DefaultConfig()
+	zeroStart.AllowZeroInitialScale = true
 	cases := map[string]struct {
 		cfg     Config
 		rev     *servingv1.Revision
@@ -95,7 +98,7 @@ func TestRevisionConfig(t *testing.T) {
 			want: func(c *autoscaler.Config) { c.Target = 100 }},
 		"containerConcurrency 10 targets 7": {cfg: DefaultConfig(), rev: rev(10, nil),
 			want: func(c *autoscaler.Config) { c.ContainerConcurrency, c.Target = 10, 7 }},
-		"annotations override, Knative's alias too": {cfg: DefaultConfig(), rev: rev(4, map[string]string{
+		"annotations override, Knative's alias too": {cfg: zeroStart, rev: rev(4, map[string]string{
 			"autoscaling.ramp.dev/target": "3", "autoscaling.knative.dev/min-scale": "1",
 			"autoscaling.ramp.dev/max-scale": "5", "autoscaling.ramp.dev/initial-scale": "0",
 			"autoscaling.ramp.dev/window": "10s",
@@ -103,6 +106,9 @@ func TestRevisionConfig(t *testing.T) {
 			c.ContainerConcurrency, c.Target, c.MinScale, c.MaxScale, c.InitialScale = 4, 3, 1, 5, 0
 			c.StableWindow = 10 * time.Second
 		}},
+		"initial scale 0 counts as 1 unless allowed": {cfg: DefaultConfig(), rev: rev(1, map[string]string{
+			"autoscaling.ramp.dev/initial-scale": "0",
+		}), want: func(c *autoscaler.Config) { c.ContainerConcurrency, c.Target, c.InitialScale = 1, 0.7, 1 }},
 		"scale to zero off keeps one": {cfg: noZero, rev: rev(1, nil),
 			want: func(c *autoscaler.Config) { c.ContainerConcurrency, c.Target, c.MinScale = 1, 0.7, 1 }},
 		"bad annotation": {cfg: DefaultConfig(), rev: rev(1, map[string]string{"autoscaling.ramp.dev/window": "1s"}),

@@ -162,6 +162,9 @@ func generationOf(rev *servingv1.Revision) int64 {
 // route references; routed, latest created and latest ready ones are kept.
 func (r *Reconciler) collectGarbage(ctx context.Context, cfg *servingv1.Configuration, revs []servingv1.Revision) error {
 	keep := r.Config.Load(ctx).RetainRevisions
+	if len(revs) <= keep {
+		return nil // fewer than kept, routed or not: no need to read the routes
+	}
 	var routes servingv1.RouteList
 	if err := r.Client.List(ctx, &routes, client.InNamespace(cfg.Namespace)); err != nil {
 		return fmt.Errorf("listing routes: %w", err)

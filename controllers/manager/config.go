@@ -1,13 +1,18 @@
 package manager
 
 import (
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 )
 
+// ctrlConfig is every reconciler's controller configuration: how many
+// objects of a kind it reconciles at once (controller-runtime's default,
+// 1, queues a burst of hundreds of changes behind one object's API round
+// trips; a workqueue never hands the same object to two workers).
 func ctrlConfig(o Options) config.Controller {
+	c := config.Controller{MaxConcurrentReconciles: o.MaxConcurrentReconciles}
 	if o.SkipNameValidation {
-		return config.Controller{SkipNameValidation: ptr.To(true)}
+		t := true
+		c.SkipNameValidation = &t
 	}
-	return config.Controller{}
+	return c
 }

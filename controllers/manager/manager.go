@@ -62,6 +62,9 @@ type Options struct {
 	// (default 1 s).
 	AutoscalerTick     time.Duration
 	SkipNameValidation bool // for tests that start several managers
+	// MaxConcurrentReconciles is how many objects each reconciler works
+	// on at once (0: controller-runtime's default, 1).
+	MaxConcurrentReconciles int
 	// PodName, when set, is the leader-election identity's prefix
 	// ("<pod>_<uuid>"), so that tools can find the leader's pod from the
 	// Lease (the default, the host name, is the node's on the local
@@ -136,10 +139,14 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		LeaseDuration:                       ptr.To(LeaseDuration),
 		RenewDeadline:                       ptr.To(RenewDeadline),
 		RetryPeriod:                         ptr.To(RetryPeriod),
-		// The controller reads ConfigMaps only in its own namespace.
-		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			&corev1.ConfigMap{}: {Namespaces: map[string]cache.Config{o.Namespace: {}}},
-		}},
+		// The controller reads ConfigMaps only in its own namespace, and
+		// never managedFields, which are about a third of a cached object.
+		Cache: cache.Options{
+			ByObject: map[client.Object]cache.ByObject{
+				&corev1.ConfigMap{}: {Namespaces: map[string]cache.Config{o.Namespace: {}}},
+			},
+			DefaultTransform: cache.TransformStripManagedFields(),
+		},
 		Controller: ctrlConfig(o),
 	})
 	if err != nil {
@@ -175,7 +182,7 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		func() error {
 			return (&revision.Reconciler{Client: c, Clock: clock.RealClock{}, ScaleEvents: scaler.Events(), Opts: revision.Options{
 				QueueImage: o.QueueImage, ProgressDeadline: o.ProgressDeadline, ScaleToZeroGrace: o.ScaleToZeroGrace,
-				Scaler: scaler,
+				Scaler: scaler, InitialScale: scaler.InitialScale,
 			}}).SetupWithManager(mgr)
 		},
 		func() error {

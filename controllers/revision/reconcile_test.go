@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	servingv1 "github.com/rampdev/ramp/apis/serving/v1"
+	"github.com/rampdev/ramp/controllers/internal/index"
 )
 
 var errInjected = errors.New("injected API failure")
@@ -63,7 +64,7 @@ func TestReconcileSurfacesAPIFailures(t *testing.T) {
 				}
 				return c.List(ctx, list, opts...)
 			}},
-			wantErr: "listing routes: injected API failure",
+			wantErr: "listing routes of revision/hello-00001: injected API failure",
 		},
 		"status patch fails": {
 			funcs: interceptor.Funcs{SubResourcePatch: func(context.Context, client.Client, string, client.Object, client.Patch, ...client.SubResourcePatchOption) error {
@@ -82,6 +83,7 @@ func TestReconcileSurfacesAPIFailures(t *testing.T) {
 			c := fake.NewClientBuilder().WithScheme(apiTestScheme()).
 				WithObjects(append([]client.Object{apiTestRevision()}, tc.existing...)...).
 				WithStatusSubresource(&servingv1.Revision{}).
+				WithIndex(&servingv1.Route{}, index.RouteTargets, index.RouteTargetsOf).
 				WithInterceptorFuncs(tc.funcs).Build()
 			r := &Reconciler{Client: c, Clock: clocktesting.NewFakePassiveClock(time.Unix(1000, 0)),
 				Opts: Options{QueueImage: "ramp/queue:t", ProgressDeadline: time.Minute, ScaleToZeroGrace: time.Second}}

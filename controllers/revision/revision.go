@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	servingv1 "github.com/rampdev/ramp/apis/serving/v1"
+	"github.com/rampdev/ramp/controllers/internal/index"
 	"github.com/rampdev/ramp/controllers/revision/resources"
 )
 
@@ -36,6 +37,13 @@ type Options struct {
 	// Scaler, when set, decides the scale of routed Revisions (the
 	// autoscaler); without it a routed Revision keeps its initial scale.
 	Scaler Scaler
+	// InitialScale, when set, is a Revision's initial scale under the
+	// cluster's autoscaling configuration (the autoscaler's: its
+	// initial-scale and allow-zero-initial-scale). An initial scale of 0
+	// starts the Revision with no pod, and it is Ready without one. When
+	// nil, the initial-scale annotation decides, default 1, and 0 counts
+	// as 1.
+	InitialScale func(context.Context, *servingv1.Revision) int32
 }
 
 // Scaler is the autoscaler as the Revision reconciler sees it.
@@ -91,7 +99,11 @@ func (r *Reconciler) reconcile(ctx context.Context, rev *servingv1.Revision) (ct
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	desired, requeue := desiredReplicas(rev, routed, now, r.Opts.ScaleToZeroGrace)
+	initial := max(InitialScale(rev), 1)
+	if r.Opts.InitialScale != nil {
+		initial = r.Opts.InitialScale(ctx, rev)
+	}
+	desired, requeue := desiredReplicas(rev, routed, now, r.Opts.ScaleToZeroGrace, initial)
 	if routed && r.Opts.Scaler != nil {
 		if d, ok := r.Opts.Scaler.Desired(rev.Namespace, rev.Name); ok {
 			desired = d
@@ -111,7 +123,8 @@ func (r *Reconciler) reconcile(ctx context.Context, rev *servingv1.Revision) (ct
 	if err := r.Client.List(ctx, &pods, client.InNamespace(rev.Namespace), client.MatchingLabels(resources.Selector(rev))); err != nil {
 		return ctrl.Result{}, fmt.Errorf("listing pods of revision %s: %w", rev.Name, err)
 	}
-	computeStatus(rev, observed{deployment: deploy, pods: pods.Items, desired: desired, routed: routed})
+	computeStatus(rev, observed{deployment: deploy, pods: pods.Items, desired: desired, routed: routed,
+		zeroStart: initial == 0})
 	return ctrl.Result{RequeueAfter: requeue}, nil
 }
 
@@ -130,11 +143,11 @@ func (r *Reconciler) markChildError(rev *servingv1.Revision, err error) error {
 // isRouted reports whether any Route in the namespace sends traffic to (or
 // tags) the Revision.
 func (r *Reconciler) isRouted(ctx context.Context, rev *servingv1.Revision) (bool, error) {
-	var routes servingv1.RouteList
-	if err := r.Client.List(ctx, &routes, client.InNamespace(rev.Namespace)); err != nil {
-		return false, fmt.Errorf("listing routes: %w", err)
+	routes, err := index.Routes(ctx, r.Client, rev.Namespace, index.Revision(rev.Name))
+	if err != nil {
+		return false, err
 	}
-	for _, rt := range routes.Items {
+	for _, rt := range routes {
 		for _, t := range rt.Status.Traffic {
 			if t.RevisionName == rev.Name {
 				return true, nil
@@ -159,8 +172,7 @@ func InitialScale(rev *servingv1.Revision) int32 {
 // it is routed, has never been available, or lost its last route (or became
 // available) less than grace ago; zero otherwise. The duration says when to
 // look again.
-func desiredReplicas(rev *servingv1.Revision, routed bool, now time.Time, grace time.Duration) (int32, time.Duration) {
-	initial := InitialScale(rev)
+func desiredReplicas(rev *servingv1.Revision, routed bool, now time.Time, grace time.Duration, initial int32) (int32, time.Duration) {
 	if routed || !isTrue(rev.Status.GetCondition(servingv1.RevisionConditionResourcesAvailable)) {
 		return initial, 0
 	}

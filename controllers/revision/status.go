@@ -74,6 +74,9 @@ type observed struct {
 	pods       []corev1.Pod
 	desired    int32
 	routed     bool
+	// zeroStart: the Revision may start with no pod (initial scale 0,
+	// allowed by the cluster), so it is available without one.
+	zeroStart bool
 }
 
 // computeStatus sets the Revision's conditions and replica counts. It is a
@@ -111,6 +114,11 @@ func computeStatus(rev *servingv1.Revision, o observed) {
 		st.MarkTrue(servingv1.RevisionConditionResourcesAvailable, servingv1.ReasonReady, "")
 	case o.desired == 0 && wasAvailable:
 		// Scaled to zero after serving: still available, just inactive.
+	case o.desired == 0 && o.zeroStart:
+		// Knative's allow-zero-initial-scale: Ready with no pod; the
+		// first request brings the first one.
+		st.MarkTrue(servingv1.RevisionConditionResourcesAvailable, servingv1.ReasonZeroInitialScale,
+			"Initial scale 0: no pod runs until the first request")
 	default:
 		st.MarkUnknown(servingv1.RevisionConditionResourcesAvailable, servingv1.ReasonDeploying, "Waiting for the revision's pods to become ready")
 	}
@@ -124,7 +132,7 @@ func computeStatus(rev *servingv1.Revision, o observed) {
 		} else {
 			st.MarkFalse(problem.condition, problem.reason, problem.message)
 		}
-	case ready > 0 || (o.desired == 0 && wasAvailable):
+	case ready > 0 || (o.desired == 0 && (wasAvailable || o.zeroStart)):
 		st.MarkTrue(servingv1.RevisionConditionContainerHealthy, servingv1.ReasonReady, "")
 	case st.GetCondition(servingv1.RevisionConditionContainerHealthy) == nil || !isTrue(st.GetCondition(servingv1.RevisionConditionContainerHealthy)):
 		st.MarkUnknown(servingv1.RevisionConditionContainerHealthy, servingv1.ReasonDeploying, "Waiting for the containers to start")

@@ -174,6 +174,18 @@ func TestComputeStatus(t *testing.T) {
 		want: map[string]string{"Ready": "True/Ready", "ResourcesAvailable": "True/Ready",
 			"ContainerHealthy": "True/Ready", "Active": "True/Active"},
 	}, {
+		name: "initial scale 0, allowed: ready with no pod",
+		rev:  testRevision(nil),
+		o:    observed{deployment: deployment(0), desired: 0, zeroStart: true},
+		want: map[string]string{"Ready": "True/Ready", "ResourcesAvailable": "True/ZeroInitialScale",
+			"ContainerHealthy": "True/Ready", "Active": "False/NoTraffic"},
+	}, {
+		name: "initial scale 0, allowed, scaled up for a request: waits for the pod",
+		rev:  testRevision(nil),
+		o:    observed{deployment: deployment(0), desired: 1, zeroStart: true, routed: true},
+		want: map[string]string{"Ready": "Unknown/Deploying", "ResourcesAvailable": "Unknown/Deploying",
+			"ContainerHealthy": "Unknown/Deploying", "Active": "True/Active"},
+	}, {
 		name: "scaled to zero after serving stays ready and inactive",
 		rev:  testRevision(nil, wasServing...),
 		o:    observed{deployment: deployment(0), desired: 0},
@@ -230,6 +242,8 @@ func TestDesiredReplicas(t *testing.T) {
 		want        int32
 		wantRequeue time.Duration
 	}{
+		{name: "initial-scale 0 counts as 1 without the autoscaler", rev: testRevision(map[string]string{servingv1.AnnotationInitialScale: "0"}),
+			want: 1},
 		{name: "routed: default initial scale", rev: testRevision(nil, available), routed: true, want: 1},
 		{name: "routed: ramp initial-scale", rev: testRevision(map[string]string{servingv1.AnnotationInitialScale: "3"}, available),
 			routed: true, want: 3},
@@ -250,7 +264,7 @@ func TestDesiredReplicas(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, requeue := desiredReplicas(tc.rev, tc.routed, now, grace)
+			got, requeue := desiredReplicas(tc.rev, tc.routed, now, grace, max(InitialScale(tc.rev), 1))
 			if got != tc.want || requeue != tc.wantRequeue {
 				t.Errorf("desiredReplicas() = %d, %s; want %d, %s", got, requeue, tc.want, tc.wantRequeue)
 			}
@@ -268,7 +282,7 @@ func TestDesiredReplicasGraceStartsWhenAvailable(t *testing.T) {
 	rev := testRevision(nil,
 		cond(servingv1.RevisionConditionActive, metav1.ConditionFalse, servingv1.ReasonNoTraffic, now.Add(-time.Minute)),
 		cond(servingv1.RevisionConditionResourcesAvailable, metav1.ConditionTrue, servingv1.ReasonReady, now.Add(-time.Second)))
-	got, requeue := desiredReplicas(rev, false, now, 30*time.Second)
+	got, requeue := desiredReplicas(rev, false, now, 30*time.Second, 1)
 	if got != 1 || requeue <= 0 {
 		t.Errorf("desiredReplicas() of a never-routed revision available for 1s = %d, %s; "+
 			"want 1 and a requeue (the 30s grace has not passed since it became available)", got, requeue)

@@ -11,6 +11,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -20,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	servingv1 "github.com/rampdev/ramp/apis/serving/v1"
+	"github.com/rampdev/ramp/controllers/internal/index"
 	"github.com/rampdev/ramp/controllers/route/resources"
 	"github.com/rampdev/ramp/controllers/servingconfig"
 )
@@ -64,7 +66,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 
 func (r *Reconciler) reconcile(ctx context.Context, rt *servingv1.Route) (ctrl.Result, error) {
 	domain := r.Config.Load(ctx).Domain
-	l, err := r.lookup(ctx, rt.Namespace)
+	l, err := r.lookup(ctx, rt)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -122,7 +124,7 @@ func (r *Reconciler) markIngress(ctx context.Context, rt *servingv1.Route) (ctrl
 	return ctrl.Result{}, nil
 }
 
-// lookup snapshots the namespace's Revisions and Configurations.
+// lookup holds the Revisions and Configurations a Route's traffic names.
 type lookup struct {
 	revisions map[string]bool // name -> ready
 	latest    map[string]string
@@ -138,21 +140,42 @@ func (l *lookup) LatestReady(cfg string) (string, bool) {
 	return rev, ok
 }
 
-func (r *Reconciler) lookup(ctx context.Context, ns string) (*lookup, error) {
-	var revs servingv1.RevisionList
-	if err := r.Client.List(ctx, &revs, client.InNamespace(ns)); err != nil {
-		return nil, fmt.Errorf("listing revisions: %w", err)
-	}
-	var cfgs servingv1.ConfigurationList
-	if err := r.Client.List(ctx, &cfgs, client.InNamespace(ns)); err != nil {
-		return nil, fmt.Errorf("listing configurations: %w", err)
-	}
+// lookup reads the Revisions and Configurations the Route's traffic
+// names, each by name from the cache: a Route costs the same however many
+// others share its namespace.
+func (r *Reconciler) lookup(ctx context.Context, rt *servingv1.Route) (*lookup, error) {
 	l := &lookup{revisions: map[string]bool{}, latest: map[string]string{}}
-	for _, rev := range revs.Items {
-		l.revisions[rev.Name] = rev.Status.IsReady(rev.Generation)
-	}
-	for _, c := range cfgs.Items {
-		l.latest[c.Name] = c.Status.LatestReadyRevisionName
+	for _, t := range resources.EffectiveTraffic(rt) {
+		key := types.NamespacedName{Namespace: rt.Namespace, Name: t.RevisionName}
+		if t.IsLatest() {
+			key.Name = t.ConfigurationName
+			if key.Name == "" {
+				key.Name = rt.Name
+			}
+			if _, done := l.latest[key.Name]; done {
+				continue
+			}
+			cfg := &servingv1.Configuration{}
+			switch err := r.Client.Get(ctx, key, cfg); {
+			case apierrors.IsNotFound(err):
+			case err != nil:
+				return nil, fmt.Errorf("getting configuration %s: %w", key.Name, err)
+			default:
+				l.latest[key.Name] = cfg.Status.LatestReadyRevisionName
+			}
+			continue
+		}
+		if _, done := l.revisions[key.Name]; done || key.Name == "" {
+			continue
+		}
+		rev := &servingv1.Revision{}
+		switch err := r.Client.Get(ctx, key, rev); {
+		case apierrors.IsNotFound(err):
+		case err != nil:
+			return nil, fmt.Errorf("getting revision %s: %w", key.Name, err)
+		default:
+			l.revisions[key.Name] = rev.Status.IsReady(rev.Generation)
+		}
 	}
 	return l, nil
 }
@@ -160,22 +183,54 @@ func (r *Reconciler) lookup(ctx context.Context, ns string) (*lookup, error) {
 // SetupWithManager registers the reconciler; configNamespace is where
 // ramp-config lives.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, configNamespace string) error {
+	if err := index.Register(context.Background(), mgr.GetFieldIndexer()); err != nil {
+		return err
+	}
 	isConfig := predicate.NewPredicateFuncs(func(o client.Object) bool {
 		return o.GetNamespace() == configNamespace && o.GetName() == servingconfig.ConfigMapName
 	})
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("route").
 		For(&servingv1.Route{}).
-		Watches(&servingv1.Configuration{}, handler.EnqueueRequestsFromMapFunc(r.routesInNamespace)).
-		Watches(&servingv1.Revision{}, handler.EnqueueRequestsFromMapFunc(r.routesInNamespace)).
+		Watches(&servingv1.Configuration{}, handler.EnqueueRequestsFromMapFunc(r.configurationRoutes)).
+		Watches(&servingv1.Revision{}, handler.EnqueueRequestsFromMapFunc(r.revisionRoutes)).
 		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.allRoutes), builder.WithPredicates(isConfig)).
 		Complete(r)
 }
 
-// routesInNamespace enqueues the Routes of an object's namespace: any of them
-// may follow it.
-func (r *Reconciler) routesInNamespace(ctx context.Context, obj client.Object) []reconcile.Request {
-	return r.listRoutes(ctx, client.InNamespace(obj.GetNamespace()))
+// configurationRoutes enqueues the Routes whose traffic follows a
+// Configuration (from the RouteTargets index).
+func (r *Reconciler) configurationRoutes(ctx context.Context, obj client.Object) []reconcile.Request {
+	return r.indexedRoutes(ctx, obj.GetNamespace(), index.Configuration(obj.GetName()))
+}
+
+// revisionRoutes enqueues the Routes whose traffic names a Revision or
+// follows its Configuration.
+func (r *Reconciler) revisionRoutes(ctx context.Context, obj client.Object) []reconcile.Request {
+	keys := []string{index.Revision(obj.GetName())}
+	if cfg := obj.GetLabels()[servingv1.LabelConfiguration]; cfg != "" {
+		keys = append(keys, index.Configuration(cfg))
+	}
+	return r.indexedRoutes(ctx, obj.GetNamespace(), keys...)
+}
+
+func (r *Reconciler) indexedRoutes(ctx context.Context, ns string, keys ...string) []reconcile.Request {
+	seen := map[string]bool{}
+	var out []reconcile.Request
+	for _, k := range keys {
+		routes, err := index.Routes(ctx, r.Client, ns, k)
+		if err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "Listing routes failed")
+			return nil
+		}
+		for _, rt := range routes {
+			if !seen[rt.Name] {
+				seen[rt.Name] = true
+				out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: ns, Name: rt.Name}})
+			}
+		}
+	}
+	return out
 }
 
 func (r *Reconciler) allRoutes(ctx context.Context, _ client.Object) []reconcile.Request {

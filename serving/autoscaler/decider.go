@@ -139,7 +139,8 @@ type Decision struct {
 //   - a step is at most ×MaxScaleUpRate and at least ÷MaxScaleDownRate of
 //     the ready pods (taken as at least 1);
 //   - zero only after StableWindow + ScaleToZeroGracePeriod without
-//     traffic and with MinScale 0 (else 1); Activated lifts 0 to 1;
+//     traffic and with MinScale 0 (else 1), or at once for a revision
+//     already asked for zero; Activated lifts 0 to 1;
 //   - then InitialScale (until reached), MinScale and MaxScale bound it.
 func Scale(now time.Time, in Inputs) Decision {
 	c := in.WithDefaults()
@@ -179,7 +180,9 @@ func Scale(now time.Time, in Inputs) Decision {
 		case in.Activated:
 			desired = 1
 			reason += "; activated: 0 → 1"
-		case c.MinScale == 0 && idle < c.StableWindow+c.ScaleToZeroGracePeriod:
+		case c.MinScale == 0 && in.CurrentDesired > 0 && idle < c.StableWindow+c.ScaleToZeroGracePeriod:
+			// The grace keeps a pod; it never starts one for a revision
+			// already at zero (or that starts at zero: initial scale 0).
 			desired = 1
 			reason += fmt.Sprintf("; idle %s, holding 1 until %s", idle.Round(time.Second),
 				c.StableWindow+c.ScaleToZeroGracePeriod)

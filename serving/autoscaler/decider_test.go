@@ -103,6 +103,14 @@ func TestScale(t *testing.T) {
 			want:   out{Desired: 1},
 			reason: "holding 1",
 		},
+		"at zero, recent traffic: no pod is started": {
+			in:   Inputs{Config: cc10, LastNonZeroTraffic: t0.Add(-time.Second)},
+			want: out{Desired: 0},
+		},
+		"initial scale 0, just seen: stays at zero": {
+			in:   Inputs{Config: Config{ContainerConcurrency: 10, InitialScale: 0}, LastNonZeroTraffic: t0, InitialScaleReached: true},
+			want: out{Desired: 0},
+		},
 		"zero after window+grace": {
 			in:   Inputs{Config: cc10, ReadyPods: 1, CurrentDesired: 1, LastNonZeroTraffic: t0.Add(-90 * time.Second)},
 			want: out{Desired: 0},

@@ -122,7 +122,7 @@ func TestValuesShapeTheRendering(t *testing.T) {
 					t.Errorf("%s = %v, want it absent", f, v)
 				}
 			}
-			want := []string{"--leader-elect=true", "--queue-image=ghcr.io/rampdev/queue:0.1.0", "--progress-deadline=10m",
+			want := []string{"--leader-elect=true", "--max-concurrent-reconciles=4", "--queue-image=ghcr.io/rampdev/queue:0.1.0", "--progress-deadline=10m",
 				"--scale-to-zero-grace=30s", "--zap-log-level=info", "--gateway-service=ramp-system/ramp-gateway",
 				"--gateway-token-file=/var/run/secrets/ramp.dev/gateway/token",
 				"--analysis-interval=5s", "--analysis-window=1m", "--analysis-alpha=0.01", "--analysis-beta=0.05",

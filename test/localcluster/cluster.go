@@ -20,7 +20,9 @@ import (
 var ErrAlreadyRunning = errors.New("the local cluster is already running")
 
 const (
-	serviceCIDR = "10.0.0.0/24"
+	// A /16: every revision has a ClusterIP Service, and a /24 ran out of
+	// addresses at 254 revisions (the controller bench makes 1,000).
+	serviceCIDR = "10.0.0.0/16"
 	serviceIP   = "10.0.0.1"
 
 	// DefaultDir is where `ramp local up` keeps its state unless told otherwise.

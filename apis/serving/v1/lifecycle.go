@@ -49,6 +49,9 @@ const (
 	ReasonOutOfDate                = "OutOfDate"
 	ReasonUnknown                  = "Unknown"
 	ReasonInvalidAnnotation        = "InvalidAnnotation"
+	// ReasonZeroInitialScale: a Revision with initial scale 0 (allowed by
+	// the autoscaler's allow-zero-initial-scale) is available with no pod.
+	ReasonZeroInitialScale = "ZeroInitialScale"
 )
 
 // Labels and annotations Ramp sets and reads.
