@@ -115,7 +115,7 @@ func runAutoscaler(pods, podsPerRev, fill int, duration time.Duration, cpuProfil
 		}
 	}
 	res.FillTook = time.Since(fillStart)
-	offset := base.Add(time.Duration(fill) * time.Second).Sub(time.Now())
+	offset := time.Until(base.Add(time.Duration(fill) * time.Second))
 	runtime.GC()
 
 	if cpuProfile != "" {

@@ -55,14 +55,19 @@ func main() {
 		fmt.Fprintln(os.Stderr, "benchcoldstart: -runs20 must be at least 1, -runs100 at least 0, -services at least 1")
 		os.Exit(2)
 	}
+	if err := runWithSignals(o); err != nil {
+		fmt.Fprintf(os.Stderr, "benchcoldstart: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// runWithSignals is run, cancelled by SIGINT/SIGTERM and by -timeout.
+func runWithSignals(o options) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	if err := run(ctx, o); err != nil {
-		fmt.Fprintf(os.Stderr, "benchcoldstart: %v\n", err)
-		os.Exit(1)
-	}
+	return run(ctx, o)
 }
 
 func run(ctx context.Context, o options) (err error) {

@@ -59,9 +59,7 @@ func main() {
 		return nil
 	})
 	flag.Parse()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	missed, err := run(ctx, o, os.Stdout)
+	missed, err := runWithSignals(o)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "benchcontroller:", err)
 		os.Exit(1)
@@ -69,6 +67,13 @@ func main() {
 	if missed && o.strict {
 		os.Exit(1)
 	}
+}
+
+// runWithSignals is run, cancelled by SIGINT/SIGTERM.
+func runWithSignals(o options) (bool, error) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return run(ctx, o, os.Stdout)
 }
 
 // phase names what the bench is doing, for the abort message.
@@ -99,7 +104,7 @@ func run(parent context.Context, o options, stdout io.Writer) (bool, error) {
 	var ph phase
 	aborted := func(err error) error {
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return fmt.Errorf("aborted: the run took longer than -timeout %s while %s (last error: %v)", o.timeout, ph.String(), err)
+			return fmt.Errorf("aborted: the run took longer than -timeout %s while %s (last error: %w)", o.timeout, ph.String(), err)
 		}
 		return fmt.Errorf("%s: %w", ph.String(), err)
 	}

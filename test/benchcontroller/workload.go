@@ -8,7 +8,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
@@ -217,9 +216,7 @@ func (w *stepWatch) drain(ctx context.Context, wi watch.Interface) {
 				return
 			}
 			if ev.Type == watch.Error {
-				if err := apierrors.FromObject(ev.Object); err != nil {
-					return // relist
-				}
+				return // relist (apierrors.FromObject(ev.Object) says why)
 			}
 			if ro, ok := ev.Object.(*rolloutsv1alpha1.Rollout); ok && ev.Type != watch.Deleted {
 				w.observe(ro, time.Now())
