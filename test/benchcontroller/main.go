@@ -49,7 +49,7 @@ func main() {
 	flag.IntVar(&o.rollouts, "rollouts", 500, "Rollouts to create")
 	flag.IntVar(&o.namespaces, "namespaces", 5, "namespaces to spread them over")
 	flag.IntVar(&o.workers, "workers", 16, "concurrent creates and updates")
-	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "bound of the whole run: past it the bench aborts")
+	flag.DurationVar(&o.timeout, "timeout", 20*time.Minute, "bound of the whole run: past it the bench aborts")
 	flag.DurationVar(&o.stepTimeout, "step-timeout", 3*time.Minute, "how long to wait after the update for every first step")
 	flag.StringVar(&o.out, "out", "_out/bench/controller.md", "where to write the report")
 	flag.BoolVar(&o.keep, "keep", false, "keep the cluster's directory (logs) after the run")
