@@ -156,7 +156,6 @@ var unexercised = map[string]string{
 	"ramp_gateway_activation_wait_seconds":            "no revision scales from zero here",
 	"ramp_gateway_activation_stage_seconds":           "no revision scales from zero here",
 	"ramp_gateway_activation_stage_timestamp_seconds": "no revision scales from zero here",
-	"ramp_autoscaler_activation_decision_seconds":     "no revision scales from zero here",
 	"ramp_revision_activation_timestamp_seconds":      "no revision scales from zero here",
 }
 
