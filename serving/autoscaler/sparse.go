@@ -26,15 +26,7 @@ func (h *sparseHistogram) reset() {
 // add merges o into h.
 func (h *sparseHistogram) add(o stats.Histogram) {
 	h.sum += o.SumMicros
-	first, last := -1, -1
-	for i, c := range o.Counts {
-		if c != 0 {
-			if first < 0 {
-				first = i
-			}
-			last = i
-		}
-	}
+	first, last := o.NonZeroRange()
 	if first < 0 {
 		return
 	}

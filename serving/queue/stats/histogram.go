@@ -187,13 +187,10 @@ func (h Histogram) Sub(prev Histogram) Histogram {
 	return out
 }
 
-// MarshalJSON encodes only the non-zero range of buckets:
-//
-//	{"offset":I,"counts":[C_I, C_I+1, ...],"sumMicros":S}
-//
-// where counts[j] is bucket offset+j and buckets past the end are zero.
-func (h Histogram) MarshalJSON() ([]byte, error) {
-	first, last := -1, -1
+// NonZeroRange returns the first and last buckets with a count, or -1, -1
+// when every bucket is empty.
+func (h Histogram) NonZeroRange() (first, last int) {
+	first, last = -1, -1
 	for i, c := range h.Counts {
 		if c != 0 {
 			if first < 0 {
@@ -202,6 +199,16 @@ func (h Histogram) MarshalJSON() ([]byte, error) {
 			last = i
 		}
 	}
+	return first, last
+}
+
+// MarshalJSON encodes only the non-zero range of buckets:
+//
+//	{"offset":I,"counts":[C_I, C_I+1, ...],"sumMicros":S}
+//
+// where counts[j] is bucket offset+j and buckets past the end are zero.
+func (h Histogram) MarshalJSON() ([]byte, error) {
+	first, last := h.NonZeroRange()
 	b := make([]byte, 0, 48+8*max(last-first+1, 0))
 	b = append(b, `{"offset":`...)
 	b = strconv.AppendInt(b, int64(max(first, 0)), 10)
