@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -95,6 +96,7 @@ type Balancer struct {
 
 	next     atomic.Uint64
 	rerouted atomic.Int64
+	retried  atomic.Int64
 }
 
 // Rerouted counts the connections an endpoint refused and another took.
@@ -127,17 +129,59 @@ func (b *Balancer) DialContext(ctx context.Context, network, _ string) (net.Conn
 	return nil, fmt.Errorf("balancer: %w", errors.Join(errs...))
 }
 
+// Retried counts the idempotent requests sent again after their
+// connection broke before an answer began.
+func (b *Balancer) Retried() int64 { return b.retried.Load() }
+
 // Client is an HTTP/1.1 client whose connections go through the balancer.
-// Go's Transport sends an idempotent request again, on a new connection,
-// when a kept-alive connection it reused is closed before the answer
-// begins (a server killed, or closing an idle connection).
+// An idempotent request (GET or HEAD without a body) whose connection is
+// reset or closed before the answer begins is sent again on a new
+// connection, as a client that retries idempotent requests does: Go's
+// Transport does this alone only on a kept-alive connection it reused,
+// not on a new one that a server accepted and then died with (a process
+// SIGKILLed with connections in its accept queue).
 func (b *Balancer) Client(timeout time.Duration, maxConns int) *http.Client {
-	return &http.Client{Timeout: timeout, Transport: &http.Transport{
-		DialContext:         b.DialContext,
-		MaxIdleConns:        maxConns,
-		MaxIdleConnsPerHost: maxConns,
-		IdleConnTimeout:     30 * time.Second,
+	return &http.Client{Timeout: timeout, Transport: &retryIdempotent{
+		next: &http.Transport{
+			DialContext:         b.DialContext,
+			MaxIdleConns:        maxConns,
+			MaxIdleConnsPerHost: maxConns,
+			IdleConnTimeout:     30 * time.Second,
+		},
+		retried: &b.retried,
 	}}
+}
+
+// maxIdempotentRetries bounds the times one request is sent again.
+const maxIdempotentRetries = 2
+
+// retryIdempotent sends an idempotent request again when its connection
+// broke before any answer: a reset, or the server closing it.
+type retryIdempotent struct {
+	next    http.RoundTripper
+	retried *atomic.Int64
+}
+
+func (r *retryIdempotent) RoundTrip(req *http.Request) (*http.Response, error) {
+	for attempt := 0; ; attempt++ {
+		resp, err := r.next.RoundTrip(req)
+		if err == nil || attempt == maxIdempotentRetries || !idempotent(req) || !brokenConnection(err) || req.Context().Err() != nil {
+			return resp, err
+		}
+		r.retried.Add(1)
+	}
+}
+
+func idempotent(req *http.Request) bool {
+	return (req.Method == http.MethodGet || req.Method == http.MethodHead) && (req.Body == nil || req.Body == http.NoBody)
+}
+
+// brokenConnection reports an error of a connection that broke before an
+// answer began; timeouts and refused connections (the balancer already
+// tried every endpoint) are not.
+func brokenConnection(err error) bool {
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // LoadOptions describe bounded load: GETs at a fixed rate, for at most a

@@ -105,3 +105,83 @@ func TestLoadStopsAtItsDuration(t *testing.T) {
 		t.Fatalf("got %s\nwant about 60 requests (200/s for 300 ms), none failed", r)
 	}
 }
+
+// resetFirst accepts connections on a loopback port and resets the first n
+// after reading a request from each (a server that died with them in its
+// accept queue); later ones are answered 200 "ok".
+func resetFirst(t *testing.T, n int) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	go func() {
+		for i := 0; ; i++ {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func(c net.Conn, reset bool) {
+				defer func() { _ = c.Close() }()
+				buf := make([]byte, 4096)
+				_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+				if _, err := c.Read(buf); err != nil {
+					return
+				}
+				if reset {
+					_ = c.(*net.TCPConn).SetLinger(0) // close with RST
+					return
+				}
+				_, _ = c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"))
+			}(c, i < n)
+		}
+	}()
+	_, p, _ := net.SplitHostPort(l.Addr().String())
+	port, _ := strconv.Atoi(p)
+	return port
+}
+
+func TestClientRetriesIdempotentRequestsOnABrokenNewConnection(t *testing.T) {
+	cases := map[string]struct {
+		method, body string
+		resets       int
+		wantErr      bool
+		wantRetried  int64
+	}{
+		"a GET reset once is sent again":         {method: http.MethodGet, resets: 1, wantRetried: 1},
+		"a GET reset twice is sent a third time": {method: http.MethodGet, resets: 2, wantRetried: 2},
+		"a GET reset three times fails":          {method: http.MethodGet, resets: 3, wantErr: true, wantRetried: 2},
+		"a POST with a body is not sent again":   {method: http.MethodPost, body: "x", resets: 1, wantErr: true},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			port := resetFirst(t, tc.resets)
+			b := &Balancer{Endpoints: &Endpoints{ips: []string{"127.0.0.1"}}, Port: port}
+			var body *strings.Reader
+			if tc.body != "" {
+				body = strings.NewReader(tc.body)
+			}
+			req, err := http.NewRequest(tc.method, "http://balanced.invalid/", nil)
+			if body != nil {
+				req, err = http.NewRequest(tc.method, "http://balanced.invalid/", body)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := b.Client(5*time.Second, 1).Do(req)
+			if err == nil {
+				_ = resp.Body.Close()
+			}
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tc.wantErr)
+			}
+			if err == nil && resp.StatusCode != 200 {
+				t.Errorf("status %d, want 200", resp.StatusCode)
+			}
+			if b.Retried() != tc.wantRetried {
+				t.Errorf("retried %d times, want %d", b.Retried(), tc.wantRetried)
+			}
+		})
+	}
+}

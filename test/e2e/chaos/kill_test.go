@@ -47,7 +47,7 @@ func (s *suite) gatewayKill(t *testing.T) {
 	}
 	victim := pods[0]
 	restarts := framework.RestartCount(&victim, "gateway")
-	rerouted := s.gw.Rerouted()
+	rerouted, retried := s.gw.Rerouted(), s.gw.Retried()
 
 	// When one gateway's process is SIGKILLed
 	pid, err := s.c.SignalContainer(&victim, "gateway", syscall.SIGKILL)
@@ -87,8 +87,9 @@ func (s *suite) gatewayKill(t *testing.T) {
 	// And no client saw a failure
 	time.Sleep(2 * time.Second)
 	r.finish(l)
-	r.note = fmt.Sprintf("%s back Ready after %s; %d connections refused by a dead endpoint went to the other",
-		victim.Name, r.recovery.Round(10*time.Millisecond), s.gw.Rerouted()-rerouted)
+	r.note = fmt.Sprintf("%s back Ready after %s; %d connections refused by a dead endpoint went to the other; "+
+		"%d idempotent requests sent again after their connection was reset",
+		victim.Name, r.recovery.Round(10*time.Millisecond), s.gw.Rerouted()-rerouted, s.gw.Retried()-retried)
 	if r.res.Failed() > 0 {
 		t.Errorf("clients saw failures while a gateway was killed: %s", r.res)
 	}
