@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -11,11 +9,10 @@ import (
 
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rolloutsv1alpha1 "github.com/rampdev/ramp/apis/rollouts/v1alpha1"
+	"github.com/rampdev/ramp/cmd/internal/rolloutaction"
 )
 
 // Errors of the action commands.
@@ -125,30 +122,15 @@ func runAction(cmd *cobra.Command, kc *kube, action, name string, wait time.Dura
 	return nil
 }
 
-// requestAction merge-patches the action annotations onto the Rollout.
+// requestAction requests action of the Rollout key (rolloutaction.Request),
+// explaining a Rollout that does not exist.
 func requestAction(ctx context.Context, c client.Client, key client.ObjectKey, action, id, by string) error {
-	annotations := map[string]any{
-		rolloutsv1alpha1.AnnotationAction:   action,
-		rolloutsv1alpha1.AnnotationActionID: id,
-		// null removes a previous action's requester.
-		rolloutsv1alpha1.AnnotationActionBy: nil,
+	err := rolloutaction.Request(ctx, c, key, action, id, by)
+	if apierrors.IsNotFound(err) {
+		return notFound(err, key.Namespace, key.Name)
 	}
-	if by != "" {
-		annotations[rolloutsv1alpha1.AnnotationActionBy] = by
-	}
-	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": annotations}})
-	if err != nil {
-		return err
-	}
-	ro := &rolloutsv1alpha1.Rollout{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}
-	if err := c.Patch(ctx, ro, client.RawPatch(types.MergePatchType, patch)); err != nil {
-		if apierrors.IsNotFound(err) {
-			return notFound(err, key.Namespace, key.Name)
-		}
-		return fmt.Errorf("setting the %s annotations on rollout %s: %w", action, key, err)
-	}
-	return nil
+	return err
 }
 
 // newActionID returns a random id: 80 bits in lower-case base32.
-func newActionID() string { return strings.ToLower(rand.Text()[:16]) }
+func newActionID() string { return rolloutaction.NewID() }
