@@ -15,8 +15,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	autoscaling "github.com/rampdev/ramp/controllers/autoscaler"
 	"github.com/rampdev/ramp/cmd/ramp/dashboard"
+	autoscaling "github.com/rampdev/ramp/controllers/autoscaler"
 )
 
 type dashboardOptions struct {
@@ -117,8 +117,8 @@ func (o *dashboardOptions) run(cmd *cobra.Command) error {
 // autoscaler API and gets a token once, and again when a read fails (a
 // new leader, an expired token) or the token is 5 minutes old.
 type dashboardTelemetry struct {
-	o      *telemetryOptions
-	kc     *kube
+	o  *telemetryOptions
+	kc *kube
 
 	mu  sync.Mutex
 	api *autoscalerAPI

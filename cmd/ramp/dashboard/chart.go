@@ -19,12 +19,12 @@ type ChartSVG struct {
 
 // Chart geometry, in SVG user units.
 const (
-	chartW, chartH           = 720, 220
-	padL, padR, padT, padB   = 56, 12, 12, 28
-	plotW, plotH             = chartW - padL - padR, chartH - padT - padB
-	gridLines                = 4
-	markerRadius             = 5
-	minSpan          float64 = 60_000 // a minute: the x axis spans at least this
+	chartW, chartH                 = 720, 220
+	padL, padR, padT, padB         = 56, 12, 12, 28
+	plotW, plotH                   = chartW - padL - padR, chartH - padT - padB
+	gridLines                      = 4
+	markerRadius                   = 5
+	minSpan                float64 = 60_000 // a minute: the x axis spans at least this
 )
 
 // xy is a value at a time (Unix milliseconds); ok false is a gap.

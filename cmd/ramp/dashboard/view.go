@@ -118,17 +118,17 @@ type PodRow struct {
 // Detail is the Rollout page's data.
 type Detail struct {
 	Summary
-	Steps      []Step               `json:"steps"`
-	Windows    []Window             `json:"windows,omitempty"`
-	Points     []Point              `json:"points"`
-	Weights    []WeightPoint        `json:"weights"`
-	Looks      []Look               `json:"looks"`
-	Events     []EventRow           `json:"events"`
-	Revisions  []RevisionRow        `json:"revisions"`
-	Actions    []Action             `json:"actions"`
-	LastAction *ActionResult        `json:"lastAction,omitempty"`
-	Charts     map[string]ChartSVG  `json:"charts"`
-	Notes      []string             `json:"notes,omitempty"`
+	Steps      []Step              `json:"steps"`
+	Windows    []Window            `json:"windows,omitempty"`
+	Points     []Point             `json:"points"`
+	Weights    []WeightPoint       `json:"weights"`
+	Looks      []Look              `json:"looks"`
+	Events     []EventRow          `json:"events"`
+	Revisions  []RevisionRow       `json:"revisions"`
+	Actions    []Action            `json:"actions"`
+	LastAction *ActionResult       `json:"lastAction,omitempty"`
+	Charts     map[string]ChartSVG `json:"charts"`
+	Notes      []string            `json:"notes,omitempty"`
 }
 
 // ActionResult is status.lastAction.
