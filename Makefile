@@ -250,6 +250,15 @@ oci-runtime: ## Install podman and runc with apt-get if missing (the image e2e t
 	    || echo ">> could not install podman and runc: the image e2e test will be skipped"; \
 	else echo ">> podman or runc is missing and this is not root: the image e2e test will be skipped"; fi
 
+.PHONY: browser
+browser: ## Install Debian's chromium with apt-get if missing (the dashboard's browser e2e drives it headless)
+	@if command -v chromium >/dev/null || command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo ">> installing chromium with apt-get (the dashboard's browser e2e drives it headless)"; \
+	  { $(APT) update -qq && $(APT) install -y -qq --no-install-recommends chromium >/dev/null; } \
+	    || echo ">> could not install chromium: the dashboard's browser e2e will be skipped"; \
+	else echo ">> chromium is missing and this is not root: the dashboard's browser e2e will be skipped"; fi
+
 # The real node's Debian packages (REAL-NODE.md); make test installs them
 # when it can, as it does podman.
 NODE_PACKAGES := containerd runc containernetworking-plugins iptables conntrack
@@ -268,7 +277,7 @@ node-packages: ## Install the real node's Debian packages with apt-get if missin
 test-real: tools-node build node-packages ## The real-node e2e tier alone (root): Ramp's images on a real kubelet, containerd and CNI
 	KUBEBUILDER_ASSETS=$(K8S_BIN) RAMP_BIN_DIR=$(BIN) go test $(TEST_FLAGS) -v ./test/e2e/realnode/
 
-TEST_DEPS := tools tools-node build oci-runtime node-packages prometheus
+TEST_DEPS := tools tools-node build oci-runtime node-packages browser prometheus
 TEST_STAGES := "Kubernetes module download" "Kubernetes build" "Kubernetes node build" "etcd build" "helm build" \
   "controller-gen build" "Prometheus build" "Ramp module download" "Ramp build" "go test ./..."
 
@@ -282,7 +291,7 @@ test: ## Run every test: unit, envtest integration, e2e on a local cluster, Ramp
 	  $(STAGE) report "make test" $(TEST_STAGES); exit $$rc
 
 .PHONY: test-flakes
-test-flakes: tools tools-node build oci-runtime node-packages prometheus ## Repeat the whole suite N times (default 3) and print a table of every test that failed at least once (not in CI)
+test-flakes: tools tools-node build oci-runtime node-packages browser prometheus ## Repeat the whole suite N times (default 3) and print a table of every test that failed at least once (not in CI)
 	KUBEBUILDER_ASSETS=$(K8S_BIN) RAMP_BIN_DIR=$(BIN) go run ./test/flakes -n $${N:-3} -- $(TEST_FLAGS) ./...
 
 # Fuzz targets (package:target); `make test` runs their seed corpora.

@@ -152,6 +152,7 @@ cat <<MSG
 Explore:
   bin/ramp --kubeconfig "$LOCAL/kubeconfig" -n $NS rollout get shop
   bin/ramp --kubeconfig "$LOCAL/kubeconfig" -n $NS rollout list
+  bin/ramp --kubeconfig "$LOCAL/kubeconfig" dashboard     # then open http://127.0.0.1:3100/
   bin/k8s/kubectl --kubeconfig "$LOCAL/kubeconfig" -n $NS get rsvc,configurations,revisions,routes
 Stop everything with: make down
 MSG

@@ -176,7 +176,7 @@ func TestClientRetriesIdempotentRequestsOnABrokenNewConnection(t *testing.T) {
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("err = %v, want error %v", err, tc.wantErr)
 			}
-			if err == nil && resp.StatusCode != 200 {
+			if err == nil && resp.StatusCode != http.StatusOK {
 				t.Errorf("status %d, want 200", resp.StatusCode)
 			}
 			if b.Retried() != tc.wantRetried {

@@ -24,7 +24,7 @@ const (
 	plotW, plotH                   = chartW - padL - padR, chartH - padT - padB
 	gridLines                      = 4
 	markerRadius                   = 5
-	minSpan                float64 = 60_000 // a minute: the x axis spans at least this
+	minSpan                float64 = 20_000 // the x axis spans at least 20 s
 )
 
 // xy is a value at a time (Unix milliseconds); ok false is a gap.
@@ -123,6 +123,13 @@ func (c chartSpec) render() ChartSVG {
 		var prev *xy
 		for i := range s.pts {
 			p := s.pts[i]
+			if p.t < t0 && s.step && p.ok {
+				// A weight set before the axis begins holds at its start.
+				p.t, s.pts[i].t = t0, t0
+				if i+1 < len(s.pts) && s.pts[i+1].t <= t0 {
+					continue
+				}
+			}
 			if p.t < t0 || p.t > t1 {
 				continue
 			}
@@ -183,26 +190,21 @@ func niceCeil(v float64) float64 {
 }
 
 func formatValue(v float64, unit string) string {
-	s := strconv.FormatFloat(v, 'f', -1, 64)
 	if math.Abs(v) < 10 && v != math.Trunc(v) {
-		s = strconv.FormatFloat(v, 'f', 2, 64)
-		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
-	} else {
-		s = strconv.FormatFloat(v, 'f', 0, 64)
+		return strings.TrimRight(strings.TrimRight(strconv.FormatFloat(v, 'f', 2, 64), "0"), ".") + unit
 	}
-	return s + unit
+	return strconv.FormatFloat(v, 'f', 0, 64) + unit
 }
 
 // charts renders the Rollout page's charts: error rate and latency,
 // canary against stable on the same axes, and the canary's weight.
 func charts(d *Detail, now time.Time) map[string]ChartSVG {
+	// The axes span the telemetry of this rollout (from the first point,
+	// 5 s earlier), or the last 20 s before any.
 	t1 := now.UnixMilli()
 	t0 := t1
 	if len(d.Points) > 0 {
-		t0 = d.Points[0].T
-	}
-	if len(d.Weights) > 0 && d.Weights[0].T < t0 {
-		t0 = d.Weights[0].T
+		t0 = d.Points[0].T - 5000
 	}
 	side := func(name, class string, f func(Point) *Sample, v func(*Sample) float64) series {
 		s := series{name: name, class: class}

@@ -227,15 +227,18 @@ func TestDashboard(t *testing.T) {
 	})
 
 	t.Run("live updates", func(t *testing.T) {
-		resp, err := http.Get(hs.URL + "/api/stream")
-		must(t, err)
-		defer resp.Body.Close()
+		resp, err := http.Get(hs.URL + "/api/stream") //nolint:bodyclose // closed by the deferred body.Close below
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := resp.Body
+		defer func() { _ = body.Close() }()
 		if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
 			t.Fatalf("content type %q", ct)
 		}
 		events := make(chan List, 16)
 		go func() {
-			sc := bufio.NewScanner(resp.Body)
+			sc := bufio.NewScanner(body)
 			sc.Buffer(make([]byte, 1<<20), 1<<20)
 			for sc.Scan() {
 				if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
@@ -306,17 +309,17 @@ func TestDashboard(t *testing.T) {
 			code   int
 			want   string
 		}{
-			"no CSRF token":        {`{"action":"abort","id":"abcdefghijklmnoq"}`, func(r *http.Request) { r.Header.Del(CSRFHeader) }, 403, "CSRF"},
-			"a wrong CSRF token":   {`{"action":"abort","id":"abcdefghijklmnoq"}`, func(r *http.Request) { r.Header.Set(CSRFHeader, "x") }, 403, "CSRF"},
-			"a form post":          {`action=abort`, func(r *http.Request) { r.Header.Set("Content-Type", "application/x-www-form-urlencoded") }, 403, "application/json"},
-			"another site":         {`{"action":"abort","id":"abcdefghijklmnoq"}`, func(r *http.Request) { r.Header.Set("Sec-Fetch-Site", "cross-site") }, 403, "cross-site"},
-			"another origin":       {`{"action":"abort","id":"abcdefghijklmnoq"}`, func(r *http.Request) { r.Header.Set("Origin", "http://evil.example") }, 403, "origin"},
-			"an unknown action":    {`{"action":"delete","id":"abcdefghijklmnoq"}`, nil, 400, "must be one of promote, abort, retry, approve"},
-			"a bad id":             {`{"action":"abort","id":"../x"}`, nil, 400, "id:"},
-			"an unknown field":     {`{"action":"abort","id":"abcdefghijklmnoq","x":1}`, nil, 400, "unknown field"},
-			"a body over 4 KiB":    {`{"action":"abort","id":"` + strings.Repeat("a", 5000) + `"}`, nil, 400, "too large"},
-			"an unknown rollout":   {`{"action":"abort","id":"abcdefghijklmnoq"}`, nil, 0, ""},
-			"a rebinding Host":     {`{"action":"abort","id":"abcdefghijklmnoq"}`, func(r *http.Request) { r.Host = "evil.example:3100" }, 421, "unexpected Host"},
+			"no CSRF token":      {`{"action":"abort","id":"abcdefghijklmnoq"}`, func(r *http.Request) { r.Header.Del(CSRFHeader) }, 403, "CSRF"},
+			"a wrong CSRF token": {`{"action":"abort","id":"abcdefghijklmnoq"}`, func(r *http.Request) { r.Header.Set(CSRFHeader, "x") }, 403, "CSRF"},
+			"a form post":        {`action=abort`, func(r *http.Request) { r.Header.Set("Content-Type", "application/x-www-form-urlencoded") }, 403, "application/json"},
+			"another site":       {`{"action":"abort","id":"abcdefghijklmnoq"}`, func(r *http.Request) { r.Header.Set("Sec-Fetch-Site", "cross-site") }, 403, "cross-site"},
+			"another origin":     {`{"action":"abort","id":"abcdefghijklmnoq"}`, func(r *http.Request) { r.Header.Set("Origin", "http://evil.example") }, 403, "origin"},
+			"an unknown action":  {`{"action":"delete","id":"abcdefghijklmnoq"}`, nil, 400, "must be one of promote, abort, retry, approve"},
+			"a bad id":           {`{"action":"abort","id":"../x"}`, nil, 400, "id:"},
+			"an unknown field":   {`{"action":"abort","id":"abcdefghijklmnoq","x":1}`, nil, 400, "unknown field"},
+			"a body over 4 KiB":  {`{"action":"abort","id":"` + strings.Repeat("a", 5000) + `"}`, nil, 400, "too large"},
+			"an unknown rollout": {`{"action":"abort","id":"abcdefghijklmnoq"}`, nil, 0, ""},
+			"a rebinding Host":   {`{"action":"abort","id":"abcdefghijklmnoq"}`, func(r *http.Request) { r.Host = "evil.example:3100" }, 421, "unexpected Host"},
 		}
 		for name, tc := range cases {
 			t.Run(name, func(t *testing.T) {

@@ -362,9 +362,7 @@ func (s *Server) sideData(ctx context.Context, ro *rolloutsv1alpha1.Rollout) sid
 	var route servingv1.Route
 	if err := s.o.Client.Get(ctx, key, &route); err == nil {
 		for _, t := range route.Status.Traffic {
-			if t.Tag == "" {
-				percent[t.RevisionName] += t.PercentOf()
-			}
+			percent[t.RevisionName] += t.PercentOf() // a tag-only target adds 0
 		}
 	}
 	for _, rev := range revs.Items {
