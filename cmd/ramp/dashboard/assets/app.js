@@ -5,7 +5,9 @@
 (function () {
   const csrf = document.querySelector('meta[name="ramp-csrf"]').content;
   const $ = (id) => document.getElementById(id);
-  const stats = { updates: 0, maxRenderMs: 0, lastRenderMs: 0 };
+  // Render times of the updates, for tests and benchmarks.
+  const stats = { updates: 0, maxRenderMs: 0, lastRenderMs: 0, samples: [] };
+  window.rampStats = stats;
   let source = null;
   let current = null; // the Rollout page's data
   let listData = null;
@@ -31,6 +33,8 @@
     stats.updates++;
     stats.lastRenderMs = ms;
     stats.maxRenderMs = Math.max(stats.maxRenderMs, ms);
+    stats.samples.push(ms);
+    if (stats.samples.length > 2000) stats.samples.shift();
     const d = document.documentElement.dataset;
     d.updates = String(stats.updates);
     d.lastRenderMs = ms.toFixed(2);
