@@ -69,6 +69,13 @@ func TestRolloutSendsLifecycleCloudEvents(t *testing.T) {
 		t.Errorf("v2's events %q, want started, step.advanced, analysis looks, ..., promoted", got)
 	}
 	t.Logf("v2's lifecycle events: %s", got)
+	t.Logf("the promotion's data: %s", evs[len(evs)-1].Data)
+	for _, e := range evs[start:] {
+		if e.Type == notify.TypeAnalysisLook {
+			t.Logf("a look's data: %s", e.Data)
+			break
+		}
+	}
 	if _, bad, _ := load.snapshot(); len(bad) > 0 {
 		t.Errorf("clients saw failures: %v", bad)
 	}
