@@ -83,6 +83,10 @@ func run() error {
 	flag.StringVar(&o.Webhook.Secret, "webhook-secret", "ramp-webhook-cert", "Secret in the controller's namespace holding the webhook's CA and certificate (created and renewed by the controller)")
 	flag.StringVar(&o.Webhook.Configuration, "webhook-configuration", "ramp-validation", "ValidatingWebhookConfiguration whose caBundle the controller keeps; empty leaves it alone")
 	webhookService := flag.String("webhook-service", "ramp-webhook", "Service the API server reaches the webhook through (the certificate's names)")
+	flag.Func("cloudevents-sink", "http(s) URL receiving every Rollout state change as a lifecycle CloudEvent (binary mode; repeatable; e.g. a Knative Eventing broker)",
+		func(s string) error { o.CloudEvents.Sinks = append(o.CloudEvents.Sinks, s); return nil })
+	flag.IntVar(&o.CloudEvents.QueueSize, "cloudevents-queue-size", 1000, "events waiting per sink; more are dropped and counted")
+	flag.IntVar(&o.CloudEvents.MaxAttempts, "cloudevents-max-attempts", 5, "sends of one event before it counts as failed")
 	showVersion := flag.Bool("version", false, "print the version and exit")
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()

@@ -73,6 +73,9 @@ type Options struct {
 	// Slack configures notifications and interactive actions; with no
 	// token, notifications go to NotifyLog.
 	Slack notify.Config
+	// CloudEvents sends every Rollout state change to its sinks as a
+	// lifecycle CloudEvent (none: off).
+	CloudEvents notify.CloudEventsConfig
 	// SlackMode is "off" (notifications to the log, no Slack endpoints),
 	// "http" (serve /slack/actions and /slack/commands on SlackAddr) or
 	// "socket" (Slack's Socket Mode, leader only).
@@ -213,8 +216,19 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 			if err != nil {
 				return fmt.Errorf("notifications: %w", err)
 			}
+			var lifecycle rollout.LifecycleSink
+			if len(o.CloudEvents.Sinks) > 0 {
+				ce, err := notify.NewCloudEvents(o.CloudEvents, notifyLog(o).Named("cloudevents"), metrics.Registry)
+				if err != nil {
+					return fmt.Errorf("cloudevents: %w", err)
+				}
+				if err := mgr.Add(ce); err != nil {
+					return err
+				}
+				lifecycle = ce
+			}
 			return (&rollout.Reconciler{Client: c, Analyzer: rollout.ProviderAnalyzer{Providers: providers}, Clock: clock.RealClock{},
-				Events: mgr.GetEventRecorder("rollout-controller"), Metrics: rec, Notifier: notifier,
+				Events: mgr.GetEventRecorder("rollout-controller"), Metrics: rec, Notifier: notifier, Lifecycle: lifecycle,
 				AnalysisDefaults: rolloutresources.Defaults{
 					Interval: o.AnalysisDefaults.Interval, Window: o.AnalysisDefaults.Window,
 					MinRequests: int64(o.AnalysisDefaults.MinRequests), FailureLimit: o.AnalysisDefaults.FailureLimit,

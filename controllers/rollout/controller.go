@@ -93,6 +93,9 @@ type Reconciler struct {
 	// Notifier is told of phase changes and approval gates once they are
 	// saved; nil sends none.
 	Notifier notify.Notifier
+	// Lifecycle, when set, is given every saved state change as lifecycle
+	// events (CloudEvents), after the status is saved.
+	Lifecycle LifecycleSink
 }
 
 // SetupWithManager registers the reconciler: Rollouts, the Services they

@@ -82,10 +82,16 @@ func isApprovalStep(spec *rolloutsv1alpha1.RolloutSpec, i *int32) bool {
 // notify posts the notification of a saved state change. It is
 // best-effort: the notifier counts failures, and they are logged here.
 func (r *Reconciler) notify(ctx context.Context, orig, ro *rolloutsv1alpha1.Rollout) {
+	now := r.Clock.Now()
+	if r.Lifecycle != nil {
+		for _, l := range lifecycleEvents(orig, ro, now) {
+			r.Lifecycle.Enqueue(l)
+		}
+	}
 	if r.Notifier == nil {
 		return
 	}
-	e, ok := notifyEvent(orig, ro, r.Clock.Now())
+	e, ok := notifyEvent(orig, ro, now)
 	if !ok {
 		return
 	}

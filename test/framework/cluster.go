@@ -29,6 +29,9 @@ type Cluster struct {
 	// hashesToken is the file of the controller's token for the gateway's
 	// admin API (apiauth.go).
 	hashesToken string
+	// Events receives the in-process controller's lifecycle CloudEvents
+	// (set by StartController).
+	Events *EventSink
 }
 
 // StartCluster brings up a fresh local cluster in a temporary directory, on

@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/rampdev/ramp/controllers/manager"
+	"github.com/rampdev/ramp/controllers/notify"
 	"github.com/rampdev/ramp/serving/apiauth"
 	"github.com/rampdev/ramp/serving/gateway"
 )
@@ -96,8 +97,12 @@ func (c *Cluster) StartController(ctx context.Context) error {
 	if c.hashesToken, err = c.tokenFile(ctx, "ramp-controller", apiauth.GatewayAudience); err != nil {
 		return err
 	}
+	if c.Events, err = StartEventSink(ctx); err != nil {
+		return err
+	}
 	mgr, err := manager.New(c.Config, manager.Options{
-		Namespace: "ramp-system", MetricsAddr: "0", HealthAddr: "0",
+		CloudEvents: notify.CloudEventsConfig{Sinks: []string{c.Events.URL}},
+		Namespace:   "ramp-system", MetricsAddr: "0", HealthAddr: "0",
 		QueueImage: "ramp/queue:e2e", ProgressDeadline: 2 * time.Minute, ScaleToZeroGrace: 30 * time.Second,
 		AutoscalerAddr: net.JoinHostPort(c.AutoscalerIP(), "8099"),
 	})

@@ -38,6 +38,8 @@ records the result in status.lastAction.`,
 		newRolloutGetCommand(k),
 		newRolloutStatusCommand(k),
 		newRolloutWatchCommand(k),
+		newRolloutCreateCommand(k),
+		newRolloutSetCommand(k),
 	)
 	for _, a := range actions {
 		cmd.AddCommand(newRolloutActionCommand(k, a))

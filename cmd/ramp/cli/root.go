@@ -45,7 +45,7 @@ func newRootCommand(name string) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newLocalCommand(), newRolloutCommand(&kubeOptions{}), newTelemetryCommand(), newAnalysisCommand(), newDashboardCommand())
+	root.AddCommand(newLocalCommand(), newRolloutCommand(&kubeOptions{}), newWaitCommand(), newTelemetryCommand(), newAnalysisCommand(), newDashboardCommand())
 	if name != "ramp" {
 		root.Annotations = map[string]string{cobra.CommandDisplayNameAnnotation: name}
 		renameExamples(root, name)

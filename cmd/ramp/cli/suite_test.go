@@ -58,6 +58,8 @@ func TestCommands(t *testing.T) {
 	t.Run("watch", s.testWatch)
 	t.Run("watch falls back to polling", s.testWatchPolling)
 	t.Run("actions", s.testActions)
+	t.Run("wait", s.testWait)
+	t.Run("create and set image", s.testCreateAndSetImage)
 	s.telemetryAccount(t)
 	t.Run("telemetry", s.testTelemetry)
 	t.Run("telemetry tokens", s.testTelemetryTokens)

@@ -148,6 +148,31 @@ type watcher struct {
 }
 
 func (w *watcher) visit(ro *rolloutsv1alpha1.Rollout) (bool, error) {
+	w.print(ro)
+	st := &ro.Status
+	if !observed(ro) {
+		return false, nil
+	}
+	switch st.Phase {
+	case rolloutsv1alpha1.PhaseHealthy:
+		msg := ""
+		if st.Message != "" {
+			msg = ": " + st.Message
+		}
+		fmt.Fprintf(w.out, "Rollout %s is Healthy%s\n", ro.Name, msg)
+		return true, nil
+	case rolloutsv1alpha1.PhaseRolledBack, rolloutsv1alpha1.PhaseAborted:
+		return true, &ExitError{Code: exitFailed, Err: fmt.Errorf("rollout %s is %s: %s", ro.Name, st.Phase, orDash(st.Message))}
+	case rolloutsv1alpha1.PhasePaused:
+		return true, &ExitError{Code: exitPaused, Err: fmt.Errorf("rollout %s is Paused: %s; resume it with `%s` or start over with `%s`",
+			ro.Name, orDash(st.Message), w.hint(rolloutsv1alpha1.ActionApprove), w.hint(rolloutsv1alpha1.ActionRetry))}
+	}
+	return false, nil
+}
+
+// print writes a line when the Rollout's progress changed, and one per
+// new measurement.
+func (w *watcher) print(ro *rolloutsv1alpha1.Rollout) {
 	st, prev := &ro.Status, w.last
 	w.last = ro
 	if prev == nil || progressChanged(prev, ro) {
@@ -174,24 +199,6 @@ func (w *watcher) visit(ro *rolloutsv1alpha1.Rollout) (bool, error) {
 			w.measured = m.Time.Time
 		}
 	}
-	if !observed(ro) {
-		return false, nil
-	}
-	switch st.Phase {
-	case rolloutsv1alpha1.PhaseHealthy:
-		msg := ""
-		if st.Message != "" {
-			msg = ": " + st.Message
-		}
-		fmt.Fprintf(w.out, "Rollout %s is Healthy%s\n", ro.Name, msg)
-		return true, nil
-	case rolloutsv1alpha1.PhaseRolledBack, rolloutsv1alpha1.PhaseAborted:
-		return true, &ExitError{Code: exitFailed, Err: fmt.Errorf("rollout %s is %s: %s", ro.Name, st.Phase, orDash(st.Message))}
-	case rolloutsv1alpha1.PhasePaused:
-		return true, &ExitError{Code: exitPaused, Err: fmt.Errorf("rollout %s is Paused: %s; resume it with `%s` or start over with `%s`",
-			ro.Name, orDash(st.Message), w.hint(rolloutsv1alpha1.ActionApprove), w.hint(rolloutsv1alpha1.ActionRetry))}
-	}
-	return false, nil
 }
 
 // progressText is the step, while a rollout runs, and the traffic.

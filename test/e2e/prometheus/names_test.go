@@ -150,6 +150,7 @@ func docPromises(files ...string) ([]promise, error) {
 // with labels has no series until its first event.
 var unexercised = map[string]string{
 	"ramp_notifications_total":             "Slack is off in this install",
+	"ramp_cloudevents_total":               "no CloudEvents sink in this install",
 	"ramp_gateway_rejected_requests_total": "the gateway rejects no request here",
 	// docs/performance.md (Scale from zero): series of a scale from zero,
 	// which this test's revisions, started at one pod, never go through.
