@@ -84,7 +84,7 @@ func Types(events []CloudEvent) string {
 	return strings.Join(ts, " ")
 }
 
-// ErrNoEventSink: the cluster's controller runs without a sink.
+// ErrNoEventSink is returned when the cluster's controller runs without a sink.
 var ErrNoEventSink = errors.New("the controller has no CloudEvents sink")
 
 // WaitEvent waits until the sink has an event of typ about subject.
