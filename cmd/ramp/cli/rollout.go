@@ -40,6 +40,7 @@ records the result in status.lastAction.`,
 		newRolloutWatchCommand(k),
 		newRolloutCreateCommand(k),
 		newRolloutSetCommand(k),
+		newRolloutUndoCommand(k),
 	)
 	for _, a := range actions {
 		cmd.AddCommand(newRolloutActionCommand(k, a))

@@ -60,6 +60,7 @@ func TestCommands(t *testing.T) {
 	t.Run("actions", s.testActions)
 	t.Run("wait", s.testWait)
 	t.Run("create and set image", s.testCreateAndSetImage)
+	t.Run("undo", s.testUndo)
 	s.telemetryAccount(t)
 	t.Run("telemetry", s.testTelemetry)
 	t.Run("telemetry tokens", s.testTelemetryTokens)
