@@ -78,7 +78,9 @@ func undo(cmd *cobra.Command, kc *kube, name, to string, skipAnalysis bool, wait
 		return g
 	}
 	items := revs.Items
-	sort.Slice(items, func(i, j int) bool { return gen(&items[i]) < gen(&items[j]) || (gen(&items[i]) == gen(&items[j]) && items[i].Name < items[j].Name) })
+	sort.Slice(items, func(i, j int) bool {
+		return gen(&items[i]) < gen(&items[j]) || (gen(&items[i]) == gen(&items[j]) && items[i].Name < items[j].Name)
+	})
 	var names []string
 	for i := range items {
 		names = append(names, items[i].Name)

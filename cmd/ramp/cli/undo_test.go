@@ -20,7 +20,7 @@ func (s *suite) revisions(t *testing.T, ns, name string, images ...string) {
 	t.Helper()
 	for i, img := range images {
 		rev := &servingv1.Revision{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("%s-%05d", name, i+1),
-			Labels: map[string]string{servingv1.LabelConfiguration: name, servingv1.LabelConfigurationGen: fmt.Sprint(i + 1), "team": "shop"},
+			Labels:      map[string]string{servingv1.LabelConfiguration: name, servingv1.LabelConfigurationGen: fmt.Sprint(i + 1), "team": "shop"},
 			Annotations: map[string]string{"autoscaling.ramp.dev/min-scale": "1"}},
 			Spec: servingv1.RevisionSpec{Containers: []servingv1.Container{{Image: img}}}}
 		if err := s.k8s.Create(context.Background(), rev); err != nil {
