@@ -38,7 +38,14 @@ func TestRolloutUndoRollsAnEarlierRevisionOut(t *testing.T) {
 	}
 	load.reset()
 
-	// Then v1's template rolls out, through the steps, as revision 3, and
+	// Then ramp wait --for=Promoted, a CI gate, sees it through
+	out, err = rampCLI(t, 4*time.Minute, "wait", "rollout", name, "-n", ns, "--for=Promoted", "--timeout", "3m")
+	if err != nil || !strings.Contains(out, "Rollout "+name+" is Promoted: "+name+"-00003 has all the traffic") {
+		t.Fatalf("ramp wait: %v\n%s", err, out)
+	}
+	t.Logf("ramp wait printed:\n%s", out)
+
+	// And v1's template rolled out, through the steps, as revision 3, and
 	// serves again with no failed request
 	back := waitPhase(t, ns, name, rolloutsv1alpha1.PhaseHealthy, 3*time.Minute)
 	if back.Status.StableRevision != name+"-00003" || back.Spec.Template.Spec.Containers[0].Image != "ramp/sampleapp:v1" {
