@@ -189,6 +189,15 @@ func TestValuesShapeTheRendering(t *testing.T) {
 				}
 			}
 		}},
+		"CloudEvents sinks": {fullValues, func(t *testing.T, docs []doc) {
+			args := controllerArgs(t, docs)
+			for _, a := range []string{"--cloudevents-sink=http://broker-ingress.knative-eventing.svc.cluster.local/shop/default",
+				"--cloudevents-sink=https://events.example.com/ramp", "--cloudevents-queue-size=500", "--cloudevents-max-attempts=3"} {
+				if !slices.Contains(args, a) {
+					t.Errorf("args = %q, want %s", args, a)
+				}
+			}
+		}},
 		"integers print as integers": {[]string{"--set-json", "analysis.minRequests=1000000"}, func(t *testing.T, docs []doc) {
 			if args := controllerArgs(t, docs); !slices.Contains(args, "--analysis-min-requests=1000000") {
 				t.Errorf("args = %q, want --analysis-min-requests=1000000", args)
